@@ -1,0 +1,79 @@
+//! The tower `Service` that starts, exposes and commits each request's session.
+
+use std::task::{Context, Poll};
+
+use axum::response::Response;
+use futures_util::future::BoxFuture;
+use http::{
+    header::{COOKIE, SET_COOKIE},
+    HeaderValue, Request,
+};
+use session_core::{request_is_secure, Error, ErrorResponse, Outcome, SessionEngine};
+use tower_service::Service;
+
+use crate::response::error_response;
+
+/// The service made by [`SessionLayer`](crate::SessionLayer).
+///
+/// Infallible from the app's view: store failures become responses (503 with a JSON
+/// body), never an `Err`.
+#[derive(Debug, Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    engine: SessionEngine,
+}
+
+impl<S> SessionService<S> {
+    pub(crate) fn new(inner: S, engine: SessionEngine) -> Self {
+        SessionService { inner, engine }
+    }
+}
+
+impl<S, B> Service<Request<B>> for SessionService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // The clone is not ready; the ready one is taken (tower's readiness contract).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let engine = self.engine.clone();
+        Box::pin(async move {
+            if req.extensions().get::<session_core::Session>().is_some() {
+                tracing::error!("SessionLayer applied twice on one route: use one session configuration per app");
+                let error = Error::Config("session layer applied twice".into());
+                return Ok(error_response(&ErrorResponse::from_error(&error)));
+            }
+            let headers = req.headers();
+            let secure = request_is_secure(
+                req.uri().scheme_str(),
+                headers.get("x-forwarded-proto").map(HeaderValue::as_bytes),
+            );
+            let scope = engine.start(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes), secure);
+            req.extensions_mut().insert(scope.session());
+            let mut response = inner.call(req).await?;
+            match scope.finish().await {
+                Outcome::Unchanged => {}
+                Outcome::SetCookie(value) => match HeaderValue::try_from(value) {
+                    Ok(value) => {
+                        response.headers_mut().append(SET_COOKIE, value);
+                    }
+                    Err(_) => tracing::error!("session cookie is not a valid header value; check the cookie options"),
+                },
+                Outcome::Failed(error) => response = error_response(&error),
+            }
+            Ok(response)
+        })
+    }
+}
+

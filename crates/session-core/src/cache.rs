@@ -1,0 +1,100 @@
+//! The `DistributedCache` port (ASP.NET Core's `IDistributedCache`).
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::{lock::SessionLock, Result};
+
+/// Expiry of one cache entry (ASP.NET Core's `DistributedCacheEntryOptions`).
+///
+/// An entry with both a sliding and an absolute expiry dies at whichever comes first.
+/// An entry with neither never expires on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryOptions {
+    /// The entry expires this long after its last read, write or refresh.
+    pub sliding_expiration: Option<Duration>,
+    /// The entry expires at this instant, however often it is used.
+    pub absolute_expiration: Option<SystemTime>,
+}
+
+impl EntryOptions {
+    /// Options with only a sliding expiry.
+    pub fn sliding(idle: Duration) -> Self {
+        EntryOptions {
+            sliding_expiration: Some(idle),
+            absolute_expiration: None,
+        }
+    }
+
+    /// Adds an absolute expiry.
+    pub fn with_absolute(mut self, at: SystemTime) -> Self {
+        self.absolute_expiration = Some(at);
+        self
+    }
+
+    /// The instant this entry expires if it is last touched at `now`, or `None` if never.
+    pub fn expires_at(&self, now: SystemTime) -> Option<SystemTime> {
+        let sliding = self.sliding_expiration.map(|d| now + d);
+        match (sliding, self.absolute_expiration) {
+            (Some(s), Some(a)) => Some(s.min(a)),
+            (s, a) => s.or(a),
+        }
+    }
+}
+
+/// A byte-valued cache shared by every instance of an app: the store behind sessions.
+///
+/// This is the port of ASP.NET Core's `IDistributedCache`, object-safe through
+/// `async_trait` so the engine can hold an `Arc<dyn DistributedCache>`.
+///
+/// # Guarantees every implementation gives
+///
+/// - **No stale reads:** an expired entry is never returned by [`get`](Self::get), even if
+///   the store has not yet deleted it.
+/// - **Sliding expiry:** [`get`](Self::get) and [`refresh`](Self::refresh) move a sliding
+///   entry's expiry to *now + sliding*, capped by its absolute expiry.
+/// - **Whole values:** [`set`](Self::set) replaces the value atomically; a reader sees the
+///   old value or the new one, never a mix.
+/// - **Errors, not panics:** a store outage is an [`Error::Store`](crate::Error::Store);
+///   the caller bounds each call with its IOTimeout.
+///
+/// Stores that can serialize the requests of a session across processes also implement
+/// [`SessionLock`] and return it from [`session_lock`](Self::session_lock); the engine
+/// then takes the lease and loads the data in one call, and commits and releases in one.
+#[async_trait]
+pub trait DistributedCache: Send + Sync + 'static {
+    /// Returns the value under `key`, or `None` if it is missing or expired, and slides
+    /// its expiry.
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Stores `value` under `key` with the given expiry, replacing any previous value.
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the store cannot be reached;
+    /// [`Error::EntryTooLarge`](crate::Error::EntryTooLarge) if the store cannot hold it.
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()>;
+
+    /// Slides the expiry of `key` without reading its value. Missing keys are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
+    async fn refresh(&self, key: &str) -> Result<()>;
+
+    /// Deletes `key`. Missing keys are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
+    async fn remove(&self, key: &str) -> Result<()>;
+
+    /// The store's session-lock capability, if it has one.
+    ///
+    /// Without it the engine still serializes the requests of a session within one
+    /// process, but not across processes, and logs a warning when it is built.
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        None
+    }
+}

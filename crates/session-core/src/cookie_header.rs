@@ -1,0 +1,121 @@
+//! Reading the session cookie from a request and writing `Set-Cookie` values.
+
+use std::time::Duration;
+
+use cookie::{Cookie, SameSite as CSameSite};
+
+use crate::{
+    cookie_codec::COOKIE_VALUE_LEN,
+    options::{CookieOptions, SameSite, SecurePolicy},
+};
+
+/// Finds the value of the cookie `name` in raw `Cookie` header values.
+///
+/// Headers that are not UTF-8, malformed pairs and values of the wrong length are
+/// skipped; the first plausible value wins.
+pub(crate) fn find<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<String> {
+    headers
+        .into_iter()
+        .filter_map(|raw| std::str::from_utf8(raw).ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+        })
+        .find(|v| v.len() == COOKIE_VALUE_LEN)
+        .map(str::to_owned)
+}
+
+/// Whether a request counts as HTTPS for [`SecurePolicy::SameAsRequest`]: the URI
+/// scheme is `https`, or a proxy said so in `X-Forwarded-Proto`.
+pub fn request_is_secure(uri_scheme: Option<&str>, forwarded_proto: Option<&[u8]>) -> bool {
+    uri_scheme.is_some_and(|s| s.eq_ignore_ascii_case("https"))
+        || forwarded_proto.is_some_and(|p| {
+            p.split(|&b| b == b',')
+                .next()
+                .is_some_and(|first| first.trim_ascii().eq_ignore_ascii_case(b"https"))
+        })
+}
+
+/// The `Set-Cookie` value that stores `value`, or deletes the cookie when `value` is
+/// `None`.
+pub(crate) fn set_cookie(options: &CookieOptions, value: Option<&str>, secure_request: bool) -> String {
+    let mut c = Cookie::new(options.name.as_str(), value.unwrap_or(""));
+    c.set_path(options.path.as_str());
+    if let Some(domain) = &options.domain {
+        c.set_domain(domain.as_str());
+    }
+    c.set_http_only(options.http_only);
+    c.set_same_site(match options.same_site {
+        SameSite::Lax => CSameSite::Lax,
+        SameSite::Strict => CSameSite::Strict,
+        SameSite::None => CSameSite::None,
+    });
+    c.set_secure(match options.secure {
+        SecurePolicy::Always => true,
+        SecurePolicy::SameAsRequest => secure_request,
+        SecurePolicy::None => false,
+    });
+    match value {
+        None => c.make_removal(),
+        Some(_) => {
+            if let Some(age) = options.max_age {
+                c.set_max_age(cookie::time::Duration::seconds(secs(age)));
+            }
+        }
+    }
+    c.encoded().to_string()
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V: &str = "AAAAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+
+    #[test]
+    fn finds_the_cookie_among_others() {
+        let h1 = b"a=1; Kr.Session=short".as_slice();
+        let h2 = format!("x=y;Kr.Session={V}; z=1");
+        assert_eq!(find([h1, h2.as_bytes()], "Kr.Session").as_deref(), Some(V));
+        assert_eq!(find([b"kr.session=1".as_slice()], "Kr.Session"), None);
+        assert_eq!(find([b"\xff\xfe".as_slice()], "Kr.Session"), None);
+    }
+
+    #[test]
+    fn defaults_give_httponly_lax_root_path() {
+        let opts = CookieOptions::default();
+        let set = set_cookie(&opts, Some(V), false);
+        assert!(set.starts_with(&format!("Kr.Session={V}")));
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(attr), "{set}");
+        }
+        assert!(!set.contains("Secure"));
+        assert!(set_cookie(&opts, Some(V), true).contains("Secure"));
+    }
+
+    #[test]
+    fn secure_policy_and_removal() {
+        let always = CookieOptions::default().secure_policy(SecurePolicy::Always);
+        assert!(set_cookie(&always, Some(V), false).contains("Secure"));
+        let never = CookieOptions::default().secure_policy(SecurePolicy::None);
+        assert!(!set_cookie(&never, Some(V), true).contains("Secure"));
+        let removal = set_cookie(&always, None, true);
+        assert!(removal.contains("Max-Age=0"), "{removal}");
+    }
+
+    #[test]
+    fn forwarded_proto() {
+        assert!(request_is_secure(Some("https"), None));
+        assert!(request_is_secure(None, Some(b"https, http")));
+        assert!(!request_is_secure(None, Some(b"http")));
+        assert!(!request_is_secure(None, None));
+    }
+}

@@ -1,0 +1,148 @@
+//! End of request: create, write, refresh or delete the session, release its lock, and
+//! tell the adapter what to do to the response.
+
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
+
+use super::EngineInner;
+use crate::{
+    cache::EntryOptions,
+    cookie_header,
+    error::chain,
+    id::SessionId,
+    lock::CommitOp,
+    payload::{self, Payload},
+    session::{Phase, State},
+    Error, Result,
+};
+
+/// What the adapter does to the response once the session is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    /// The session was not used or needs no cookie change: leave the response alone.
+    Unchanged,
+    /// Append this `Set-Cookie` header value to the response.
+    SetCookie(String),
+    /// The session could not be saved: replace the response with this one.
+    Failed(ErrorResponse),
+}
+
+/// An error response an adapter sends in place of the handler's: a status and a JSON
+/// body `{"error": "..."}` that never contains internal details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// HTTP status (503 for store and lock failures).
+    pub status: u16,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl ErrorResponse {
+    /// The body's content type.
+    pub const CONTENT_TYPE: &'static str = "application/json";
+
+    /// The response for `error`.
+    pub fn from_error(error: &Error) -> Self {
+        ErrorResponse {
+            status: error.status(),
+            body: serde_json::json!({ "error": error.public_message() }).to_string(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for 503 responses.
+    pub fn retry_after(&self) -> Option<u32> {
+        (self.status == 503).then_some(1)
+    }
+}
+
+/// Commits `state`; see [`Outcome`].
+pub(crate) async fn commit(engine: &Arc<EngineInner>, state: &mut State, secure_request: bool) -> Outcome {
+    match std::mem::replace(&mut state.phase, Phase::Finished) {
+        Phase::Unloaded | Phase::Finished => Outcome::Unchanged,
+        Phase::Failed(error) => {
+            // Leases drop here and are released in the background.
+            state.lease = None;
+            state.retired = None;
+            Outcome::Failed(ErrorResponse::from_error(&error))
+        }
+        Phase::Ready => match write(engine, state, secure_request).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                let session = state.id.as_ref().map(ToString::to_string).unwrap_or_default();
+                tracing::error!(%session, error = %chain(&error), "session could not be saved; answering {}", error.status());
+                Outcome::Failed(ErrorResponse::from_error(&error))
+            }
+        },
+    }
+}
+
+async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) -> Result<Outcome> {
+    let mut outcome = Outcome::Unchanged;
+    if state.is_new {
+        if state.modified {
+            let id = create(engine, state).await?;
+            let value = engine.keys.sign(&id);
+            outcome = Outcome::SetCookie(cookie_header::set_cookie(&engine.cookie, Some(&value), secure_request));
+        } else if state.expire_cookie {
+            outcome = Outcome::SetCookie(cookie_header::set_cookie(&engine.cookie, None, secure_request));
+        }
+    } else if let Some(lease) = state.lease.take() {
+        let op = if state.modified {
+            CommitOp::Set {
+                value: encode(state)?,
+                options: entry_options(engine, state.created),
+            }
+        } else {
+            CommitOp::Refresh
+        };
+        let stored = matches!(op, CommitOp::Set { .. });
+        lease.commit(op).await?;
+        tracing::debug!(session = %state.id.as_ref().map(ToString::to_string).unwrap_or_default(), stored, "session committed");
+    }
+    if let Some(old) = state.retired.take() {
+        let old_id = old.id().clone();
+        old.commit(CommitOp::Remove).await?;
+        tracing::debug!(session = %old_id, "old session id deleted");
+    }
+    Ok(outcome)
+}
+
+/// Stores a new session under a fresh id, choosing another id on the (astronomically
+/// unlikely) collision with an existing one. Returns the id used.
+async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
+    let value = encode(state)?;
+    let options = entry_options(engine, state.created);
+    for _ in 0..3 {
+        let Some(id) = state.id.clone() else {
+            break;
+        };
+        if engine.store.create(id.expose(), value.clone(), options).await? {
+            tracing::info!(session = %id, "session started");
+            return Ok(id);
+        }
+        tracing::warn!(session = %id, "new session id already taken; drawing another");
+        state.id = Some(SessionId::generate());
+    }
+    Err(Error::Unavailable("could not draw an unused session id"))
+}
+
+fn encode(state: &mut State) -> Result<Vec<u8>> {
+    let stored = Payload {
+        created: state.created,
+        values: std::mem::take(&mut state.values),
+    };
+    let result = payload::encode(&stored).map_err(|e| Error::store("encode", e));
+    state.values = stored.values;
+    result
+}
+
+fn entry_options(engine: &EngineInner, created: u64) -> EntryOptions {
+    let options = EntryOptions::sliding(engine.limits.idle_timeout);
+    match engine.limits.absolute_lifetime {
+        Some(lifetime) => options.with_absolute(UNIX_EPOCH + Duration::from_secs(created) + lifetime),
+        None => options,
+    }
+}

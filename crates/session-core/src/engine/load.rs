@@ -1,0 +1,110 @@
+//! First access: verify the cookie, take the session's lock, read and decode.
+
+use std::time::{Duration, Instant};
+
+use super::{EngineInner, Lease};
+use crate::{
+    error::chain,
+    id::SessionId,
+    lock::{LockAttempt, LockToken},
+    payload,
+    session::{Phase, State},
+    values::now_unix,
+    Error, Result,
+};
+
+/// Loads `state`: the stored session if the cookie is valid and live, else a fresh one.
+///
+/// On failure the state is marked failed (the response will be a 503) and the error is
+/// returned to the handler.
+pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State) -> Result<()> {
+    let incoming = state.incoming.take();
+    let verified = incoming.as_deref().and_then(|value| engine.keys.verify(value));
+    if incoming.is_some() && verified.is_none() {
+        tracing::debug!("session cookie rejected (bad format or signature); a new session will be used");
+    }
+    if let Some(id) = verified {
+        match lock_and_read(engine, &id).await {
+            Ok(Some((lease, bytes))) => {
+                if fill(engine, state, lease, &bytes) {
+                    state.phase = Phase::Ready;
+                    return Ok(());
+                }
+            }
+            Ok(None) => tracing::debug!(session = %id, "session expired or unknown; a new session will be used"),
+            Err(error) => {
+                tracing::warn!(session = %id, error = %chain(&error), "session could not be loaded");
+                let summary = Error::Unavailable(error.summary());
+                state.phase = Phase::Failed(summary);
+                return Err(error);
+            }
+        }
+    }
+    state.reset(now_unix());
+    state.phase = Phase::Ready;
+    Ok(())
+}
+
+/// Takes the in-process lock, then the store lease with the data, waiting at most the
+/// lock wait in all. `None` if the session is not in the store.
+async fn lock_and_read(
+    engine: &std::sync::Arc<EngineInner>,
+    id: &SessionId,
+) -> Result<Option<(Lease, Vec<u8>)>> {
+    let wait = engine.limits.lock_wait();
+    let deadline = Instant::now() + wait;
+    let guard = engine.locks.acquire(*id.bytes(), wait).await?;
+    let token = LockToken::generate();
+    let mut backoff = Duration::from_millis(2);
+    loop {
+        match engine
+            .store
+            .try_lock_and_get(id.expose(), &token, engine.limits.lock_lease)
+            .await?
+        {
+            LockAttempt::Acquired(bytes) => {
+                let lease = Lease::new(std::sync::Arc::clone(engine), id.clone(), token, guard);
+                return Ok(Some((lease, bytes)));
+            }
+            LockAttempt::Missing => return Ok(None),
+            LockAttempt::Busy => {
+                let now = Instant::now();
+                if now + backoff > deadline {
+                    return Err(Error::LockTimeout { after: wait });
+                }
+                tracing::debug!(session = %id, "session locked by another instance; waiting");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// Fills `state` from stored bytes. Returns `false` (keeping the lease as retired, so
+/// commit deletes the entry) if the data is unreadable or past its absolute lifetime.
+fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> bool {
+    let stored = match payload::decode(bytes) {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::warn!(session = %lease.id(), error = %chain(&error), "stored session unreadable; a new session will be used");
+            state.retired = Some(lease);
+            return false;
+        }
+    };
+    if let Some(lifetime) = engine.limits.absolute_lifetime {
+        if stored.created.saturating_add(lifetime.as_secs()) <= now_unix() {
+            tracing::debug!(session = %lease.id(), "session past its absolute lifetime; a new session will be used");
+            state.retired = Some(lease);
+            return false;
+        }
+    }
+    tracing::debug!(session = %lease.id(), keys = stored.values.len(), "session loaded");
+    state.id = Some(lease.id().clone());
+    state.lease = Some(lease);
+    state.is_new = false;
+    state.created = stored.created;
+    state.entries_len = stored.values.iter().map(|(k, v)| payload::entry_len(k, v)).sum();
+    state.values = stored.values;
+    state.modified = false;
+    true
+}

@@ -1,0 +1,168 @@
+//! The in-process lock table: one async mutex per *live* session id.
+//!
+//! An id has an entry only while some request holds or waits for its lock; the last one
+//! out removes it, so the table never grows with the ids it has seen. It is sharded to
+//! keep requests of different sessions off each other's toes, bounded (a full table
+//! refuses new ids rather than growing), and every wait is bounded by a timeout.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::{id::ID_BYTES, Error, Result};
+
+type Key = [u8; ID_BYTES];
+type Slot = Arc<AsyncMutex<()>>;
+
+const SHARDS: usize = 32;
+
+/// The table. Shared by every request of one engine.
+#[derive(Debug)]
+pub(crate) struct LockTable {
+    shards: Vec<Mutex<HashMap<Key, Slot>>>,
+    per_shard_limit: usize,
+}
+
+/// The lock of one session, held until dropped.
+#[derive(Debug)]
+pub(crate) struct LockGuard {
+    table: Arc<LockTable>,
+    key: Key,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl LockTable {
+    /// A table holding at most about `limit` live ids.
+    pub fn new(limit: usize) -> Self {
+        LockTable {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard_limit: limit.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, key: &Key) -> MutexGuard<'_, HashMap<Key, Slot>> {
+        // Ids are random, so their first byte spreads them evenly.
+        let index = usize::from(key[0]) % SHARDS;
+        // A panic while holding a shard cannot leave the map inconsistent (every
+        // critical section is one map call), so a poisoned shard is still usable.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits at most `wait` for the lock of `key`.
+    pub async fn acquire(self: &Arc<Self>, key: Key, wait: Duration) -> Result<LockGuard> {
+        let slot = {
+            let mut shard = self.shard(&key);
+            let len = shard.len();
+            match shard.get(&key) {
+                Some(slot) => slot.clone(),
+                None if len >= self.per_shard_limit => {
+                    return Err(Error::LockTableFull {
+                        limit: self.per_shard_limit * SHARDS,
+                    })
+                }
+                None => shard.entry(key).or_default().clone(),
+            }
+        };
+        let guard = match slot.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                tracing::debug!("waiting for a session lock held by another request");
+                match tokio::time::timeout(wait, slot.clone().lock_owned()).await {
+                    Ok(guard) => guard,
+                    Err(_) => {
+                        drop(slot);
+                        self.forget_if_unused(&key);
+                        return Err(Error::LockTimeout { after: wait });
+                    }
+                }
+            }
+        };
+        drop(slot);
+        Ok(LockGuard {
+            table: Arc::clone(self),
+            key,
+            guard: Some(guard),
+        })
+    }
+
+    /// Removes `key` if nobody holds or waits for it (only the table's own `Arc` left).
+    fn forget_if_unused(&self, key: &Key) {
+        let mut shard = self.shard(key);
+        if shard.get(key).is_some_and(|slot| Arc::strong_count(slot) == 1) {
+            shard.remove(key);
+        }
+    }
+
+    /// Number of live ids, for tests.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        (0..SHARDS).map(|i| self.shards[i].lock().map(|s| s.len()).unwrap_or(0)).sum()
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.table.forget_if_unused(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> Key {
+        [n; ID_BYTES]
+    }
+
+    #[tokio::test]
+    async fn entries_live_only_while_held() {
+        let table = Arc::new(LockTable::new(1000));
+        let a = table.acquire(key(1), Duration::from_secs(1)).await;
+        assert!(a.is_ok());
+        assert_eq!(table.len(), 1);
+        drop(a);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn same_id_waits_and_times_out() {
+        let table = Arc::new(LockTable::new(1000));
+        let held = table.acquire(key(1), Duration::from_secs(1)).await;
+        let second = table.acquire(key(1), Duration::from_millis(20)).await;
+        assert!(matches!(second, Err(Error::LockTimeout { .. })));
+        // other ids are not blocked
+        assert!(table.acquire(key(2), Duration::from_millis(20)).await.is_ok());
+        drop(held);
+        assert_eq!(table.len(), 0, "a timed-out waiter leaves nothing behind");
+        assert!(table.acquire(key(1), Duration::from_millis(20)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn waiter_gets_the_lock_when_released() {
+        let table = Arc::new(LockTable::new(1000));
+        let held = table.acquire(key(3), Duration::from_secs(1)).await;
+        let t2 = Arc::clone(&table);
+        let waiter = tokio::spawn(async move { t2.acquire(key(3), Duration::from_secs(5)).await.is_ok() });
+        tokio::task::yield_now().await;
+        drop(held);
+        assert!(waiter.await.unwrap_or(false));
+        assert_eq!(table.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_table_is_bounded() {
+        let table = Arc::new(LockTable::new(SHARDS));
+        let first = table.acquire(key(0), Duration::from_secs(1)).await;
+        assert!(first.is_ok());
+        // key(32) lands in the same shard as key(0), whose limit is 1
+        let full = table.acquire(key(32), Duration::from_secs(1)).await;
+        assert!(matches!(full, Err(Error::LockTableFull { .. })));
+    }
+}

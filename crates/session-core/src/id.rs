@@ -1,0 +1,120 @@
+//! Session ids: 128 random bits, URL-safe, redacted when printed.
+
+use std::fmt;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+
+/// Number of random bytes in a session id.
+pub(crate) const ID_BYTES: usize = 16;
+/// Length of an id's URL-safe base64 text.
+pub(crate) const ID_TEXT_LEN: usize = 22;
+
+/// A session id: 128 bits from a CSPRNG, written as 22 URL-safe base64 characters.
+///
+/// `Debug` and `Display` show only the first four characters, so ids can be logged
+/// without handing out usable session keys. [`SessionId::expose`] gives the full text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    bytes: [u8; ID_BYTES],
+    text: Box<str>,
+}
+
+impl SessionId {
+    /// A new random id (thread-local ChaCha CSPRNG, seeded from the OS).
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; ID_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        Self::from_bytes(bytes)
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; ID_BYTES]) -> Self {
+        let text = URL_SAFE_NO_PAD.encode(bytes).into_boxed_str();
+        SessionId { bytes, text }
+    }
+
+    /// Parses the 22-character text form. `None` for anything else.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        if text.len() != ID_TEXT_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; ID_BYTES];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            Ok(ID_BYTES) => Some(SessionId {
+                bytes,
+                text: text.into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The raw random bytes.
+    pub(crate) fn bytes(&self) -> &[u8; ID_BYTES] {
+        &self.bytes
+    }
+
+    /// The full id text, as stored in the cache. Treat it as a secret: whoever has it
+    /// (with a valid signature) owns the session.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The redacted form used in logs: the first four characters and an ellipsis.
+    pub fn redacted(&self) -> Redacted<'_> {
+        Redacted(&self.text)
+    }
+}
+
+/// A redacted view of an id; see [`SessionId::redacted`].
+pub struct Redacted<'a>(&'a str);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}…", self.0.get(..4).unwrap_or(""))
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.redacted())
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.redacted().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_random_urlsafe_and_round_trip() {
+        let a = SessionId::generate();
+        let b = SessionId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), ID_TEXT_LEN);
+        assert!(a
+            .expose()
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_eq!(SessionId::parse(a.expose()), Some(a));
+    }
+
+    #[test]
+    fn printing_redacts() {
+        let id = SessionId::generate();
+        let shown = format!("{id} {id:?}");
+        assert!(!shown.contains(id.expose()));
+        assert!(shown.contains(&id.expose()[..4]));
+    }
+
+    #[test]
+    fn parse_rejects_bad_text() {
+        for bad in ["", "short", "ééééééééééé", "!!!!!!!!!!!!!!!!!!!!!!", &"A".repeat(23)] {
+            assert_eq!(SessionId::parse(bad), None, "{bad:?}");
+        }
+    }
+}

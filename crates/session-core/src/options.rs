@@ -1,0 +1,150 @@
+//! Cookie and session options, with the seed's defaults.
+
+use std::time::Duration;
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent on same-site requests and top-level cross-site navigations (default).
+    #[default]
+    Lax,
+    /// Sent on same-site requests only.
+    Strict,
+    /// Sent on every request; browsers then require `Secure`.
+    None,
+}
+
+/// When the session cookie carries the `Secure` attribute (ASP.NET's
+/// `CookieSecurePolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecurePolicy {
+    /// Always `Secure`: the cookie only travels over HTTPS.
+    Always,
+    /// `Secure` when the request came over HTTPS (default).
+    #[default]
+    SameAsRequest,
+    /// Never `Secure`.
+    ///
+    /// # Warning
+    /// The cookie then also travels over plain HTTP, where it can be read in transit.
+    /// Use it for local HTTP testing only.
+    None,
+}
+
+/// The session cookie (seed: `New-KrCookieBuilder`).
+///
+/// Defaults: name `Kr.Session`, path `/`, no domain, `HttpOnly`, `SameSite=Lax`,
+/// [`SecurePolicy::SameAsRequest`], no `Max-Age` (a browser-session cookie).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieOptions {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) secure: SecurePolicy,
+    pub(crate) max_age: Option<Duration>,
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        CookieOptions {
+            name: "Kr.Session".to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            http_only: true,
+            same_site: SameSite::Lax,
+            secure: SecurePolicy::SameAsRequest,
+            max_age: None,
+        }
+    }
+}
+
+impl CookieOptions {
+    /// Default options with the given cookie name. Pick a name unique to the app.
+    pub fn new(name: impl Into<String>) -> Self {
+        CookieOptions {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The cookie's `Path` (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The cookie's `Domain` (default none: the exact host only).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Whether the cookie is `HttpOnly` (default `true`).
+    ///
+    /// # Warning
+    /// With `false`, page scripts (and any injected script) can read the session id.
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// The cookie's `SameSite` (default [`SameSite::Lax`]).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// When the cookie is `Secure` (default [`SecurePolicy::SameAsRequest`]).
+    pub fn secure_policy(mut self, policy: SecurePolicy) -> Self {
+        self.secure = policy;
+        self
+    }
+
+    /// Makes the cookie persistent for `max_age` (default: none, the cookie ends with
+    /// the browser session). The cookie is sent when the session is created or its id
+    /// changes; the server-side idle timeout still applies.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Timeouts and limits (seed: `Add-KrSession`).
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub idle_timeout: Duration,
+    pub io_timeout: Duration,
+    pub absolute_lifetime: Option<Duration>,
+    pub lock_wait: Option<Duration>,
+    pub lock_lease: Duration,
+    pub max_payload: usize,
+    pub max_locked_sessions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            idle_timeout: Duration::from_secs(20 * 60),
+            io_timeout: Duration::from_secs(10),
+            absolute_lifetime: None,
+            lock_wait: None,
+            lock_lease: Duration::from_secs(30),
+            max_payload: 64 * 1024,
+            max_locked_sessions: 100_000,
+        }
+    }
+}
+
+impl Limits {
+    /// How long a request may wait for its session's lock.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait.unwrap_or(self.io_timeout)
+    }
+}

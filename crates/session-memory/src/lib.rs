@@ -1,0 +1,170 @@
+//! In-process [`DistributedCache`] for distributed-session (ASP.NET Core's
+//! `MemoryDistributedCache`): the default store, for single-instance apps and tests.
+//!
+//! - **Size limit** (optional, in bytes of keys + values): least-recently-used entries
+//!   are evicted to make room; a single entry larger than the limit is refused with
+//!   [`Error::EntryTooLarge`].
+//! - **Expiry**: sliding and absolute, per entry. Expired entries are never returned;
+//!   they are dropped when touched and by a scan that runs, at most once per
+//!   [`MemoryCacheOptions::expiration_scan_frequency`], on the next cache operation
+//!   (as in .NET, no background task is needed).
+//! - **Session lock**: implements [`SessionLock`] with in-process leases, so the
+//!   session engine's lock contract holds exactly as with Redis or SQL Server.
+//!
+//! Nothing is shared between processes and everything is lost on restart.
+//!
+//! ```
+//! use std::time::Duration;
+//! use session_memory::{MemoryCache, MemoryCacheOptions};
+//!
+//! let cache = MemoryCache::new(
+//!     MemoryCacheOptions::default()
+//!         .size_limit(64 * 1024 * 1024)
+//!         .expiration_scan_frequency(Duration::from_secs(300)),
+//! );
+//! # let _ = cache;
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod entry;
+mod options;
+mod store;
+
+use std::{
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use session_core::{
+    CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
+};
+
+pub use options::MemoryCacheOptions;
+use store::Store;
+
+/// The in-process cache. Cheap to share behind an `Arc`; all operations take one short
+/// mutex and never wait on I/O.
+#[derive(Debug)]
+pub struct MemoryCache {
+    store: Mutex<Store>,
+}
+
+impl Default for MemoryCache {
+    fn default() -> Self {
+        Self::new(MemoryCacheOptions::default())
+    }
+}
+
+impl MemoryCache {
+    /// A cache with the given options.
+    pub fn new(options: MemoryCacheOptions) -> Self {
+        MemoryCache {
+            store: Mutex::new(Store::new(options)),
+        }
+    }
+
+    /// Runs `f` on the store after an expiration scan, if one is due.
+    fn with<T>(&self, f: impl FnOnce(&mut Store, Instant) -> T) -> T {
+        let now = Instant::now();
+        let mut store = self.lock();
+        store.scan_if_due(now);
+        f(&mut store, now)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        // Every critical section leaves the store consistent, so a panic elsewhere while
+        // holding the lock does not make it unusable.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Number of live (unexpired) entries.
+    pub fn len(&self) -> usize {
+        self.with(|store, now| store.live_count(now))
+    }
+
+    /// Whether the cache has no live entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes counted against the size limit (keys + values of stored entries).
+    pub fn size(&self) -> usize {
+        self.lock().size()
+    }
+}
+
+#[async_trait]
+impl DistributedCache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.with(|store, now| store.get(key, now).map(<[u8]>::to_vec)))
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        self.with(|store, now| store.set(key, value, options, now))
+    }
+
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.with(|store, now| {
+            store.get(key, now);
+        });
+        Ok(())
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.with(|store, _| store.remove(key));
+        Ok(())
+    }
+
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SessionLock for MemoryCache {
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+        Ok(self.with(|store, now| {
+            if store.lease_held_by_other(key, token, now) {
+                return LockAttempt::Busy;
+            }
+            match store.get(key, now).map(<[u8]>::to_vec) {
+                Some(value) => {
+                    store.take_lease(key, token, now + lease);
+                    LockAttempt::Acquired(value)
+                }
+                None => LockAttempt::Missing,
+            }
+        }))
+    }
+
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        self.with(|store, now| {
+            if !store.release_lease(key, token, now) {
+                return Err(Error::LeaseLost);
+            }
+            match op {
+                CommitOp::Set { value, options } => store.set(key, value, options, now),
+                CommitOp::Refresh => {
+                    store.get(key, now);
+                    Ok(())
+                }
+                CommitOp::Remove => {
+                    store.remove(key);
+                    Ok(())
+                }
+                CommitOp::Release => Ok(()),
+            }
+        })
+    }
+
+    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+        self.with(|store, now| {
+            if store.get(key, now).is_some() {
+                return Ok(false);
+            }
+            store.set(key, value, options, now).map(|()| true)
+        })
+    }
+}
