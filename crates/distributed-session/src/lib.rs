@@ -1,0 +1,54 @@
+//! **distributed-session**: server-side, cookie-keyed session state for Rust web
+//! servers, with the semantics of ASP.NET Core session state, pluggable stores and a
+//! lock per session so concurrent requests never lose each other's updates.
+//!
+//! This crate only re-exports; pick what you need with features:
+//!
+//! | feature | gives |
+//! |---|---|
+//! | `memory` (default) | [`MemoryCache`], the in-process store |
+//! | `axum` | [`axum::SessionLayer`] and the [`axum::Session`] extractor |
+//! | `full` | all of the above |
+//!
+//! The core types ([`SessionEngine`], [`Session`], [`DistributedCache`], ...) are
+//! always available.
+//!
+//! # Quick start (axum)
+//!
+//! ```
+//! # #[cfg(all(feature = "axum", feature = "memory"))]
+//! # fn main() -> Result<(), distributed_session::Error> {
+//! use distributed_session::{axum::{Session, SessionError, SessionLayer}, MemoryCache, SessionEngine};
+//!
+//! async fn counter(session: Session) -> Result<String, SessionError> {
+//!     let n = session.get_i32("counter").await?.unwrap_or(0) + 1;
+//!     session.set_i32("counter", n).await?;
+//!     Ok(format!("counter = {n}"))
+//! }
+//!
+//! let engine = SessionEngine::builder().build(MemoryCache::default())?;
+//! let app: ::axum::Router = ::axum::Router::new()
+//!     .route("/counter", ::axum::routing::get(counter))
+//!     .layer(SessionLayer::new(engine));
+//! # let _ = app; Ok(()) }
+//! # #[cfg(not(all(feature = "axum", feature = "memory")))] fn main() {}
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use session_core::*;
+
+#[cfg(feature = "memory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
+#[doc(inline)]
+pub use session_memory::{MemoryCache, MemoryCacheOptions};
+
+/// The axum 0.8 adapter.
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum {
+    #[doc(inline)]
+    pub use session_axum::{Session, SessionError, SessionLayer, SessionLayerMissing, SessionService};
+}

@@ -1,0 +1,120 @@
+//! The session tutorial on axum: [`router`] maps the routes of
+//! [`sessions_tutorial::Routes`], [`start`] serves them over HTTPS (self-signed) or
+//! plain HTTP as the command line says.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    extract::Query,
+    http::{header::CONTENT_TYPE, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use axum_server::{tls_rustls::RustlsConfig, Handle};
+use distributed_session::{
+    axum::{Session, SessionLayer},
+    SessionEngine,
+};
+use sessions_tutorial::{Args, Reply, ReplyBody, Routes, SelfSigned};
+use tokio::task::JoinHandle;
+
+type Params = Query<HashMap<String, String>>;
+
+struct Out(Reply);
+
+impl IntoResponse for Out {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match self.0.body {
+            ReplyBody::Text(text) => (status, text).into_response(),
+            ReplyBody::Json(value) => {
+                let mut response = (status, value.to_string()).into_response();
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+        }
+    }
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).map(String::as_str)
+}
+
+/// The tutorial's routes behind a [`SessionLayer`] over `engine`.
+pub fn router(engine: SessionEngine) -> Router {
+    Router::new()
+        .route("/hello", get(|| async { Out(Routes::hello()) }))
+        .route("/session/counter", get(|s: Session| async move { Out(Routes::counter(&s).await) }))
+        .route(
+            "/session/login",
+            get(|s: Session, q: Params| async move { Out(Routes::login(&s, param(&q, "user")).await) }),
+        )
+        .route("/session/whoami", get(|s: Session| async move { Out(Routes::whoami(&s).await) }))
+        .route("/session/logout", get(|s: Session| async move { Out(Routes::logout(&s).await) }))
+        .route(
+            "/session/set",
+            get(|s: Session, q: Params| async move {
+                Out(Routes::set(&s, param(&q, "key"), param(&q, "value")).await)
+            }),
+        )
+        .route(
+            "/session/get",
+            get(|s: Session, q: Params| async move { Out(Routes::get(&s, param(&q, "key")).await) }),
+        )
+        .layer(SessionLayer::new(engine))
+}
+
+/// A running server.
+pub struct Running {
+    /// Base URL, e.g. `https://127.0.0.1:5000`.
+    pub url: String,
+    handle: Handle,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (at most 5 s), and waits.
+    pub async fn stop(self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "server stopped with an error"),
+            Err(error) => tracing::error!(%error, "server task failed"),
+        }
+    }
+}
+
+/// Builds the engine from `args` and serves the tutorial in a background task.
+///
+/// # Errors
+/// If the store cannot be set up, the address cannot be bound, or TLS fails.
+pub async fn start(args: Args) -> anyhow::Result<Running> {
+    let engine = args.engine().await?;
+    let app = router(engine).into_make_service();
+    let listener = std::net::TcpListener::bind((args.ip, args.port))
+        .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
+    listener.set_nonblocking(true)?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let handle = Handle::new();
+    let task = if args.http {
+        let server = axum_server::from_tcp(listener).handle(handle.clone());
+        tokio::spawn(server.serve(app))
+    } else {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let cert = SelfSigned::generate(&[args.ip.to_string()])?;
+        let config = RustlsConfig::from_der(vec![cert.cert_der], cert.key_der)
+            .await
+            .context("loading the self-signed certificate")?;
+        let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+        tokio::spawn(server.serve(app))
+    };
+    let url = format!("{}://{}", args.scheme(), addr);
+    tracing::info!(%url, store = ?args.store, "session tutorial listening");
+    Ok(Running { url, handle, task })
+}

@@ -1,0 +1,91 @@
+//! The examples' command line (SPEC section 6) and the session engine it configures.
+
+use std::{net::IpAddr, time::Duration};
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use distributed_session::{
+    CookieOptions, KeyRing, SameSite, SecurePolicy, SessionEngine, SigningKey,
+};
+
+/// Which store backs the sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In-process memory (single instance).
+    Memory,
+    /// Redis (`--redis-url`).
+    Redis,
+    /// SQL Server (`--mssql-connection-string`).
+    Sqlserver,
+}
+
+/// Command line of both tutorial servers.
+#[derive(Debug, Clone, Parser)]
+#[command(about = "Session tutorial server (seed 19.1 / 19.2)")]
+pub struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Session store.
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+    /// Redis URL for `--store redis`.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// ADO.NET-style connection string for `--store sqlserver`.
+    #[arg(long)]
+    pub mssql_connection_string: Option<String>,
+    /// Session idle timeout, in seconds (sliding).
+    #[arg(long, default_value_t = 20)]
+    pub idle_timeout: u64,
+    /// Timeout of every store call, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub io_timeout: u64,
+    /// Serve plain HTTP (cookie SecurePolicy None) instead of HTTPS with a self-signed
+    /// certificate.
+    #[arg(long)]
+    pub http: bool,
+    /// Secret (at least 32 bytes) that signs session cookies; instances sharing a store
+    /// need the same one. Default: a random per-process key.
+    #[arg(long, env = "SESSION_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+}
+
+impl Args {
+    /// The session engine these arguments describe, over the chosen store.
+    ///
+    /// # Errors
+    /// If the store is not compiled in or unreachable, or an option is invalid.
+    pub async fn engine(&self) -> anyhow::Result<SessionEngine> {
+        let cookie = CookieOptions::new("Kr.Session")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure_policy(if self.http { SecurePolicy::None } else { SecurePolicy::Always });
+        let mut builder = SessionEngine::builder()
+            .cookie(cookie)
+            .idle_timeout(Duration::from_secs(self.idle_timeout))
+            .io_timeout(Duration::from_secs(self.io_timeout));
+        if let Some(secret) = &self.signing_key {
+            let key = SigningKey::from_bytes(secret.as_bytes()).context("--signing-key")?;
+            builder = builder.key_ring(KeyRing::new(key));
+        }
+        let engine = match self.store {
+            StoreKind::Memory => builder.build(distributed_session::MemoryCache::default())?,
+            StoreKind::Redis => bail!("this build has no Redis store yet"),
+            StoreKind::Sqlserver => bail!("this build has no SQL Server store yet"),
+        };
+        Ok(engine)
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.http {
+            "http"
+        } else {
+            "https"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! What each tutorial route does, independent of the web framework.
+
+use distributed_session::{Error, ErrorResponse, Session};
+use serde_json::{json, Value};
+
+/// A response body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyBody {
+    /// `text/plain; charset=utf-8`.
+    Text(&'static str),
+    /// `application/json`.
+    Json(Value),
+}
+
+/// A framework-neutral response: the examples turn it into their framework's type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: ReplyBody,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            body: ReplyBody::Json(body),
+        }
+    }
+
+    /// The reply for a session error: its status and public message only.
+    pub fn from_error(error: &Error) -> Self {
+        let response = ErrorResponse::from_error(error);
+        let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        Reply::json(response.status, body)
+    }
+}
+
+/// A blank or missing query parameter.
+fn given(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn bad_request(error: &str, example: &str) -> Reply {
+    Reply::json(400, json!({ "error": error, "example": example }))
+}
+
+/// The tutorial's routes (SPEC section 6).
+#[derive(Debug, Clone, Copy)]
+pub struct Routes;
+
+impl Routes {
+    /// `GET /hello`: no session at all.
+    pub fn hello() -> Reply {
+        Reply {
+            status: 200,
+            body: ReplyBody::Text("Hello, Session World!"),
+        }
+    }
+
+    /// `GET /session/counter`: increments the session's counter.
+    pub async fn counter(session: &Session) -> Reply {
+        Self::run(async {
+            let n = session.get_i32("counter").await?.unwrap_or(0).saturating_add(1);
+            session.set_i32("counter", n).await?;
+            Ok(Reply::json(200, json!({ "message": "Counter incremented", "counter": n })))
+        })
+        .await
+    }
+
+    /// `GET /session/login?user=U`: stores the user name.
+    pub async fn login(session: &Session, user: Option<&str>) -> Reply {
+        let Some(user) = given(user) else {
+            return bad_request("Missing or empty 'user' query parameter", "/session/login?user=max");
+        };
+        Self::run(async {
+            session.set_string("user", user).await?;
+            Ok(Reply::json(200, json!({ "message": "Logged in", "user": user })))
+        })
+        .await
+    }
+
+    /// `GET /session/whoami`: the stored user, or 401.
+    pub async fn whoami(session: &Session) -> Reply {
+        Self::run(async {
+            Ok(match session.get_string("user").await? {
+                Some(user) => Reply::json(200, json!({ "user": user })),
+                None => Reply::json(401, json!({ "error": "No active session or user not set" })),
+            })
+        })
+        .await
+    }
+
+    /// `GET /session/logout`: clears the session (keeps its id).
+    pub async fn logout(session: &Session) -> Reply {
+        Self::run(async {
+            session.clear().await?;
+            Ok(Reply::json(200, json!({ "message": "Session cleared" })))
+        })
+        .await
+    }
+
+    /// `GET /session/set?key=K&value=V`: stores a string.
+    pub async fn set(session: &Session, key: Option<&str>, value: Option<&str>) -> Reply {
+        let (Some(key), Some(value)) = (given(key), given(value)) else {
+            return bad_request(
+                "Missing or empty 'key' or 'value' query parameter",
+                "/session/set?key=color&value=purple",
+            );
+        };
+        Self::run(async {
+            session.set_string(key, value).await?;
+            Ok(Reply::json(200, json!({ "message": "Stored in session", "key": key, "value": value })))
+        })
+        .await
+    }
+
+    /// `GET /session/get?key=K`: reads a string, or 404.
+    pub async fn get(session: &Session, key: Option<&str>) -> Reply {
+        let Some(key) = given(key) else {
+            return bad_request("Missing or empty 'key' query parameter", "/session/get?key=color");
+        };
+        Self::run(async {
+            Ok(match session.get_string(key).await? {
+                Some(value) => Reply::json(200, json!({ "key": key, "value": value })),
+                None => Reply::json(404, json!({ "error": format!("Key '{key}' not found in session") })),
+            })
+        })
+        .await
+    }
+
+    async fn run(body: impl std::future::Future<Output = Result<Reply, Error>>) -> Reply {
+        body.await.unwrap_or_else(|error| Reply::from_error(&error))
+    }
+}

@@ -1,0 +1,11 @@
+//! Test support for the black-box suites: start a tutorial server for a framework and
+//! store ([`Target`]), talk to it like a browser ([`Browser`]), and the behaviour
+//! scenarios every target must pass ([`suite`], instantiated by [`behaviour_suite!`]).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod browser;
+pub mod suite;
+pub mod target;
+
+pub use browser::{Browser, Reply};
+pub use target::{Framework, Server, Target};

@@ -1,0 +1,86 @@
+//! Which server a test runs against: a framework and a store, started in-process from
+//! the example crates with the same command line a user would type.
+
+use std::fmt;
+
+use clap::Parser;
+use sessions_tutorial::{Args, StoreKind};
+
+/// The web framework of a tutorial server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Axum,
+}
+
+/// A framework and a store: what a suite instance runs against.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub framework: Framework,
+    pub store: StoreKind,
+    /// Extra command-line arguments for the store (URLs, ...).
+    pub store_args: Vec<String>,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} on {:?}", self.framework, self.store)
+    }
+}
+
+/// A running tutorial server.
+pub struct Server {
+    pub url: String,
+    pub label: String,
+    stop: Option<Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>>,
+}
+
+impl Server {
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop().await;
+        }
+    }
+}
+
+impl Target {
+    pub fn new(framework: Framework, store: StoreKind) -> Self {
+        Target {
+            framework,
+            store,
+            store_args: Vec::new(),
+        }
+    }
+
+    pub fn with_store_args(mut self, args: &[String]) -> Self {
+        self.store_args = args.to_vec();
+        self
+    }
+
+    /// Starts a server on a free loopback port with `extra` command-line arguments
+    /// (plain HTTP unless `https`).
+    pub async fn start(&self, https: bool, extra: &[&str]) -> Server {
+        let store = format!("{:?}", self.store).to_lowercase();
+        let mut argv = vec!["tutorial", "--port", "0", "--ip", "127.0.0.1", "--store", &store];
+        if !https {
+            argv.push("--http");
+        }
+        argv.extend(self.store_args.iter().map(String::as_str));
+        argv.extend(extra);
+        let args = Args::try_parse_from(&argv).unwrap_or_else(|e| panic!("{self}: bad arguments {argv:?}: {e}"));
+        let label = self.to_string();
+        match self.framework {
+            Framework::Axum => {
+                let running = axum_sessions::start(args)
+                    .await
+                    .unwrap_or_else(|e| panic!("{label}: server did not start: {e:#}"));
+                let url = running.url.clone();
+                Server {
+                    url,
+                    label,
+                    stop: Some(Box::new(move || Box::pin(running.stop()))),
+                }
+            }
+        }
+    }
+}

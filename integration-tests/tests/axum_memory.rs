@@ -1,0 +1,6 @@
+//! The behaviour suite on axum with the in-memory store.
+
+use integration_tests::{behaviour_suite, Framework, Target};
+use sessions_tutorial::StoreKind;
+
+behaviour_suite!(axum_memory, Some(Target::new(Framework::Axum, StoreKind::Memory)));
