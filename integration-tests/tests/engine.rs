@@ -1,0 +1,398 @@
+//! Session semantics (SPEC section 2) through the core API, on the memory store and on
+//! caches that count, fail or stall.
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use distributed_session::{
+    async_trait, CommitOp, DistributedCache, EntryOptions, Error, KeyRing, LockAttempt, LockToken,
+    MemoryCache, Outcome, Result, SessionEngine, SessionLock, SigningKey,
+};
+
+/// Counts the store calls of a memory cache.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryCache,
+    calls: AtomicUsize,
+}
+
+impl Counting {
+    fn take(&self) -> usize {
+        self.calls.swap(0, Ordering::SeqCst)
+    }
+    fn hit(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl DistributedCache for Counting {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.hit();
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        self.hit();
+        self.inner.set(key, value, options).await
+    }
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.hit();
+        self.inner.refresh(key).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.hit();
+        self.inner.remove(key).await
+    }
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SessionLock for Counting {
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+        self.hit();
+        self.inner.try_lock_and_get(key, token, lease).await
+    }
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        self.hit();
+        self.inner.commit_and_unlock(key, token, op).await
+    }
+    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+        self.hit();
+        self.inner.create(key, value, options).await
+    }
+}
+
+/// A store that is down (fails) or hangs (never answers).
+struct Broken {
+    hang: bool,
+}
+
+#[async_trait]
+impl DistributedCache for Broken {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
+        self.fail().await
+    }
+    async fn set(&self, _: &str, _: Vec<u8>, _: EntryOptions) -> Result<()> {
+        self.fail().await
+    }
+    async fn refresh(&self, _: &str) -> Result<()> {
+        self.fail().await
+    }
+    async fn remove(&self, _: &str) -> Result<()> {
+        self.fail().await
+    }
+}
+
+impl Broken {
+    async fn fail<T>(&self) -> Result<T> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        Err(Error::store("get", std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")))
+    }
+}
+
+fn key(byte: u8) -> SigningKey {
+    SigningKey::from_bytes(&[byte; 32]).unwrap()
+}
+
+fn engine_over(cache: Arc<dyn DistributedCache>) -> SessionEngine {
+    SessionEngine::builder()
+        .signing_key(key(1))
+        .lock_wait(Duration::from_millis(200))
+        .build_shared(cache)
+        .unwrap()
+}
+
+/// The `name=value` part of a Set-Cookie outcome.
+fn cookie_of(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
+        other => panic!("expected a cookie, got {other:?}"),
+    }
+}
+
+/// One request: writes `counter = n` into a new session; returns its cookie.
+async fn new_session(engine: &SessionEngine, n: i32) -> String {
+    let scope = engine.start([], false);
+    scope.session().set_i32("counter", n).await.unwrap();
+    cookie_of(&scope.finish().await)
+}
+
+#[tokio::test]
+async fn untouched_and_read_only_requests_cost_what_they_should() {
+    let cache = Arc::new(Counting::default());
+    let engine = engine_over(cache.clone());
+    let cookie = new_session(&engine, 1).await;
+    assert_eq!(cache.take(), 1, "a new session is one create");
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    assert_eq!(cache.take(), 0, "an untouched session makes no store call");
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(1));
+    assert_eq!(scope.finish().await, Outcome::Unchanged, "read-only: no cookie");
+    assert_eq!(cache.take(), 2, "read-only: lock+load, refresh+unlock");
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().set_i32("counter", 2).await.unwrap();
+    assert_eq!(scope.finish().await, Outcome::Unchanged, "later writes send no cookie");
+    assert_eq!(cache.take(), 2, "write: lock+load, set+unlock");
+
+    let scope = engine.start([], false);
+    assert_eq!(scope.session().get_string("x").await.unwrap(), None);
+    assert_eq!(scope.finish().await, Outcome::Unchanged, "reading an empty new session sets no cookie");
+    assert_eq!(cache.take(), 0);
+}
+
+#[tokio::test]
+async fn typed_helpers_round_trip_and_mismatches_are_errors() {
+    let engine = engine_over(Arc::new(MemoryCache::default()));
+    let scope = engine.start([], false);
+    let s = scope.session();
+    s.set_i64("big", i64::MIN).await.unwrap();
+    s.set_bool("flag", true).await.unwrap();
+    s.set("list", &vec![1, 2, 3]).await.unwrap();
+    s.set_bytes("raw", vec![0xff, 0]).await.unwrap();
+    s.set_string("name", "zoë!").await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    let s = scope.session();
+    assert!(!s.is_new().await.unwrap());
+    assert_eq!(s.get_i64("big").await.unwrap(), Some(i64::MIN));
+    assert_eq!(s.get_bool("flag").await.unwrap(), Some(true));
+    assert_eq!(s.get::<Vec<i32>>("list").await.unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(s.get_bytes("raw").await.unwrap(), Some(vec![0xff, 0]));
+    assert_eq!(s.get_string("name").await.unwrap().as_deref(), Some("zoë!"));
+    let mut keys = s.keys().await.unwrap();
+    keys.sort();
+    assert_eq!(keys, ["big", "flag", "list", "name", "raw"]);
+    assert!(matches!(s.get_i32("name").await, Err(Error::TypeMismatch { .. })));
+    assert!(matches!(s.get_string("raw").await, Err(Error::TypeMismatch { .. })));
+    assert!(matches!(s.get_bool("big").await, Err(Error::TypeMismatch { .. })));
+    assert!(matches!(s.get::<String>("list").await, Err(Error::Serialization { .. })));
+    assert!(s.remove("raw").await.unwrap());
+    assert!(!s.remove("raw").await.unwrap());
+    let _ = scope.finish().await;
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_bytes("raw").await.unwrap(), None, "removed keys stay gone");
+    let _ = scope.finish().await;
+    assert!(matches!(scope_after_finish(&engine, &cookie).await, Err(Error::Closed)));
+}
+
+async fn scope_after_finish(engine: &SessionEngine, cookie: &str) -> Result<Option<i32>> {
+    let scope = engine.start([cookie.as_bytes()], false);
+    let kept = scope.session();
+    let _ = scope.finish().await;
+    kept.get_i32("counter").await
+}
+
+#[tokio::test]
+async fn payload_cap_refuses_the_write_and_keeps_the_stored_state() {
+    let engine = SessionEngine::builder()
+        .max_payload(200)
+        .build(MemoryCache::default())
+        .unwrap();
+    let scope = engine.start([], false);
+    scope.session().set_string("small", "ok").await.unwrap();
+    let err = scope.session().set_bytes("big", vec![0; 300]).await;
+    assert!(matches!(err, Err(Error::PayloadTooLarge { limit: 200, .. })), "{err:?}");
+    let cookie = cookie_of(&scope.finish().await);
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    let s = scope.session();
+    assert_eq!(s.keys().await.unwrap(), ["small"]);
+    // filling up to the cap works, one byte more does not
+    let mut len = 0;
+    while s.set_bytes("fill", vec![1; len + 1]).await.is_ok() {
+        len += 1;
+    }
+    assert!(len > 100);
+    assert_eq!(s.get_bytes("fill").await.unwrap().map(|v| v.len()), Some(len));
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn destroy_deletes_and_expires_the_cookie() {
+    let cache = Arc::new(MemoryCache::default());
+    let engine = engine_over(cache.clone());
+    let cookie = new_session(&engine, 5).await;
+    assert_eq!(cache.len(), 1);
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().destroy().await.unwrap();
+    match scope.finish().await {
+        Outcome::SetCookie(set) => assert!(set.contains("Max-Age=0"), "{set}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cache.len(), 0, "destroyed sessions leave the store");
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert!(scope.session().is_new().await.unwrap(), "the old cookie no longer works");
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn cycle_id_moves_the_data_to_a_new_id() {
+    let cache = Arc::new(MemoryCache::default());
+    let engine = engine_over(cache.clone());
+    let old = new_session(&engine, 7).await;
+
+    let scope = engine.start([old.as_bytes()], false);
+    let old_id = scope.session().id().await.unwrap();
+    scope.session().cycle_id().await.unwrap();
+    let new_id = scope.session().id().await.unwrap();
+    assert_ne!(old_id, new_id);
+    let new = cookie_of(&scope.finish().await);
+    assert_ne!(new, old);
+    assert_eq!(cache.len(), 1, "the old entry is gone");
+
+    let scope = engine.start([new.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(7));
+    let _ = scope.finish().await;
+    let scope = engine.start([old.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), None);
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn one_session_waits_bounded_and_other_sessions_do_not_wait() {
+    let engine = engine_over(Arc::new(MemoryCache::default()));
+    let first = new_session(&engine, 1).await;
+    let second = new_session(&engine, 1).await;
+
+    let holder = engine.start([first.as_bytes()], false);
+    holder.session().load().await.unwrap();
+
+    // another session is not held up by the first one's lock
+    let started = Instant::now();
+    let other = engine.start([second.as_bytes()], false);
+    assert_eq!(other.session().get_i32("counter").await.unwrap(), Some(1));
+    assert!(started.elapsed() < Duration::from_millis(150), "{:?}", started.elapsed());
+    let _ = other.finish().await;
+
+    // the same session waits, then gives up with a 503 instead of writing unlocked
+    let waiter = engine.start([first.as_bytes()], false);
+    let err = waiter.session().set_i32("counter", 99).await;
+    assert!(matches!(err, Err(Error::LockTimeout { .. })), "{err:?}");
+    match waiter.finish().await {
+        Outcome::Failed(response) => {
+            assert_eq!(response.status, 503);
+            assert!(response.body.contains("\"error\""), "{}", response.body);
+        }
+        other => panic!("{other:?}"),
+    }
+    holder.session().set_i32("counter", 2).await.unwrap();
+    let _ = holder.finish().await;
+
+    let scope = engine.start([first.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(2), "the timed-out write never happened");
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_request_releases_the_lock() {
+    let engine = engine_over(Arc::new(MemoryCache::default()));
+    let cookie = new_session(&engine, 1).await;
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().set_i32("counter", 100).await.unwrap();
+    drop(scope); // the client went away mid-handler: nothing is committed
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(1));
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn store_outages_and_stalls_become_503s() {
+    for hang in [false, true] {
+        let engine = SessionEngine::builder()
+            .signing_key(key(1))
+            .io_timeout(Duration::from_millis(300))
+            .build(Broken { hang })
+            .unwrap();
+        let cookie = {
+            let memory = engine_over(Arc::new(MemoryCache::default()));
+            new_session(&memory, 1).await
+        };
+        let started = Instant::now();
+        let scope = engine.start([cookie.as_bytes()], false);
+        let err = scope.session().get_i32("counter").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // later accesses in the same request report it too, without another store call
+        assert!(scope.session().set_i32("counter", 1).await.is_err());
+        match scope.finish().await {
+            Outcome::Failed(r) => {
+                assert_eq!(r.status, 503);
+                assert!(!r.body.contains("refused"), "no internals in the body: {}", r.body);
+            }
+            other => panic!("{other:?}"),
+        }
+        // a new session's first write fails at commit: 503, no cookie
+        let scope = engine.start([], false);
+        scope.session().set_i32("counter", 1).await.unwrap();
+        assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+        // untouched requests never notice the outage
+        let scope = engine.start([cookie.as_bytes()], false);
+        assert_eq!(scope.finish().await, Outcome::Unchanged);
+    }
+}
+
+#[tokio::test]
+async fn absolute_lifetime_ends_active_sessions() {
+    let engine = SessionEngine::builder()
+        .absolute_lifetime(Duration::from_secs(1))
+        .build(MemoryCache::default())
+        .unwrap();
+    let cookie = new_session(&engine, 1).await;
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(1));
+    let _ = scope.finish().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert!(scope.session().is_new().await.unwrap(), "past its absolute lifetime");
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn rotated_keys_still_accept_old_cookies_and_foreign_keys_do_not() {
+    let cache: Arc<dyn DistributedCache> = Arc::new(MemoryCache::default());
+    let old_engine = SessionEngine::builder().signing_key(key(1)).build_shared(cache.clone()).unwrap();
+    let cookie = new_session(&old_engine, 3).await;
+
+    let rotated = SessionEngine::builder()
+        .key_ring(KeyRing::new(key(2)).with_previous(key(1)))
+        .build_shared(cache.clone())
+        .unwrap();
+    let scope = rotated.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(3));
+    let _ = scope.finish().await;
+
+    let foreign = SessionEngine::builder().signing_key(key(3)).build_shared(cache).unwrap();
+    let scope = foreign.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), None);
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn invalid_configuration_is_refused() {
+    for builder in [
+        SessionEngine::builder().idle_timeout(Duration::ZERO),
+        SessionEngine::builder().io_timeout(Duration::ZERO),
+        SessionEngine::builder().max_payload(1),
+        SessionEngine::builder().cookie(distributed_session::CookieOptions::new("bad name;")),
+    ] {
+        assert!(matches!(builder.build(MemoryCache::default()), Err(Error::Config(_))));
+    }
+}
