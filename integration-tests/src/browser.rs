@@ -65,7 +65,12 @@ impl Browser {
 
     /// GET `path`, sending the jar and applying every `Set-Cookie`.
     pub async fn get(&mut self, path: &str) -> Reply {
-        let header = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let header = self
+            .jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
         self.get_with_cookie_header(path, (!header.is_empty()).then_some(header.into_bytes()))
             .await
     }

@@ -1,6 +1,6 @@
 //! The contract every store must keep, as reusable checks: the `DistributedCache`
 //! guarantees and the `SessionLock` lease rules. Each store's test file runs them all
-//! with [`store_contract!`](crate::store_contract).
+//! with [`store_contract!`](macro@crate::store_contract).
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,19 +9,41 @@ use distributed_session::{
 };
 
 fn lock(cache: &dyn DistributedCache) -> &dyn SessionLock {
-    cache.session_lock().expect("store has the session-lock capability")
+    cache
+        .session_lock()
+        .expect("store has the session-lock capability")
 }
 
 fn key(name: &str) -> String {
-    format!("contract-{name}-{}", LockToken::generate().as_bytes()[0..6].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "contract-{name}-{}",
+        LockToken::generate().as_bytes()[0..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 pub async fn get_set_remove(cache: Arc<dyn DistributedCache>) {
     let k = key("gsr");
     assert_eq!(cache.get(&k).await.unwrap(), None);
-    cache.set(&k, b"one".to_vec(), EntryOptions::sliding(Duration::from_secs(60))).await.unwrap();
+    cache
+        .set(
+            &k,
+            b"one".to_vec(),
+            EntryOptions::sliding(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"one"[..]));
-    cache.set(&k, b"two".to_vec(), EntryOptions::sliding(Duration::from_secs(60))).await.unwrap();
+    cache
+        .set(
+            &k,
+            b"two".to_vec(),
+            EntryOptions::sliding(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"two"[..]));
     cache.remove(&k).await.unwrap();
     assert_eq!(cache.get(&k).await.unwrap(), None);
@@ -31,14 +53,24 @@ pub async fn get_set_remove(cache: Arc<dyn DistributedCache>) {
 
 pub async fn sliding_expiry_slides_and_expires(cache: Arc<dyn DistributedCache>) {
     let k = key("slide");
-    cache.set(&k, vec![1], EntryOptions::sliding(Duration::from_millis(1500))).await.unwrap();
+    cache
+        .set(&k, vec![1], EntryOptions::sliding(Duration::from_millis(1500)))
+        .await
+        .unwrap();
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         cache.refresh(&k).await.unwrap();
     }
-    assert!(cache.get(&k).await.unwrap().is_some(), "refreshed entries live on");
+    assert!(
+        cache.get(&k).await.unwrap().is_some(),
+        "refreshed entries live on"
+    );
     tokio::time::sleep(Duration::from_millis(2600)).await;
-    assert_eq!(cache.get(&k).await.unwrap(), None, "expired entries are never returned");
+    assert_eq!(
+        cache.get(&k).await.unwrap(),
+        None,
+        "expired entries are never returned"
+    );
 }
 
 pub async fn absolute_expiry_caps_sliding(cache: Arc<dyn DistributedCache>) {
@@ -50,7 +82,11 @@ pub async fn absolute_expiry_caps_sliding(cache: Arc<dyn DistributedCache>) {
     cache.refresh(&k).await.unwrap();
     assert!(cache.get(&k).await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(1700)).await;
-    assert_eq!(cache.get(&k).await.unwrap(), None, "absolute expiry wins over sliding");
+    assert_eq!(
+        cache.get(&k).await.unwrap(),
+        None,
+        "absolute expiry wins over sliding"
+    );
 }
 
 pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) {
@@ -58,20 +94,56 @@ pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) 
     let lease = Duration::from_secs(30);
     let l = lock(cache.as_ref());
     let (a, b) = (LockToken::generate(), LockToken::generate());
-    assert_eq!(l.try_lock_and_get(&k, &a, lease).await.unwrap(), LockAttempt::Missing, "no entry, no lease");
-    assert!(l.create(&k, b"v1".to_vec(), EntryOptions::sliding(Duration::from_secs(60))).await.unwrap());
-    assert!(!l.create(&k, b"other".to_vec(), EntryOptions::default()).await.unwrap(), "create never overwrites");
+    assert_eq!(
+        l.try_lock_and_get(&k, &a, lease).await.unwrap(),
+        LockAttempt::Missing,
+        "no entry, no lease"
+    );
+    assert!(l
+        .create(&k, b"v1".to_vec(), EntryOptions::sliding(Duration::from_secs(60)))
+        .await
+        .unwrap());
+    assert!(
+        !l.create(&k, b"other".to_vec(), EntryOptions::default())
+            .await
+            .unwrap(),
+        "create never overwrites"
+    );
 
-    assert_eq!(l.try_lock_and_get(&k, &a, lease).await.unwrap(), LockAttempt::Acquired(b"v1".to_vec()));
-    assert_eq!(l.try_lock_and_get(&k, &b, lease).await.unwrap(), LockAttempt::Busy);
+    assert_eq!(
+        l.try_lock_and_get(&k, &a, lease).await.unwrap(),
+        LockAttempt::Acquired(b"v1".to_vec())
+    );
+    assert_eq!(
+        l.try_lock_and_get(&k, &b, lease).await.unwrap(),
+        LockAttempt::Busy
+    );
     // only the owner may commit or release
-    let stolen = l.commit_and_unlock(&k, &b, CommitOp::Set { value: b"evil".to_vec(), options: EntryOptions::default() }).await;
+    let stolen = l
+        .commit_and_unlock(
+            &k,
+            &b,
+            CommitOp::Set {
+                value: b"evil".to_vec(),
+                options: EntryOptions::default(),
+            },
+        )
+        .await;
     assert!(matches!(stolen, Err(Error::LeaseLost)), "{stolen:?}");
-    assert!(matches!(l.commit_and_unlock(&k, &b, CommitOp::Release).await, Err(Error::LeaseLost)));
-    let set = CommitOp::Set { value: b"v2".to_vec(), options: EntryOptions::sliding(Duration::from_secs(60)) };
+    assert!(matches!(
+        l.commit_and_unlock(&k, &b, CommitOp::Release).await,
+        Err(Error::LeaseLost)
+    ));
+    let set = CommitOp::Set {
+        value: b"v2".to_vec(),
+        options: EntryOptions::sliding(Duration::from_secs(60)),
+    };
     l.commit_and_unlock(&k, &a, set).await.unwrap();
     // released: b can take it now, and sees a's write
-    assert_eq!(l.try_lock_and_get(&k, &b, lease).await.unwrap(), LockAttempt::Acquired(b"v2".to_vec()));
+    assert_eq!(
+        l.try_lock_and_get(&k, &b, lease).await.unwrap(),
+        LockAttempt::Acquired(b"v2".to_vec())
+    );
     l.commit_and_unlock(&k, &b, CommitOp::Remove).await.unwrap();
     assert_eq!(cache.get(&k).await.unwrap(), None);
 }
@@ -80,16 +152,36 @@ pub async fn an_expired_lease_frees_the_session_and_cannot_commit(cache: Arc<dyn
     let k = key("lease");
     let l = lock(cache.as_ref());
     let (dead, next) = (LockToken::generate(), LockToken::generate());
-    assert!(l.create(&k, b"v1".to_vec(), EntryOptions::sliding(Duration::from_secs(60))).await.unwrap());
+    assert!(l
+        .create(&k, b"v1".to_vec(), EntryOptions::sliding(Duration::from_secs(60)))
+        .await
+        .unwrap());
     let short = Duration::from_millis(300);
-    assert!(matches!(l.try_lock_and_get(&k, &dead, short).await.unwrap(), LockAttempt::Acquired(_)));
-    assert_eq!(l.try_lock_and_get(&k, &next, short).await.unwrap(), LockAttempt::Busy);
+    assert!(matches!(
+        l.try_lock_and_get(&k, &dead, short).await.unwrap(),
+        LockAttempt::Acquired(_)
+    ));
+    assert_eq!(
+        l.try_lock_and_get(&k, &next, short).await.unwrap(),
+        LockAttempt::Busy
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     // the holder "died": its lease expired, the session is free again
-    assert!(matches!(l.try_lock_and_get(&k, &next, Duration::from_secs(30)).await.unwrap(), LockAttempt::Acquired(_)));
+    assert!(matches!(
+        l.try_lock_and_get(&k, &next, Duration::from_secs(30))
+            .await
+            .unwrap(),
+        LockAttempt::Acquired(_)
+    ));
     // the dead holder's late commit must not overwrite
-    let late = CommitOp::Set { value: b"stale".to_vec(), options: EntryOptions::default() };
-    assert!(matches!(l.commit_and_unlock(&k, &dead, late).await, Err(Error::LeaseLost)));
+    let late = CommitOp::Set {
+        value: b"stale".to_vec(),
+        options: EntryOptions::default(),
+    };
+    assert!(matches!(
+        l.commit_and_unlock(&k, &dead, late).await,
+        Err(Error::LeaseLost)
+    ));
     l.commit_and_unlock(&k, &next, CommitOp::Release).await.unwrap();
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
 }
@@ -98,10 +190,20 @@ pub async fn refresh_through_the_lock_keeps_the_value(cache: Arc<dyn Distributed
     let k = key("refresh");
     let l = lock(cache.as_ref());
     let t = LockToken::generate();
-    assert!(l.create(&k, b"keep".to_vec(), EntryOptions::sliding(Duration::from_millis(1200))).await.unwrap());
+    assert!(l
+        .create(
+            &k,
+            b"keep".to_vec(),
+            EntryOptions::sliding(Duration::from_millis(1200))
+        )
+        .await
+        .unwrap());
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(600)).await;
-        assert!(matches!(l.try_lock_and_get(&k, &t, Duration::from_secs(5)).await.unwrap(), LockAttempt::Acquired(_)));
+        assert!(matches!(
+            l.try_lock_and_get(&k, &t, Duration::from_secs(5)).await.unwrap(),
+            LockAttempt::Acquired(_)
+        ));
         l.commit_and_unlock(&k, &t, CommitOp::Refresh).await.unwrap();
     }
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"keep"[..]));

@@ -15,37 +15,73 @@ pub async fn seed_flow_over_https(target: &Target) {
     let mut b = Browser::new(&server.url);
 
     let r = b.get("/session/counter").await;
-    assert_eq!((r.status, r.json()), (200, json!({"message": "Counter incremented", "counter": 1})), "{t}");
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"message": "Counter incremented", "counter": 1})),
+        "{t}"
+    );
     let cookies = r.session_cookies();
-    assert_eq!(cookies.len(), 1, "{t}: one session cookie on first write: {:?}", r.set_cookies);
+    assert_eq!(
+        cookies.len(),
+        1,
+        "{t}: one session cookie on first write: {:?}",
+        r.set_cookies
+    );
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
         assert!(cookies[0].contains(attr), "{t}: {attr} missing in {}", cookies[0]);
     }
     let r = b.get("/session/counter").await;
     assert_eq!(r.json()["counter"], 2, "{t}");
-    assert!(r.session_cookies().is_empty(), "{t}: cookie re-sent: {:?}", r.set_cookies);
+    assert!(
+        r.session_cookies().is_empty(),
+        "{t}: cookie re-sent: {:?}",
+        r.set_cookies
+    );
 
     let r = b.get("/session/whoami").await;
-    assert_eq!((r.status, r.json()), (401, json!({"error": "No active session or user not set"})), "{t}");
+    assert_eq!(
+        (r.status, r.json()),
+        (401, json!({"error": "No active session or user not set"})),
+        "{t}"
+    );
     let r = b.get("/session/login?user=max").await;
-    assert_eq!((r.status, r.json()), (200, json!({"message": "Logged in", "user": "max"})), "{t}");
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"message": "Logged in", "user": "max"})),
+        "{t}"
+    );
     let r = b.get("/session/whoami").await;
     assert_eq!((r.status, r.json()), (200, json!({"user": "max"})), "{t}");
 
     let r = b.get("/session/set?key=color&value=purple").await;
     assert_eq!(
         (r.status, r.json()),
-        (200, json!({"message": "Stored in session", "key": "color", "value": "purple"})),
+        (
+            200,
+            json!({"message": "Stored in session", "key": "color", "value": "purple"})
+        ),
         "{t}"
     );
     let r = b.get("/session/get?key=color").await;
-    assert_eq!((r.status, r.json()), (200, json!({"key": "color", "value": "purple"})), "{t}");
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"key": "color", "value": "purple"})),
+        "{t}"
+    );
 
     let r = b.get("/session/logout").await;
-    assert_eq!((r.status, r.json()), (200, json!({"message": "Session cleared"})), "{t}");
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"message": "Session cleared"})),
+        "{t}"
+    );
     let r = b.get("/session/whoami").await;
     assert_eq!(r.status, 401, "{t}");
-    assert!(r.content_type.starts_with("application/json"), "{t}: {}", r.content_type);
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "{t}: {}",
+        r.content_type
+    );
     server.stop().await;
 }
 
@@ -60,7 +96,11 @@ pub async fn reads_of_an_empty_session_set_no_cookie(target: &Target) {
     for path in ["/session/whoami", "/session/get?key=color", "/session/logout"] {
         let r = b.get(path).await;
         assert!(r.status < 500, "{t}: {path} gave {}", r.status);
-        assert!(r.session_cookies().is_empty(), "{t}: {path} set {:?}", r.set_cookies);
+        assert!(
+            r.session_cookies().is_empty(),
+            "{t}: {path} set {:?}",
+            r.set_cookies
+        );
     }
     server.stop().await;
 }
@@ -74,14 +114,27 @@ pub async fn first_write_sets_one_cookie(target: &Target) {
     let r = b.get("/session/login?user=ann").await;
     let cookies = r.session_cookies();
     assert_eq!(cookies.len(), 1, "{t}: {:?}", r.set_cookies);
-    assert!(!cookies[0].contains("Secure"), "{t}: plain HTTP with --http: {}", cookies[0]);
+    assert!(
+        !cookies[0].contains("Secure"),
+        "{t}: plain HTTP with --http: {}",
+        cookies[0]
+    );
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookies[0].contains(attr), "{t}: {attr} missing in {}", cookies[0]);
     }
-    for path in ["/session/counter", "/session/set?key=a&value=b", "/session/logout", "/session/counter"] {
+    for path in [
+        "/session/counter",
+        "/session/set?key=a&value=b",
+        "/session/logout",
+        "/session/counter",
+    ] {
         let r = b.get(path).await;
         assert_eq!(r.status, 200, "{t}: {path}");
-        assert!(r.session_cookies().is_empty(), "{t}: {path} re-sent {:?}", r.set_cookies);
+        assert!(
+            r.session_cookies().is_empty(),
+            "{t}: {path} re-sent {:?}",
+            r.set_cookies
+        );
     }
     server.stop().await;
 }
@@ -92,17 +145,37 @@ pub async fn cleared_keys_are_gone_and_keys_are_case_sensitive(target: &Target) 
     let t = &server.label;
     let mut b = Browser::new(&server.url);
     b.get("/session/set?key=color&value=red").await;
-    assert_eq!(b.get("/session/get?key=Color").await.status, 404, "{t}: keys are case-sensitive");
+    assert_eq!(
+        b.get("/session/get?key=Color").await.status,
+        404,
+        "{t}: keys are case-sensitive"
+    );
     b.get("/session/set?key=Color&value=blue").await;
-    assert_eq!(b.get("/session/get?key=color").await.json()["value"], "red", "{t}");
-    assert_eq!(b.get("/session/get?key=Color").await.json()["value"], "blue", "{t}");
+    assert_eq!(
+        b.get("/session/get?key=color").await.json()["value"],
+        "red",
+        "{t}"
+    );
+    assert_eq!(
+        b.get("/session/get?key=Color").await.json()["value"],
+        "blue",
+        "{t}"
+    );
     let cookie = b.cookie("Kr.Session").map(str::to_owned);
 
     b.get("/session/logout").await;
     let r = b.get("/session/get?key=color").await;
-    assert_eq!((r.status, r.json()), (404, json!({"error": "Key 'color' not found in session"})), "{t}");
+    assert_eq!(
+        (r.status, r.json()),
+        (404, json!({"error": "Key 'color' not found in session"})),
+        "{t}"
+    );
     assert_eq!(b.get("/session/get?key=Color").await.status, 404, "{t}");
-    assert_eq!(b.cookie("Kr.Session").map(str::to_owned), cookie, "{t}: logout keeps the id");
+    assert_eq!(
+        b.cookie("Kr.Session").map(str::to_owned),
+        cookie,
+        "{t}: logout keeps the id"
+    );
     assert_eq!(b.get("/session/counter").await.json()["counter"], 1, "{t}");
     server.stop().await;
 }
@@ -149,7 +222,11 @@ pub async fn tampered_and_garbage_cookies_are_ignored(target: &Target) {
         let r = attacker.get("/session/whoami").await;
         assert_eq!(r.status, 401, "{t}: tampered cookie at {pos} accepted");
         let r = attacker.get("/session/counter").await;
-        assert_eq!(r.json()["counter"], 1, "{t}: tampered cookie gives a fresh session");
+        assert_eq!(
+            r.json()["counter"],
+            1,
+            "{t}: tampered cookie gives a fresh session"
+        );
         let new = attacker.cookie("Kr.Session").unwrap_or_default();
         assert_ne!(new, tampered, "{t}: a client-chosen id is never adopted");
         assert_ne!(&new[..22], &good[..22], "{t}");
@@ -176,14 +253,23 @@ pub async fn tampered_and_garbage_cookies_are_ignored(target: &Target) {
         let mut b = Browser::new(&server.url);
         for path in ["/session/whoami", "/session/counter", "/hello"] {
             let r = b.get_with_cookie_header(path, Some(raw.clone())).await;
-            assert!(r.status < 500, "{t}: {path} with {:?} gave {}", String::from_utf8_lossy(&raw), r.status);
+            assert!(
+                r.status < 500,
+                "{t}: {path} with {:?} gave {}",
+                String::from_utf8_lossy(&raw),
+                r.status
+            );
             if path == "/session/whoami" {
                 assert_eq!(r.status, 401, "{t}");
             }
         }
     }
     // the victim's session is untouched by all this
-    assert_eq!(victim.get("/session/whoami").await.json()["user"], "victim", "{t}");
+    assert_eq!(
+        victim.get("/session/whoami").await.json()["user"],
+        "victim",
+        "{t}"
+    );
     server.stop().await;
 }
 
@@ -199,13 +285,24 @@ pub async fn idle_sessions_expire_and_reads_slide(target: &Target) {
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let r = busy.get("/session/get?key=color").await;
-        assert_eq!(r.json()["value"], "blue", "{t}: a session read every second lives");
+        assert_eq!(
+            r.json()["value"],
+            "blue",
+            "{t}: a session read every second lives"
+        );
     }
     let r = idle.get("/session/get?key=color").await;
-    assert_eq!(r.status, 404, "{t}: a session idle for 4 s with a 2 s timeout is gone");
+    assert_eq!(
+        r.status, 404,
+        "{t}: a session idle for 4 s with a 2 s timeout is gone"
+    );
     let r = idle.get("/session/counter").await;
     assert_eq!(r.json()["counter"], 1, "{t}");
-    assert_eq!(r.session_cookies().len(), 1, "{t}: the expired session is replaced by a new id");
+    assert_eq!(
+        r.session_cookies().len(),
+        1,
+        "{t}: the expired session is replaced by a new id"
+    );
     server.stop().await;
 }
 
@@ -220,7 +317,9 @@ pub async fn concurrent_increments_lose_nothing(target: &Target) {
 /// sharing one store), then checks the final count.
 pub async fn increments_lose_nothing(label: &str, urls: &[&str], tasks: usize, total: usize) {
     let mut first = Browser::new(urls[0]);
-    let start = first.get("/session/counter").await.json()["counter"].as_i64().unwrap_or(-1);
+    let start = first.get("/session/counter").await.json()["counter"]
+        .as_i64()
+        .unwrap_or(-1);
     assert_eq!(start, 1, "{label}");
     let cookie = first.cookie("Kr.Session").unwrap_or_default().to_owned();
     let mut handles = Vec::new();
@@ -243,12 +342,23 @@ pub async fn increments_lose_nothing(label: &str, urls: &[&str], tasks: usize, t
     for handle in handles {
         failures.extend(handle.await.unwrap_or_default());
     }
-    assert!(failures.is_empty(), "{label}: {} requests failed: {failures:?}", failures.len());
-    let end = first.get("/session/counter").await.json()["counter"].as_i64().unwrap_or(-1);
-    assert_eq!(end, 1 + total as i64 + 1, "{label}: lost {} updates", 2 + total as i64 - end);
+    assert!(
+        failures.is_empty(),
+        "{label}: {} requests failed: {failures:?}",
+        failures.len()
+    );
+    let end = first.get("/session/counter").await.json()["counter"]
+        .as_i64()
+        .unwrap_or(-1);
+    assert_eq!(
+        end,
+        1 + total as i64 + 1,
+        "{label}: lost {} updates",
+        2 + total as i64 - end
+    );
 }
 
-/// Instantiates every scenario of [`suite`](crate::suite) as a `#[tokio::test]` in a
+/// Instantiates every scenario of [`suite`](mod@crate::suite) as a `#[tokio::test]` in a
 /// module named after the target, so a failure names the framework and store.
 #[macro_export]
 macro_rules! behaviour_suite {

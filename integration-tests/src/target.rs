@@ -67,7 +67,8 @@ impl Target {
         }
         argv.extend(self.store_args.iter().map(String::as_str));
         argv.extend(extra);
-        let args = Args::try_parse_from(&argv).unwrap_or_else(|e| panic!("{self}: bad arguments {argv:?}: {e}"));
+        let args =
+            Args::try_parse_from(&argv).unwrap_or_else(|e| panic!("{self}: bad arguments {argv:?}: {e}"));
         let label = self.to_string();
         match self.framework {
             Framework::Axum => {

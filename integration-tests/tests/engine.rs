@@ -1,6 +1,8 @@
 //! Session semantics (SPEC section 2) through the core API, on the memory store and on
 //! caches that count, fail or stall.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -95,7 +97,10 @@ impl Broken {
         if self.hang {
             std::future::pending::<()>().await;
         }
-        Err(Error::store("get", std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")))
+        Err(Error::store(
+            "get",
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+        ))
     }
 }
 
@@ -144,12 +149,20 @@ async fn untouched_and_read_only_requests_cost_what_they_should() {
 
     let scope = engine.start([cookie.as_bytes()], false);
     scope.session().set_i32("counter", 2).await.unwrap();
-    assert_eq!(scope.finish().await, Outcome::Unchanged, "later writes send no cookie");
+    assert_eq!(
+        scope.finish().await,
+        Outcome::Unchanged,
+        "later writes send no cookie"
+    );
     assert_eq!(cache.take(), 2, "write: lock+load, set+unlock");
 
     let scope = engine.start([], false);
     assert_eq!(scope.session().get_string("x").await.unwrap(), None);
-    assert_eq!(scope.finish().await, Outcome::Unchanged, "reading an empty new session sets no cookie");
+    assert_eq!(
+        scope.finish().await,
+        Outcome::Unchanged,
+        "reading an empty new session sets no cookie"
+    );
     assert_eq!(cache.take(), 0);
 }
 
@@ -177,17 +190,30 @@ async fn typed_helpers_round_trip_and_mismatches_are_errors() {
     keys.sort();
     assert_eq!(keys, ["big", "flag", "list", "name", "raw"]);
     assert!(matches!(s.get_i32("name").await, Err(Error::TypeMismatch { .. })));
-    assert!(matches!(s.get_string("raw").await, Err(Error::TypeMismatch { .. })));
+    assert!(matches!(
+        s.get_string("raw").await,
+        Err(Error::TypeMismatch { .. })
+    ));
     assert!(matches!(s.get_bool("big").await, Err(Error::TypeMismatch { .. })));
-    assert!(matches!(s.get::<String>("list").await, Err(Error::Serialization { .. })));
+    assert!(matches!(
+        s.get::<String>("list").await,
+        Err(Error::Serialization { .. })
+    ));
     assert!(s.remove("raw").await.unwrap());
     assert!(!s.remove("raw").await.unwrap());
     let _ = scope.finish().await;
 
     let scope = engine.start([cookie.as_bytes()], false);
-    assert_eq!(scope.session().get_bytes("raw").await.unwrap(), None, "removed keys stay gone");
+    assert_eq!(
+        scope.session().get_bytes("raw").await.unwrap(),
+        None,
+        "removed keys stay gone"
+    );
     let _ = scope.finish().await;
-    assert!(matches!(scope_after_finish(&engine, &cookie).await, Err(Error::Closed)));
+    assert!(matches!(
+        scope_after_finish(&engine, &cookie).await,
+        Err(Error::Closed)
+    ));
 }
 
 async fn scope_after_finish(engine: &SessionEngine, cookie: &str) -> Result<Option<i32>> {
@@ -206,7 +232,10 @@ async fn payload_cap_refuses_the_write_and_keeps_the_stored_state() {
     let scope = engine.start([], false);
     scope.session().set_string("small", "ok").await.unwrap();
     let err = scope.session().set_bytes("big", vec![0; 300]).await;
-    assert!(matches!(err, Err(Error::PayloadTooLarge { limit: 200, .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(Error::PayloadTooLarge { limit: 200, .. })),
+        "{err:?}"
+    );
     let cookie = cookie_of(&scope.finish().await);
 
     let scope = engine.start([cookie.as_bytes()], false);
@@ -238,7 +267,10 @@ async fn destroy_deletes_and_expires_the_cookie() {
     assert_eq!(cache.len(), 0, "destroyed sessions leave the store");
 
     let scope = engine.start([cookie.as_bytes()], false);
-    assert!(scope.session().is_new().await.unwrap(), "the old cookie no longer works");
+    assert!(
+        scope.session().is_new().await.unwrap(),
+        "the old cookie no longer works"
+    );
     let _ = scope.finish().await;
 }
 
@@ -278,7 +310,11 @@ async fn one_session_waits_bounded_and_other_sessions_do_not_wait() {
     let started = Instant::now();
     let other = engine.start([second.as_bytes()], false);
     assert_eq!(other.session().get_i32("counter").await.unwrap(), Some(1));
-    assert!(started.elapsed() < Duration::from_millis(150), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
     let _ = other.finish().await;
 
     // the same session waits, then gives up with a 503 instead of writing unlocked
@@ -296,7 +332,11 @@ async fn one_session_waits_bounded_and_other_sessions_do_not_wait() {
     let _ = holder.finish().await;
 
     let scope = engine.start([first.as_bytes()], false);
-    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(2), "the timed-out write never happened");
+    assert_eq!(
+        scope.session().get_i32("counter").await.unwrap(),
+        Some(2),
+        "the timed-out write never happened"
+    );
     let _ = scope.finish().await;
 }
 
@@ -335,7 +375,11 @@ async fn store_outages_and_stalls_become_503s() {
         match scope.finish().await {
             Outcome::Failed(r) => {
                 assert_eq!(r.status, 503);
-                assert!(!r.body.contains("refused"), "no internals in the body: {}", r.body);
+                assert!(
+                    !r.body.contains("refused"),
+                    "no internals in the body: {}",
+                    r.body
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -361,14 +405,20 @@ async fn absolute_lifetime_ends_active_sessions() {
     let _ = scope.finish().await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let scope = engine.start([cookie.as_bytes()], false);
-    assert!(scope.session().is_new().await.unwrap(), "past its absolute lifetime");
+    assert!(
+        scope.session().is_new().await.unwrap(),
+        "past its absolute lifetime"
+    );
     let _ = scope.finish().await;
 }
 
 #[tokio::test]
 async fn rotated_keys_still_accept_old_cookies_and_foreign_keys_do_not() {
     let cache: Arc<dyn DistributedCache> = Arc::new(MemoryCache::default());
-    let old_engine = SessionEngine::builder().signing_key(key(1)).build_shared(cache.clone()).unwrap();
+    let old_engine = SessionEngine::builder()
+        .signing_key(key(1))
+        .build_shared(cache.clone())
+        .unwrap();
     let cookie = new_session(&old_engine, 3).await;
 
     let rotated = SessionEngine::builder()
@@ -379,7 +429,10 @@ async fn rotated_keys_still_accept_old_cookies_and_foreign_keys_do_not() {
     assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(3));
     let _ = scope.finish().await;
 
-    let foreign = SessionEngine::builder().signing_key(key(3)).build_shared(cache).unwrap();
+    let foreign = SessionEngine::builder()
+        .signing_key(key(3))
+        .build_shared(cache)
+        .unwrap();
     let scope = foreign.start([cookie.as_bytes()], false);
     assert_eq!(scope.session().get_i32("counter").await.unwrap(), None);
     let _ = scope.finish().await;
@@ -393,6 +446,9 @@ async fn invalid_configuration_is_refused() {
         SessionEngine::builder().max_payload(1),
         SessionEngine::builder().cookie(distributed_session::CookieOptions::new("bad name;")),
     ] {
-        assert!(matches!(builder.build(MemoryCache::default()), Err(Error::Config(_))));
+        assert!(matches!(
+            builder.build(MemoryCache::default()),
+            Err(Error::Config(_))
+        ));
     }
 }

@@ -12,7 +12,10 @@ pub(crate) fn error_response(error: &ErrorResponse) -> Response {
     let mut response = Response::new(Body::from(error.body.clone()));
     *response.status_mut() = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(ErrorResponse::CONTENT_TYPE));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(ErrorResponse::CONTENT_TYPE),
+    );
     if let Some(secs) = error.retry_after() {
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }

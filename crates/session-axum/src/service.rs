@@ -50,7 +50,9 @@ where
         let engine = self.engine.clone();
         Box::pin(async move {
             if req.extensions().get::<session_core::Session>().is_some() {
-                tracing::error!("SessionLayer applied twice on one route: use one session configuration per app");
+                tracing::error!(
+                    "SessionLayer applied twice on one route: use one session configuration per app"
+                );
                 let error = Error::Config("session layer applied twice".into());
                 return Ok(error_response(&ErrorResponse::from_error(&error)));
             }
@@ -68,7 +70,9 @@ where
                     Ok(value) => {
                         response.headers_mut().append(SET_COOKIE, value);
                     }
-                    Err(_) => tracing::error!("session cookie is not a valid header value; check the cookie options"),
+                    Err(_) => tracing::error!(
+                        "session cookie is not a valid header value; check the cookie options"
+                    ),
                 },
                 Outcome::Failed(error) => response = error_response(&error),
             }
@@ -76,4 +80,3 @@ where
         })
     }
 }
-

@@ -1,5 +1,7 @@
 //! Benchmarks of the hot paths the engine runs per request: cookie verification and
 //! the payload codec (through a full request on a no-op cache).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -30,14 +32,20 @@ impl DistributedCache for OneSlot {
 
 fn engine() -> SessionEngine {
     let key = SigningKey::from_bytes(&[7u8; 32]).unwrap_or_else(|_| SigningKey::generate());
-    match SessionEngine::builder().signing_key(key).build(OneSlot::default()) {
+    match SessionEngine::builder()
+        .signing_key(key)
+        .build(OneSlot::default())
+    {
         Ok(engine) => engine,
         Err(e) => panic!("engine: {e}"),
     }
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => panic!("runtime: {e}"),
     };
@@ -51,12 +59,15 @@ fn bench(c: &mut Criterion) {
         }
     });
 
-    c.bench_function("cookie: start + verify a signed cookie (untouched request)", |b| {
-        b.iter(|| {
-            let scope = engine.start([black_box(cookie.as_bytes())], false);
-            black_box(scope.session());
-        })
-    });
+    c.bench_function(
+        "cookie: start + verify a signed cookie (untouched request)",
+        |b| {
+            b.iter(|| {
+                let scope = engine.start([black_box(cookie.as_bytes())], false);
+                black_box(scope.session());
+            })
+        },
+    );
     c.bench_function("request: load + increment + commit (codec round trip)", |b| {
         b.iter(|| {
             rt.block_on(async {

@@ -113,10 +113,7 @@ impl KeyRing {
         if URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag) != Ok(32) {
             return None;
         }
-        let valid = self
-            .keys
-            .iter()
-            .any(|key| bool::from(key.tag(&id).ct_eq(&tag)));
+        let valid = self.keys.iter().any(|key| bool::from(key.tag(&id).ct_eq(&tag)));
         valid.then_some(id)
     }
 }

@@ -13,10 +13,7 @@ use crate::{
 ///
 /// Headers that are not UTF-8, malformed pairs and values of the wrong length are
 /// skipped; the first plausible value wins.
-pub(crate) fn find<'a>(
-    headers: impl IntoIterator<Item = &'a [u8]>,
-    name: &str,
-) -> Option<String> {
+pub(crate) fn find<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) -> Option<String> {
     headers
         .into_iter()
         .filter_map(|raw| std::str::from_utf8(raw).ok())

@@ -115,10 +115,9 @@ impl Error {
             | Error::LeaseLost
             | Error::Unavailable(_) => 503,
             Error::PayloadTooLarge { .. } | Error::EntryTooLarge { .. } => 413,
-            Error::TypeMismatch { .. }
-            | Error::Serialization { .. }
-            | Error::Closed
-            | Error::Config(_) => 500,
+            Error::TypeMismatch { .. } | Error::Serialization { .. } | Error::Closed | Error::Config(_) => {
+                500
+            }
         }
     }
 

@@ -113,7 +113,13 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_text() {
-        for bad in ["", "short", "ééééééééééé", "!!!!!!!!!!!!!!!!!!!!!!", &"A".repeat(23)] {
+        for bad in [
+            "",
+            "short",
+            "ééééééééééé",
+            "!!!!!!!!!!!!!!!!!!!!!!",
+            &"A".repeat(23),
+        ] {
             assert_eq!(SessionId::parse(bad), None, "{bad:?}");
         }
     }

@@ -82,12 +82,7 @@ pub trait SessionLock: Send + Sync {
     ///
     /// # Errors
     /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
-    async fn try_lock_and_get(
-        &self,
-        key: &str,
-        token: &LockToken,
-        lease: Duration,
-    ) -> Result<LockAttempt>;
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt>;
 
     /// Applies `op` to `key` and releases the lease, if `token` still owns it.
     ///

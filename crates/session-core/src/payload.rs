@@ -59,11 +59,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Payload, DecodeError> {
     if format != FORMAT_V1 {
         return Err(DecodeError::UnknownFormat(format));
     }
-    let (payload, used): (Payload, usize) = bincode::serde::decode_from_slice(
-        body,
-        config().with_limit::<DECODE_LIMIT>(),
-    )
-    .map_err(DecodeError::Corrupt)?;
+    let (payload, used): (Payload, usize) =
+        bincode::serde::decode_from_slice(body, config().with_limit::<DECODE_LIMIT>())
+            .map_err(DecodeError::Corrupt)?;
     match body.len() - used {
         0 => Ok(payload),
         extra => Err(DecodeError::Trailing(extra)),

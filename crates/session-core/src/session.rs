@@ -280,7 +280,11 @@ impl Session {
     /// [`Error::Serialization`] if the JSON does not fit `T`; otherwise as [`load`](Self::load).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let state = self.ready().await?;
-        state.values.get(key).map(|v| values::decode_json(key, v)).transpose()
+        state
+            .values
+            .get(key)
+            .map(|v| values::decode_json(key, v))
+            .transpose()
     }
 
     /// Stores a serde value under `key`, as JSON.

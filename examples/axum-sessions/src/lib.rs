@@ -50,13 +50,22 @@ fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
 pub fn router(engine: SessionEngine) -> Router {
     Router::new()
         .route("/hello", get(|| async { Out(Routes::hello()) }))
-        .route("/session/counter", get(|s: Session| async move { Out(Routes::counter(&s).await) }))
+        .route(
+            "/session/counter",
+            get(|s: Session| async move { Out(Routes::counter(&s).await) }),
+        )
         .route(
             "/session/login",
             get(|s: Session, q: Params| async move { Out(Routes::login(&s, param(&q, "user")).await) }),
         )
-        .route("/session/whoami", get(|s: Session| async move { Out(Routes::whoami(&s).await) }))
-        .route("/session/logout", get(|s: Session| async move { Out(Routes::logout(&s).await) }))
+        .route(
+            "/session/whoami",
+            get(|s: Session| async move { Out(Routes::whoami(&s).await) }),
+        )
+        .route(
+            "/session/logout",
+            get(|s: Session| async move { Out(Routes::logout(&s).await) }),
+        )
         .route(
             "/session/set",
             get(|s: Session, q: Params| async move {

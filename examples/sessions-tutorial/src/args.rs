@@ -4,9 +4,7 @@ use std::{net::IpAddr, time::Duration};
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use distributed_session::{
-    CookieOptions, KeyRing, SameSite, SecurePolicy, SessionEngine, SigningKey,
-};
+use distributed_session::{CookieOptions, KeyRing, SameSite, SecurePolicy, SessionEngine, SigningKey};
 
 /// Which store backs the sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,7 +61,11 @@ impl Args {
         let cookie = CookieOptions::new("Kr.Session")
             .http_only(true)
             .same_site(SameSite::Lax)
-            .secure_policy(if self.http { SecurePolicy::None } else { SecurePolicy::Always });
+            .secure_policy(if self.http {
+                SecurePolicy::None
+            } else {
+                SecurePolicy::Always
+            });
         let mut builder = SessionEngine::builder()
             .cookie(cookie)
             .idle_timeout(Duration::from_secs(self.idle_timeout))

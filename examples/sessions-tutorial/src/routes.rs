@@ -64,7 +64,10 @@ impl Routes {
         Self::run(async {
             let n = session.get_i32("counter").await?.unwrap_or(0).saturating_add(1);
             session.set_i32("counter", n).await?;
-            Ok(Reply::json(200, json!({ "message": "Counter incremented", "counter": n })))
+            Ok(Reply::json(
+                200,
+                json!({ "message": "Counter incremented", "counter": n }),
+            ))
         })
         .await
     }
@@ -72,7 +75,10 @@ impl Routes {
     /// `GET /session/login?user=U`: stores the user name.
     pub async fn login(session: &Session, user: Option<&str>) -> Reply {
         let Some(user) = given(user) else {
-            return bad_request("Missing or empty 'user' query parameter", "/session/login?user=max");
+            return bad_request(
+                "Missing or empty 'user' query parameter",
+                "/session/login?user=max",
+            );
         };
         Self::run(async {
             session.set_string("user", user).await?;
@@ -111,7 +117,10 @@ impl Routes {
         };
         Self::run(async {
             session.set_string(key, value).await?;
-            Ok(Reply::json(200, json!({ "message": "Stored in session", "key": key, "value": value })))
+            Ok(Reply::json(
+                200,
+                json!({ "message": "Stored in session", "key": key, "value": value }),
+            ))
         })
         .await
     }
@@ -124,7 +133,10 @@ impl Routes {
         Self::run(async {
             Ok(match session.get_string(key).await? {
                 Some(value) => Reply::json(200, json!({ "key": key, "value": value })),
-                None => Reply::json(404, json!({ "error": format!("Key '{key}' not found in session") })),
+                None => Reply::json(
+                    404,
+                    json!({ "error": format!("Key '{key}' not found in session") }),
+                ),
             })
         })
         .await

@@ -18,7 +18,8 @@ impl SelfSigned {
     pub fn generate(extra: &[String]) -> anyhow::Result<Self> {
         let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
         names.extend(extra.iter().cloned());
-        let certified = rcgen::generate_simple_self_signed(names).context("making a self-signed certificate")?;
+        let certified =
+            rcgen::generate_simple_self_signed(names).context("making a self-signed certificate")?;
         Ok(SelfSigned {
             cert_der: certified.cert.der().to_vec(),
             key_der: certified.key_pair.serialize_der(),

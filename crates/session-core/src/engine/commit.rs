@@ -85,7 +85,11 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
         if state.modified {
             let id = create(engine, state).await?;
             let value = engine.keys.sign(&id);
-            outcome = Outcome::SetCookie(cookie_header::set_cookie(&engine.cookie, Some(&value), secure_request));
+            outcome = Outcome::SetCookie(cookie_header::set_cookie(
+                &engine.cookie,
+                Some(&value),
+                secure_request,
+            ));
         } else if state.expire_cookie {
             outcome = Outcome::SetCookie(cookie_header::set_cookie(&engine.cookie, None, secure_request));
         }

@@ -31,7 +31,9 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                     return Ok(());
                 }
             }
-            Ok(None) => tracing::debug!(session = %id, "session expired or unknown; a new session will be used"),
+            Ok(None) => {
+                tracing::debug!(session = %id, "session expired or unknown; a new session will be used")
+            }
             Err(error) => {
                 tracing::warn!(session = %id, error = %chain(&error), "session could not be loaded");
                 let summary = Error::Unavailable(error.summary());

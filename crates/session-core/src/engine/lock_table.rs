@@ -49,9 +49,7 @@ impl LockTable {
         let index = usize::from(key[0]) % SHARDS;
         // A panic while holding a shard cannot leave the map inconsistent (every
         // critical section is one map call), so a poisoned shard is still usable.
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Waits at most `wait` for the lock of `key`.
@@ -102,7 +100,9 @@ impl LockTable {
     /// Number of live ids, for tests.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        (0..SHARDS).map(|i| self.shards[i].lock().map(|s| s.len()).unwrap_or(0)).sum()
+        (0..SHARDS)
+            .map(|i| self.shards[i].lock().map(|s| s.len()).unwrap_or(0))
+            .sum()
     }
 }
 

@@ -34,7 +34,12 @@ impl Store {
     }
 
     /// One attempt to take the lease and read the value.
-    pub async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+    pub async fn try_lock_and_get(
+        &self,
+        key: &str,
+        token: &LockToken,
+        lease: Duration,
+    ) -> Result<LockAttempt> {
         match self.cache.session_lock() {
             Some(lock) => self.timed("lock", lock.try_lock_and_get(key, token, lease)).await,
             None => Ok(match self.timed("get", self.cache.get(key)).await? {
@@ -63,7 +68,10 @@ impl Store {
             Some(lock) => self.timed("create", lock.create(key, value, options)).await,
             // Plain caches have no create-if-absent; a 128-bit random id makes a
             // collision practically impossible, and the lock-capable stores check it.
-            None => self.timed("set", self.cache.set(key, value, options)).await.map(|()| true),
+            None => self
+                .timed("set", self.cache.set(key, value, options))
+                .await
+                .map(|()| true),
         }
     }
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts `axum-sessions` (HTTPS, self-signed) on a free port and runs the seed's
+# "Try it" curl flow against it, checking each answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -q -p axum-sessions
+work=$(mktemp -d)
+./target/debug/axum-sessions --port 0 >"$work/out" 2>"$work/err" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q 'listening on' "$work/out" && break; sleep 0.1; done
+base=$(grep -o 'https://[0-9.:]*' "$work/out" | head -1)
+[ -n "$base" ] || { echo "server did not start"; cat "$work/err"; exit 1; }
+jar="$work/jar.txt"
+c() { curl -k -s -c "$jar" -b "$jar" "$@"; }
+expect() { # expect WHAT GOT WANT
+  if [ "$2" != "$3" ]; then echo "FAIL $1: got $2, want $3"; exit 1; fi
+  echo "ok   $1"
+}
+expect "counter 1" "$(c "$base/session/counter")" '{"message":"Counter incremented","counter":1}'
+expect "counter 2" "$(c "$base/session/counter")" '{"message":"Counter incremented","counter":2}'
+expect "whoami before login" "$(c -o /dev/null -w '%{http_code}' "$base/session/whoami")" 401
+expect "login" "$(c "$base/session/login?user=max")" '{"message":"Logged in","user":"max"}'
+expect "whoami" "$(c "$base/session/whoami")" '{"user":"max"}'
+expect "set" "$(c "$base/session/set?key=color&value=purple")" '{"message":"Stored in session","key":"color","value":"purple"}'
+expect "get" "$(c "$base/session/get?key=color")" '{"key":"color","value":"purple"}'
+expect "logout" "$(c "$base/session/logout")" '{"message":"Session cleared"}'
+expect "whoami after logout" "$(c -o /dev/null -w '%{http_code}' "$base/session/whoami")" 401
+expect "hello" "$(curl -k -s "$base/hello")" 'Hello, Session World!'
+cookie=$(curl -k -s -D - -o /dev/null "$base/session/counter" | tr -d '\r' | grep -i '^set-cookie: Kr.Session=')
+case "$cookie" in *HttpOnly*SameSite=Lax*Secure*Path=/*) echo "ok   cookie attributes";; *) echo "FAIL cookie: $cookie"; exit 1;; esac
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; exit 1; fi
+echo "ok   stops on SIGTERM"
