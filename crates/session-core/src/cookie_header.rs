@@ -13,7 +13,7 @@ use crate::{
 ///
 /// Headers that are not UTF-8, malformed pairs and values of the wrong length are
 /// skipped; the first plausible value wins.
-pub(crate) fn find<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) -> Option<String> {
+pub(crate) fn find<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) -> Option<CookieValue> {
     headers
         .into_iter()
         .filter_map(|raw| std::str::from_utf8(raw).ok())
@@ -22,8 +22,22 @@ pub(crate) fn find<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) 
             let (k, v) = pair.split_once('=')?;
             (k.trim() == name).then(|| v.trim().trim_matches('"'))
         })
-        .find(|v| v.len() == COOKIE_VALUE_LEN)
-        .map(str::to_owned)
+        .find_map(CookieValue::new)
+}
+
+/// A cookie value of the one plausible length, kept inline (no allocation per request).
+#[derive(Clone, Copy)]
+pub(crate) struct CookieValue([u8; COOKIE_VALUE_LEN]);
+
+impl CookieValue {
+    fn new(value: &str) -> Option<Self> {
+        value.as_bytes().try_into().ok().map(CookieValue)
+    }
+
+    /// The value as text (it came from a `&str`, so it is UTF-8).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// Whether a request counts as HTTPS for [`SecurePolicy::SameAsRequest`]: the URI
@@ -81,9 +95,10 @@ mod tests {
     fn finds_the_cookie_among_others() {
         let h1 = b"a=1; Kr.Session=short".as_slice();
         let h2 = format!("x=y;Kr.Session={V}; z=1");
-        assert_eq!(find([h1, h2.as_bytes()], "Kr.Session").as_deref(), Some(V));
-        assert_eq!(find([b"kr.session=1".as_slice()], "Kr.Session"), None);
-        assert_eq!(find([b"\xff\xfe".as_slice()], "Kr.Session"), None);
+        let found = find([h1, h2.as_bytes()], "Kr.Session");
+        assert_eq!(found.as_ref().map(CookieValue::as_str), Some(V));
+        assert!(find([b"kr.session=1".as_slice()], "Kr.Session").is_none());
+        assert!(find([b"\xff\xfe".as_slice()], "Kr.Session").is_none());
     }
 
     #[test]

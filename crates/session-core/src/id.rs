@@ -17,7 +17,8 @@ pub(crate) const ID_TEXT_LEN: usize = 22;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SessionId {
     bytes: [u8; ID_BYTES],
-    text: Box<str>,
+    /// The base64 text, always ASCII.
+    text: [u8; ID_TEXT_LEN],
 }
 
 impl SessionId {
@@ -29,7 +30,9 @@ impl SessionId {
     }
 
     pub(crate) fn from_bytes(bytes: [u8; ID_BYTES]) -> Self {
-        let text = URL_SAFE_NO_PAD.encode(bytes).into_boxed_str();
+        let mut text = [0u8; ID_TEXT_LEN];
+        // 16 bytes always encode to exactly 22 characters.
+        let _ = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text);
         SessionId { bytes, text }
     }
 
@@ -40,10 +43,9 @@ impl SessionId {
         }
         let mut bytes = [0u8; ID_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            Ok(ID_BYTES) => Some(SessionId {
-                bytes,
-                text: text.into(),
-            }),
+            // Re-encode rather than copy: non-canonical base64 (stray low bits in the
+            // last character) must not give a second spelling of the same id.
+            Ok(ID_BYTES) => Some(Self::from_bytes(bytes)).filter(|id| id.expose() == text),
             _ => None,
         }
     }
@@ -56,12 +58,12 @@ impl SessionId {
     /// The full id text, as stored in the cache. Treat it as a secret: whoever has it
     /// (with a valid signature) owns the session.
     pub fn expose(&self) -> &str {
-        &self.text
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The redacted form used in logs: the first four characters and an ellipsis.
     pub fn redacted(&self) -> Redacted<'_> {
-        Redacted(&self.text)
+        Redacted(self.expose())
     }
 }
 

@@ -47,7 +47,8 @@ fn config() -> bincode::config::Configuration {
 
 /// Encodes a payload in the current format.
 pub(crate) fn encode(payload: &Payload) -> Result<Vec<u8>, bincode::error::EncodeError> {
-    let mut out = Vec::with_capacity(encoded_len(payload.created, payload.values.len(), 0) + 64);
+    let entries: usize = payload.values.iter().map(|(k, v)| entry_len(k, v)).sum();
+    let mut out = Vec::with_capacity(encoded_len(payload.created, payload.values.len(), entries));
     out.push(FORMAT_V1);
     bincode::serde::encode_into_std_write(payload, &mut out, config())?;
     Ok(out)

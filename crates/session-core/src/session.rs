@@ -7,6 +7,7 @@ use serde_bytes::ByteBuf;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
+    cookie_header::CookieValue,
     engine::{EngineInner, Lease, Outcome},
     id::SessionId,
     payload::{self, Values},
@@ -21,7 +22,8 @@ use crate::{
 ///
 /// Values are bytes under case-sensitive string keys. Typed helpers store `i32`/`i64`
 /// big-endian (as ASP.NET Core's `SetInt32`), `bool` as one byte, strings as UTF-8 and
-/// serde values as JSON, so .NET and Rust apps sharing a store read each other's values.
+/// serde values as JSON (readable from any language); the stored session around them is
+/// this library's own versioned format.
 #[derive(Clone)]
 pub struct Session {
     shared: Arc<Shared>,
@@ -39,8 +41,13 @@ pub(crate) enum Phase {
     Unloaded,
     /// Loaded (or fresh) and usable.
     Ready,
-    /// Loading failed; the response becomes a 503.
-    Failed(Error),
+    /// Loading failed; the response becomes this error response (a 503).
+    Failed {
+        /// What the client gets.
+        response: crate::ErrorResponse,
+        /// What later accesses in the same request report.
+        summary: &'static str,
+    },
     /// Committed; the handle is dead.
     Finished,
 }
@@ -49,7 +56,7 @@ pub(crate) enum Phase {
 pub(crate) struct State {
     pub phase: Phase,
     /// The cookie value the request carried, not yet verified.
-    pub incoming: Option<String>,
+    pub incoming: Option<CookieValue>,
     /// The current id (once ready).
     pub id: Option<SessionId>,
     /// Not in the store yet: commit creates it and sends its cookie.
@@ -104,7 +111,7 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(engine: Arc<EngineInner>, incoming: Option<String>, secure_request: bool) -> Self {
+    pub(crate) fn new(engine: Arc<EngineInner>, incoming: Option<CookieValue>, secure_request: bool) -> Self {
         Session {
             shared: Arc::new(Shared {
                 engine,
@@ -135,7 +142,7 @@ impl Session {
                 crate::engine::load(&self.shared.engine, &mut state).await?;
                 Ok(state)
             }
-            Phase::Failed(error) => Err(Error::Unavailable(error.summary())),
+            Phase::Failed { summary, .. } => Err(Error::Unavailable(summary)),
             Phase::Finished => Err(Error::Closed),
         }
     }

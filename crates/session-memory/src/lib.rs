@@ -33,7 +33,7 @@ mod store;
 
 use std::{
     sync::{Mutex, MutexGuard, PoisonError},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -66,9 +66,9 @@ impl MemoryCache {
     }
 
     /// Runs `f` on the store after an expiration scan, if one is due.
-    fn with<T>(&self, f: impl FnOnce(&mut Store, Instant) -> T) -> T {
-        let now = Instant::now();
+    fn with<T>(&self, f: impl FnOnce(&mut Store, u64) -> T) -> T {
         let mut store = self.lock();
+        let now = store.now();
         store.scan_if_due(now);
         f(&mut store, now)
     }
@@ -98,7 +98,7 @@ impl MemoryCache {
 #[async_trait]
 impl DistributedCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.with(|store, now| store.get(key, now).map(<[u8]>::to_vec)))
+        Ok(self.with(|store, now| store.live(key, now).map(|e| e.value.to_vec())))
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
@@ -107,7 +107,7 @@ impl DistributedCache for MemoryCache {
 
     async fn refresh(&self, key: &str) -> Result<()> {
         self.with(|store, now| {
-            store.get(key, now);
+            store.live(key, now);
         });
         Ok(())
     }
@@ -126,13 +126,12 @@ impl DistributedCache for MemoryCache {
 impl SessionLock for MemoryCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         Ok(self.with(|store, now| {
-            if store.lease_held_by_other(key, token, now) {
-                return LockAttempt::Busy;
-            }
-            match store.get(key, now).map(<[u8]>::to_vec) {
-                Some(value) => {
-                    store.take_lease(key, token, now + lease);
-                    LockAttempt::Acquired(value)
+            let until = store.after(now, lease);
+            match store.live(key, now) {
+                Some(entry) if entry.leased_by_other(token, now) => LockAttempt::Busy,
+                Some(entry) => {
+                    entry.take_lease(token, until);
+                    LockAttempt::Acquired(entry.value.to_vec())
                 }
                 None => LockAttempt::Missing,
             }
@@ -147,7 +146,7 @@ impl SessionLock for MemoryCache {
             match op {
                 CommitOp::Set { value, options } => store.set(key, value, options, now),
                 CommitOp::Refresh => {
-                    store.get(key, now);
+                    store.live(key, now);
                     Ok(())
                 }
                 CommitOp::Remove => {
@@ -161,7 +160,7 @@ impl SessionLock for MemoryCache {
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
         self.with(|store, now| {
-            if store.get(key, now).is_some() {
+            if store.live(key, now).is_some() {
                 return Ok(false);
             }
             store.set(key, value, options, now).map(|()| true)

@@ -1,31 +1,25 @@
-//! The data behind the cache's mutex: entries in LRU order, their total size, and the
-//! session leases.
+//! The data behind the cache's mutex: entries in LRU order and their total size.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use session_core::{EntryOptions, Error, LockToken, Result};
 
-use crate::{entry::Entry, options::MemoryCacheOptions};
-
-#[derive(Debug)]
-struct Lease {
-    token: LockToken,
-    until: Instant,
-}
+use crate::{
+    entry::{millis, Entry},
+    options::MemoryCacheOptions,
+};
 
 #[derive(Debug)]
 pub(crate) struct Store {
     entries: LruCache<Box<str>, Entry>,
     /// Keys + values of all entries, in bytes.
     size: usize,
-    leases: HashMap<Box<str>, Lease>,
     size_limit: Option<usize>,
-    scan_every: Duration,
-    last_scan: Instant,
+    scan_every: u64,
+    last_scan: u64,
+    /// Zero of the store's millisecond clock.
+    epoch: Instant,
 }
 
 fn weight(key: &str, value: &[u8]) -> usize {
@@ -37,24 +31,37 @@ impl Store {
         Store {
             entries: LruCache::unbounded(),
             size: 0,
-            leases: HashMap::new(),
             size_limit: options.size_limit,
-            scan_every: options.expiration_scan_frequency,
-            last_scan: Instant::now(),
+            scan_every: millis(options.expiration_scan_frequency),
+            last_scan: 0,
+            // Start the clock one second in, so that 0 can mean "no lease".
+            epoch: Instant::now()
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or_else(Instant::now),
         }
+    }
+
+    /// Now, on the store's clock.
+    pub fn now(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+
+    /// A duration from now, on the store's clock.
+    pub fn after(&self, now: u64, d: Duration) -> u64 {
+        now.saturating_add(millis(d))
     }
 
     pub fn size(&self) -> usize {
         self.size
     }
 
-    pub fn live_count(&self, now: Instant) -> usize {
+    pub fn live_count(&self, now: u64) -> usize {
         self.entries.iter().filter(|(_, e)| !e.is_expired(now)).count()
     }
 
-    /// Drops expired entries and leases if the last scan is old enough.
-    pub fn scan_if_due(&mut self, now: Instant) {
-        if now.duration_since(self.last_scan) < self.scan_every {
+    /// Drops expired entries if the last scan is old enough.
+    pub fn scan_if_due(&mut self, now: u64) {
+        if now.saturating_sub(self.last_scan) < self.scan_every {
             return;
         }
         self.last_scan = now;
@@ -67,84 +74,81 @@ impl Store {
         for key in &expired {
             self.remove(key);
         }
-        self.leases.retain(|_, lease| lease.until > now);
         if !expired.is_empty() {
             tracing::debug!(removed = expired.len(), "memory cache expiration scan");
         }
     }
 
-    /// The live value under `key`, sliding its expiry and marking it recently used.
-    pub fn get(&mut self, key: &str, now: Instant) -> Option<&[u8]> {
-        let expired = self.entries.peek(key)?.is_expired(now);
-        if expired {
+    /// The live entry under `key`, with its expiry slid and marked recently used.
+    pub fn live(&mut self, key: &str, now: u64) -> Option<&mut Entry> {
+        if self.entries.peek(key)?.is_expired(now) {
             self.remove(key);
             return None;
         }
         let entry = self.entries.get_mut(key)?;
         entry.touch(now);
-        Some(&entry.value)
+        Some(entry)
     }
 
-    pub fn set(&mut self, key: &str, value: Vec<u8>, options: EntryOptions, now: Instant) -> Result<()> {
+    /// Stores `value`, in place if the key exists (keeping its lease).
+    pub fn set(&mut self, key: &str, value: Vec<u8>, options: EntryOptions, now: u64) -> Result<()> {
         let added = weight(key, &value);
         if let Some(limit) = self.size_limit {
             if added > limit {
                 return Err(Error::EntryTooLarge { size: added, limit });
             }
         }
-        self.remove(key);
-        let Some(entry) = Entry::new(value, options, now) else {
-            return Ok(()); // already past its absolute expiry: nothing to keep
-        };
-        if let Some(limit) = self.size_limit {
-            while self.size + added > limit {
-                let Some((old_key, old)) = self.entries.pop_lru() else {
-                    break;
-                };
-                self.size -= weight(&old_key, &old.value);
-                tracing::debug!("memory cache size limit reached: evicted the least recently used entry");
+        let value = value.into_boxed_slice();
+        if let Some(entry) = self.entries.get_mut(key) {
+            let old = weight(key, &entry.value);
+            let old_value = std::mem::replace(&mut entry.value, value);
+            drop(old_value);
+            if entry.apply(options, now).is_none() {
+                self.entries.pop(key); // already past its absolute expiry
+                self.size -= old;
+                return Ok(());
             }
+            self.size = self.size - old + added;
+        } else {
+            let Some(entry) = Entry::new(value, options, now) else {
+                return Ok(()); // already past its absolute expiry: nothing to keep
+            };
+            self.size += added;
+            self.entries.put(key.into(), entry);
         }
-        self.size += added;
-        self.entries.put(key.into(), entry);
+        self.evict_to_fit(key);
         Ok(())
     }
 
+    /// Evicts least-recently-used entries (never `keep`) until the size fits the limit.
+    fn evict_to_fit(&mut self, keep: &str) {
+        let Some(limit) = self.size_limit else {
+            return;
+        };
+        while self.size > limit {
+            let Some((old_key, old)) = self.entries.pop_lru() else {
+                break;
+            };
+            if &*old_key == keep {
+                self.entries.put(old_key, old); // the newest entry is never the victim
+                break;
+            }
+            self.size -= weight(&old_key, &old.value);
+            tracing::debug!("memory cache size limit reached: evicted the least recently used entry");
+        }
+    }
+
+    /// Deletes `key`. Its weight must not have been subtracted yet.
     pub fn remove(&mut self, key: &str) {
         if let Some(old) = self.entries.pop(key) {
             self.size -= weight(key, &old.value);
         }
     }
 
-    pub fn lease_held_by_other(&self, key: &str, token: &LockToken, now: Instant) -> bool {
-        self.leases
-            .get(key)
-            .is_some_and(|lease| lease.until > now && lease.token != *token)
-    }
-
-    pub fn take_lease(&mut self, key: &str, token: &LockToken, until: Instant) {
-        let lease = Lease {
-            token: token.clone(),
-            until,
-        };
-        match self.leases.get_mut(key) {
-            Some(slot) => *slot = lease,
-            None => {
-                self.leases.insert(key.into(), lease);
-            }
-        }
-    }
-
-    /// Releases the lease if `token` holds it and it is still live. Returns whether it
-    /// did; an expired lease of `token` is dropped but counts as lost.
-    pub fn release_lease(&mut self, key: &str, token: &LockToken, now: Instant) -> bool {
-        match self.leases.get(key) {
-            Some(lease) if lease.token == *token => {
-                let live = lease.until > now;
-                self.leases.remove(key);
-                live
-            }
-            _ => false,
-        }
+    /// Releases `token`'s lease on `key`; `false` if it held no live lease there.
+    pub fn release_lease(&mut self, key: &str, token: &LockToken, now: u64) -> bool {
+        self.entries
+            .peek_mut(key)
+            .is_some_and(|entry| entry.release_lease(token, now))
     }
 }

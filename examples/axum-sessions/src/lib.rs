@@ -4,7 +4,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, future::IntoFuture, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use axum::{
@@ -20,7 +20,7 @@ use distributed_session::{
     SessionEngine,
 };
 use sessions_tutorial::{Args, Reply, ReplyBody, Routes, SelfSigned};
-use tokio::task::JoinHandle;
+use tokio::{sync::oneshot, task::JoinHandle};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -31,8 +31,8 @@ impl IntoResponse for Out {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match self.0.body {
             ReplyBody::Text(text) => (status, text).into_response(),
-            ReplyBody::Json(value) => {
-                let mut response = (status, value.to_string()).into_response();
+            ReplyBody::Json(body) => {
+                let mut response = (status, body).into_response();
                 response
                     .headers_mut()
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -83,18 +83,30 @@ pub fn router(engine: SessionEngine) -> Router {
 pub struct Running {
     /// Base URL, e.g. `https://127.0.0.1:5000`.
     pub url: String,
-    handle: Handle,
+    stop: Stopper,
     task: JoinHandle<std::io::Result<()>>,
+}
+
+/// How to stop the server: plain HTTP runs on `axum::serve`, HTTPS on `axum-server`.
+enum Stopper {
+    Http(oneshot::Sender<()>),
+    Https(Handle),
 }
 
 impl Running {
     /// Stops accepting, lets requests in flight finish (at most 5 s), and waits.
     pub async fn stop(self) {
-        self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
-        match self.task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "server stopped with an error"),
-            Err(error) => tracing::error!(%error, "server task failed"),
+        match self.stop {
+            Stopper::Http(tx) => {
+                let _ = tx.send(());
+            }
+            Stopper::Https(handle) => handle.graceful_shutdown(Some(Duration::from_secs(5))),
+        }
+        match tokio::time::timeout(Duration::from_secs(6), self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "server stopped with an error"),
+            Ok(Err(error)) => tracing::error!(%error, "server task failed"),
+            Err(_) => tracing::warn!("requests still running after 5 s; stopping anyway"),
         }
     }
 }
@@ -110,20 +122,24 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
     listener.set_nonblocking(true)?;
     let addr: SocketAddr = listener.local_addr()?;
-    let handle = Handle::new();
-    let task = if args.http {
-        let server = axum_server::from_tcp(listener).handle(handle.clone());
-        tokio::spawn(server.serve(app))
+    let (stop, task) = if args.http {
+        let (tx, rx) = oneshot::channel::<()>();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        (Stopper::Http(tx), tokio::spawn(server.into_future()))
     } else {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let cert = SelfSigned::generate(&[args.ip.to_string()])?;
         let config = RustlsConfig::from_der(vec![cert.cert_der], cert.key_der)
             .await
             .context("loading the self-signed certificate")?;
+        let handle = Handle::new();
         let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
-        tokio::spawn(server.serve(app))
+        (Stopper::Https(handle), tokio::spawn(server.serve(app)))
     };
     let url = format!("{}://{}", args.scheme(), addr);
     tracing::info!(%url, store = ?args.store, "session tutorial listening");
-    Ok(Running { url, handle, task })
+    Ok(Running { url, stop, task })
 }

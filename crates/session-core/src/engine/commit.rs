@@ -62,18 +62,23 @@ impl ErrorResponse {
 pub(crate) async fn commit(engine: &Arc<EngineInner>, state: &mut State, secure_request: bool) -> Outcome {
     match std::mem::replace(&mut state.phase, Phase::Finished) {
         Phase::Unloaded | Phase::Finished => Outcome::Unchanged,
-        Phase::Failed(error) => {
+        Phase::Failed { response, .. } => {
             // Leases drop here and are released in the background.
             state.lease = None;
             state.retired = None;
-            Outcome::Failed(ErrorResponse::from_error(&error))
+            Outcome::Failed(response)
         }
         Phase::Ready => match write(engine, state, secure_request).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 let session = state.id.as_ref().map(ToString::to_string).unwrap_or_default();
-                tracing::error!(%session, error = %chain(&error), "session could not be saved; answering {}", error.status());
-                Outcome::Failed(ErrorResponse::from_error(&error))
+                tracing::error!(%session, error = %chain(&error), "session could not be saved; answering 503");
+                // Whatever the cause, an unsaved session means the request did not
+                // happen as far as the client can tell: 503, retry later.
+                Outcome::Failed(ErrorResponse {
+                    status: 503,
+                    ..ErrorResponse::from_error(&error)
+                })
             }
         },
     }

@@ -6,7 +6,7 @@ use super::{EngineInner, Lease};
 use crate::{
     error::chain,
     id::SessionId,
-    lock::{LockAttempt, LockToken},
+    lock::{CommitOp, LockAttempt, LockToken},
     payload,
     session::{Phase, State},
     values::now_unix,
@@ -19,25 +19,36 @@ use crate::{
 /// returned to the handler.
 pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State) -> Result<()> {
     let incoming = state.incoming.take();
-    let verified = incoming.as_deref().and_then(|value| engine.keys.verify(value));
+    let verified = incoming
+        .as_ref()
+        .and_then(|value| engine.keys.verify(value.as_str()));
     if incoming.is_some() && verified.is_none() {
         tracing::debug!("session cookie rejected (bad format or signature); a new session will be used");
     }
     if let Some(id) = verified {
         match lock_and_read(engine, &id).await {
-            Ok(Some((lease, bytes))) => {
-                if fill(engine, state, lease, &bytes) {
+            Ok(Some((lease, bytes))) => match fill(engine, state, lease, &bytes) {
+                Filled::Loaded => {
                     state.phase = Phase::Ready;
                     return Ok(());
                 }
-            }
+                Filled::Discarded => {}
+                Filled::Foreign(lease) => {
+                    // Written by a newer version: leave it alone, just let go of it.
+                    if let Err(error) = lease.commit(CommitOp::Release).await {
+                        tracing::warn!(session = %id, error = %chain(&error), "releasing a session lock failed; it will expire with its lease");
+                    }
+                }
+            },
             Ok(None) => {
-                tracing::debug!(session = %id, "session expired or unknown; a new session will be used")
+                tracing::warn!(session = %id, "session expired (or deleted); a new session will be used")
             }
             Err(error) => {
                 tracing::warn!(session = %id, error = %chain(&error), "session could not be loaded");
-                let summary = Error::Unavailable(error.summary());
-                state.phase = Phase::Failed(summary);
+                state.phase = Phase::Failed {
+                    response: crate::ErrorResponse::from_error(&error),
+                    summary: error.summary(),
+                };
                 return Err(error);
             }
         }
@@ -82,22 +93,36 @@ async fn lock_and_read(
     }
 }
 
-/// Fills `state` from stored bytes. Returns `false` (keeping the lease as retired, so
-/// commit deletes the entry) if the data is unreadable or past its absolute lifetime.
-fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> bool {
+/// What [`fill`] made of the stored bytes.
+enum Filled {
+    /// The state holds the stored session.
+    Loaded,
+    /// Unreadable or past its lifetime: the lease is retired, commit deletes the entry.
+    Discarded,
+    /// A payload format this version does not know (a newer version wrote it): it must
+    /// be released untouched.
+    Foreign(Lease),
+}
+
+/// Fills `state` from stored bytes.
+fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> Filled {
     let stored = match payload::decode(bytes) {
         Ok(stored) => stored,
+        Err(error @ payload::DecodeError::UnknownFormat(_)) => {
+            tracing::warn!(session = %lease.id(), error = %error, "stored session has a newer format; a new session will be used and the stored one kept");
+            return Filled::Foreign(lease);
+        }
         Err(error) => {
             tracing::warn!(session = %lease.id(), error = %chain(&error), "stored session unreadable; a new session will be used");
             state.retired = Some(lease);
-            return false;
+            return Filled::Discarded;
         }
     };
     if let Some(lifetime) = engine.limits.absolute_lifetime {
         if stored.created.saturating_add(lifetime.as_secs()) <= now_unix() {
-            tracing::debug!(session = %lease.id(), "session past its absolute lifetime; a new session will be used");
+            tracing::warn!(session = %lease.id(), "session expired (past its absolute lifetime); a new session will be used");
             state.retired = Some(lease);
-            return false;
+            return Filled::Discarded;
         }
     }
     tracing::debug!(session = %lease.id(), keys = stored.values.len(), "session loaded");
@@ -108,5 +133,5 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
     state.entries_len = stored.values.iter().map(|(k, v)| payload::entry_len(k, v)).sum();
     state.values = stored.values;
     state.modified = false;
-    true
+    Filled::Loaded
 }

@@ -19,6 +19,8 @@ type Key = [u8; ID_BYTES];
 type Slot = Arc<AsyncMutex<()>>;
 
 const SHARDS: usize = 32;
+/// Lock waits at least this long are logged as warnings.
+const SLOW_WAIT: Duration = Duration::from_secs(1);
 
 /// The table. Shared by every request of one engine.
 #[derive(Debug)]
@@ -71,11 +73,19 @@ impl LockTable {
             Ok(guard) => guard,
             Err(_) => {
                 tracing::debug!("waiting for a session lock held by another request");
+                let started = std::time::Instant::now();
                 match tokio::time::timeout(wait, slot.clone().lock_owned()).await {
-                    Ok(guard) => guard,
+                    Ok(guard) => {
+                        let waited = started.elapsed();
+                        if waited >= SLOW_WAIT {
+                            tracing::warn!(?waited, "a request waited long for its session's lock; keep handlers short while they hold a session");
+                        }
+                        guard
+                    }
                     Err(_) => {
                         drop(slot);
                         self.forget_if_unused(&key);
+                        tracing::warn!(?wait, "session lock not acquired in time");
                         return Err(Error::LockTimeout { after: wait });
                     }
                 }
