@@ -37,9 +37,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use session_core::{
-    CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
-};
+use session_core::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, Result, SessionLock};
 
 pub use options::MemoryCacheOptions;
 use store::Store;
@@ -139,23 +137,7 @@ impl SessionLock for MemoryCache {
     }
 
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
-        self.with(|store, now| {
-            if !store.release_lease(key, token, now) {
-                return Err(Error::LeaseLost);
-            }
-            match op {
-                CommitOp::Set { value, options } => store.set(key, value, options, now),
-                CommitOp::Refresh => {
-                    store.live(key, now);
-                    Ok(())
-                }
-                CommitOp::Remove => {
-                    store.remove(key);
-                    Ok(())
-                }
-                CommitOp::Release => Ok(()),
-            }
-        })
+        self.with(|store, now| store.commit(key, token, op, now))
     }
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
-use session_core::{EntryOptions, Error, LockToken, Result};
+use session_core::{CommitOp, EntryOptions, Error, LockToken, Result};
 
 use crate::{
     entry::{millis, Entry},
@@ -79,15 +79,47 @@ impl Store {
         }
     }
 
-    /// The live entry under `key`, with its expiry slid and marked recently used.
+    /// The live entry under `key`, with its expiry slid and marked recently used. An
+    /// expired entry is reported missing and left for the next scan or overwrite (one
+    /// hash lookup either way).
     pub fn live(&mut self, key: &str, now: u64) -> Option<&mut Entry> {
-        if self.entries.peek(key)?.is_expired(now) {
-            self.remove(key);
+        let entry = self.entries.get_mut(key)?;
+        if entry.is_expired(now) {
             return None;
         }
-        let entry = self.entries.get_mut(key)?;
         entry.touch(now);
         Some(entry)
+    }
+
+    /// Releases `token`'s lease on `key` and applies `op`, in one lookup.
+    pub fn commit(&mut self, key: &str, token: &LockToken, op: CommitOp, now: u64) -> Result<()> {
+        let limit = self.size_limit;
+        let Some(entry) = self.entries.get_mut(key) else {
+            return Err(Error::LeaseLost);
+        };
+        if !entry.release_lease(token, now) {
+            return Err(Error::LeaseLost);
+        }
+        match op {
+            CommitOp::Set { value, options } => {
+                let added = weight(key, &value);
+                if let Some(limit) = limit.filter(|&limit| added > limit) {
+                    return Err(Error::EntryTooLarge { size: added, limit });
+                }
+                let old = weight(key, &entry.value);
+                entry.value = value.into_boxed_slice();
+                let kept = entry.apply(options, now).is_some();
+                self.size = self.size - old + added;
+                if !kept {
+                    self.remove(key); // already past its absolute expiry
+                }
+                self.evict_to_fit(key);
+            }
+            CommitOp::Refresh => entry.touch(now),
+            CommitOp::Remove => self.remove(key),
+            CommitOp::Release => {}
+        }
+        Ok(())
     }
 
     /// Stores `value`, in place if the key exists (keeping its lease).
@@ -100,6 +132,9 @@ impl Store {
         }
         let value = value.into_boxed_slice();
         if let Some(entry) = self.entries.get_mut(key) {
+            if entry.is_expired(now) {
+                entry.lease_until = 0; // a dead entry's lease dies with it
+            }
             let old = weight(key, &entry.value);
             let old_value = std::mem::replace(&mut entry.value, value);
             drop(old_value);
@@ -143,12 +178,5 @@ impl Store {
         if let Some(old) = self.entries.pop(key) {
             self.size -= weight(key, &old.value);
         }
-    }
-
-    /// Releases `token`'s lease on `key`; `false` if it held no live lease there.
-    pub fn release_lease(&mut self, key: &str, token: &LockToken, now: u64) -> bool {
-        self.entries
-            .peek_mut(key)
-            .is_some_and(|entry| entry.release_lease(token, now))
     }
 }

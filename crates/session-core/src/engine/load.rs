@@ -65,8 +65,9 @@ async fn lock_and_read(
     id: &SessionId,
 ) -> Result<Option<(Lease, Vec<u8>)>> {
     let wait = engine.limits.lock_wait();
-    let deadline = Instant::now() + wait;
-    let guard = engine.locks.acquire(*id.bytes(), wait).await?;
+    let (guard, waited) = engine.locks.acquire(*id.bytes(), wait).await?;
+    // Set on the first `Busy` only: the uncontended path reads no clock.
+    let mut deadline = None;
     let token = LockToken::generate();
     let mut backoff = Duration::from_millis(2);
     loop {
@@ -82,6 +83,7 @@ async fn lock_and_read(
             LockAttempt::Missing => return Ok(None),
             LockAttempt::Busy => {
                 let now = Instant::now();
+                let deadline = *deadline.get_or_insert_with(|| now + wait.saturating_sub(waited));
                 if now + backoff > deadline {
                     return Err(Error::LockTimeout { after: wait });
                 }

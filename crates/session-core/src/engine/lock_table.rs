@@ -54,8 +54,9 @@ impl LockTable {
         self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits at most `wait` for the lock of `key`.
-    pub async fn acquire(self: &Arc<Self>, key: Key, wait: Duration) -> Result<LockGuard> {
+    /// Waits at most `wait` for the lock of `key`; returns the guard and how long it
+    /// waited (zero, without reading the clock, when the lock was free).
+    pub async fn acquire(self: &Arc<Self>, key: Key, wait: Duration) -> Result<(LockGuard, Duration)> {
         let slot = {
             let mut shard = self.shard(&key);
             let len = shard.len();
@@ -69,8 +70,8 @@ impl LockTable {
                 None => shard.entry(key).or_default().clone(),
             }
         };
-        let guard = match slot.clone().try_lock_owned() {
-            Ok(guard) => guard,
+        let (guard, waited) = match slot.clone().try_lock_owned() {
+            Ok(guard) => (guard, Duration::ZERO),
             Err(_) => {
                 tracing::debug!("waiting for a session lock held by another request");
                 let started = std::time::Instant::now();
@@ -80,7 +81,7 @@ impl LockTable {
                         if waited >= SLOW_WAIT {
                             tracing::warn!(?waited, "a request waited long for its session's lock; keep handlers short while they hold a session");
                         }
-                        guard
+                        (guard, waited)
                     }
                     Err(_) => {
                         drop(slot);
@@ -92,11 +93,12 @@ impl LockTable {
             }
         };
         drop(slot);
-        Ok(LockGuard {
+        let guard = LockGuard {
             table: Arc::clone(self),
             key,
             guard: Some(guard),
-        })
+        };
+        Ok((guard, waited))
     }
 
     /// Removes `key` if nobody holds or waits for it (only the table's own `Arc` left).

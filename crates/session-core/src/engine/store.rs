@@ -1,7 +1,7 @@
 //! The engine's view of the store: every call bounded by IOTimeout, and the lock
 //! operations mapped onto plain cache calls for stores without a lock capability.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, task::Poll, time::Duration};
 
 use crate::{
     cache::{DistributedCache, EntryOptions},
@@ -24,6 +24,12 @@ impl Store {
     }
 
     async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        // In-process stores answer on the first poll: no timer is armed for them.
+        let mut call = std::pin::pin!(call);
+        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return result;
+        }
         match tokio::time::timeout(self.io_timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
