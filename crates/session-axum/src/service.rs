@@ -44,35 +44,37 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        // The clone is not ready; the ready one is taken (tower's readiness contract).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let engine = self.engine.clone();
+        if req.extensions().get::<session_core::Session>().is_some() {
+            tracing::error!("SessionLayer applied twice on one route: use one session configuration per app");
+            let error = Error::Config("session layer applied twice".into());
+            let response = error_response(&ErrorResponse::from_error(&error));
+            return Box::pin(async move { Ok(response) });
+        }
+        let headers = req.headers();
+        let secure = request_is_secure(
+            req.uri().scheme_str(),
+            headers.get("x-forwarded-proto").map(HeaderValue::as_bytes),
+        );
+        let scope = self
+            .engine
+            .start(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes), secure);
+        req.extensions_mut().insert(scope.session());
+        // `inner` was made ready by our `poll_ready` and is called right here, not inside
+        // the future, so no clone of it is needed.
+        let response = self.inner.call(req);
         Box::pin(async move {
-            if req.extensions().get::<session_core::Session>().is_some() {
-                tracing::error!(
-                    "SessionLayer applied twice on one route: use one session configuration per app"
-                );
-                let error = Error::Config("session layer applied twice".into());
-                return Ok(error_response(&ErrorResponse::from_error(&error)));
-            }
-            let headers = req.headers();
-            let secure = request_is_secure(
-                req.uri().scheme_str(),
-                headers.get("x-forwarded-proto").map(HeaderValue::as_bytes),
-            );
-            let scope = engine.start(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes), secure);
-            req.extensions_mut().insert(scope.session());
-            let mut response = inner.call(req).await?;
+            let mut response = response.await?;
             match scope.finish().await {
                 Outcome::Unchanged => {}
                 Outcome::SetCookie(value) => match HeaderValue::try_from(value) {
                     Ok(value) => {
                         response.headers_mut().append(SET_COOKIE, value);
                     }
-                    Err(_) => tracing::error!(
-                        "session cookie is not a valid header value; check the cookie options"
-                    ),
+                    Err(_) => {
+                        tracing::error!(
+                            "session cookie is not a valid header value; check the cookie options"
+                        )
+                    }
                 },
                 Outcome::Failed(error) => response = error_response(&error),
             }

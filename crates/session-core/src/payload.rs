@@ -11,8 +11,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-/// The session's values: case-sensitive keys, byte values.
-pub(crate) type Values = HashMap<String, ByteBuf>;
+/// The session's values: case-sensitive keys, byte values. Hashed with foldhash (randomly
+/// seeded per process): much cheaper than SipHash, and the payload cap bounds how many keys
+/// a client could ever make collide.
+pub(crate) type Values = HashMap<String, ByteBuf, foldhash::fast::RandomState>;
 
 /// The current format byte.
 const FORMAT_V1: u8 = 1;
@@ -96,7 +98,7 @@ mod tests {
     fn sample(n: usize, value_len: usize) -> Payload {
         let values = (0..n)
             .map(|i| (format!("key-{i}"), ByteBuf::from(vec![i as u8; value_len])))
-            .collect();
+            .collect::<Values>();
         Payload {
             created: 1_700_000_000,
             values,

@@ -103,7 +103,12 @@ impl State {
                 limit: max_payload,
             });
         }
-        self.values.insert(key.to_owned(), ByteBuf::from(value));
+        match self.values.get_mut(key) {
+            Some(slot) => *slot = ByteBuf::from(value),
+            None => {
+                self.values.insert(key.to_owned(), ByteBuf::from(value));
+            }
+        }
         self.entries_len = entries_len;
         self.modified = true;
         Ok(())
@@ -122,7 +127,7 @@ impl Session {
                     id: None,
                     is_new: false,
                     created: 0,
-                    values: Values::new(),
+                    values: Values::default(),
                     entries_len: 0,
                     modified: false,
                     expire_cookie: false,
