@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use session_core::{DistributedCache, Outcome, SessionEngine, SigningKey};
 use session_memory::MemoryCache;
 
+#[allow(dead_code)] // each target uses part of the world
 pub struct World {
     pub rt: tokio::runtime::Runtime,
     pub cache: Arc<MemoryCache>,

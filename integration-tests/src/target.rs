@@ -10,6 +10,7 @@ use sessions_tutorial::{Args, StoreKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {
     Axum,
+    Actix,
 }
 
 /// A framework and a store: what a suite instance runs against.
@@ -31,8 +32,10 @@ impl fmt::Display for Target {
 pub struct Server {
     pub url: String,
     pub label: String,
-    stop: Option<Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>>,
+    stop: Option<StopFn>,
 }
+
+type StopFn = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>;
 
 impl Server {
     /// Stops the server and waits for it.
@@ -70,18 +73,21 @@ impl Target {
         let args =
             Args::try_parse_from(&argv).unwrap_or_else(|e| panic!("{self}: bad arguments {argv:?}: {e}"));
         let label = self.to_string();
-        match self.framework {
+        let fail = |e: anyhow::Error| -> ! { panic!("{label}: server did not start: {e:#}") };
+        let (url, stop): (String, StopFn) = match self.framework {
             Framework::Axum => {
-                let running = axum_sessions::start(args)
-                    .await
-                    .unwrap_or_else(|e| panic!("{label}: server did not start: {e:#}"));
-                let url = running.url.clone();
-                Server {
-                    url,
-                    label,
-                    stop: Some(Box::new(move || Box::pin(running.stop()))),
-                }
+                let running = axum_sessions::start(args).await.unwrap_or_else(|e| fail(e));
+                (running.url.clone(), Box::new(move || Box::pin(running.stop())))
             }
+            Framework::Actix => {
+                let running = actix_sessions::start(args).await.unwrap_or_else(|e| fail(e));
+                (running.url.clone(), Box::new(move || Box::pin(running.stop())))
+            }
+        };
+        Server {
+            url,
+            label,
+            stop: Some(stop),
         }
     }
 }

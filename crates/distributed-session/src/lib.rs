@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `memory` (default) | [`MemoryCache`], the in-process store |
 //! | `axum` | [`axum::SessionLayer`] and the [`axum::Session`] extractor |
+//! | `actix` | [`actix::SessionMiddleware`], the [`actix::Session`] extractor and [`actix::SessionExt`] |
 //! | `full` | all of the above |
 //!
 //! The core types ([`SessionEngine`], [`Session`], [`DistributedCache`], ...) are
@@ -51,4 +52,12 @@ pub use session_memory::{MemoryCache, MemoryCacheOptions};
 pub mod axum {
     #[doc(inline)]
     pub use session_axum::{Session, SessionError, SessionLayer, SessionLayerMissing, SessionService};
+}
+
+/// The actix-web 4 adapter.
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix {
+    #[doc(inline)]
+    pub use session_actix::{Session, SessionError, SessionExt, SessionMiddleware, SessionMiddlewareMissing};
 }

@@ -64,10 +64,7 @@ impl std::error::Error for SessionLayerMissing {}
 
 impl IntoResponse for SessionLayerMissing {
     fn into_response(self) -> Response {
-        error_response(&ErrorResponse {
-            status: 500,
-            body: format!(r#"{{"error":"{}"}}"#, Self::MESSAGE),
-        })
+        error_response(&ErrorResponse::internal(Self::MESSAGE))
     }
 }
 

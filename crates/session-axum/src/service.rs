@@ -8,7 +8,7 @@ use http::{
     header::{COOKIE, SET_COOKIE},
     HeaderValue, Request,
 };
-use session_core::{request_is_secure, Error, ErrorResponse, Outcome, SessionEngine};
+use session_core::{request_is_secure, ErrorResponse, Outcome, SessionEngine};
 use tower_service::Service;
 
 use crate::response::error_response;
@@ -45,9 +45,7 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if req.extensions().get::<session_core::Session>().is_some() {
-            tracing::error!("SessionLayer applied twice on one route: use one session configuration per app");
-            let error = Error::Config("session layer applied twice".into());
-            let response = error_response(&ErrorResponse::from_error(&error));
+            let response = error_response(&ErrorResponse::applied_twice("SessionLayer"));
             return Box::pin(async move { Ok(response) });
         }
         let headers = req.headers();

@@ -3,7 +3,7 @@
 //!
 //! - **Size limit** (optional, in bytes of keys + values): least-recently-used entries
 //!   are evicted to make room; a single entry larger than the limit is refused with
-//!   [`Error::EntryTooLarge`].
+//!   [`Error::EntryTooLarge`](session_core::Error::EntryTooLarge).
 //! - **Expiry**: sliding and absolute, per entry. Expired entries are never returned;
 //!   they are dropped when touched and by a scan that runs, at most once per
 //!   [`MemoryCacheOptions::expiration_scan_frequency`], on the next cache operation

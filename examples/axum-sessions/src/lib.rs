@@ -130,11 +130,8 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         });
         (Stopper::Http(tx), tokio::spawn(server.into_future()))
     } else {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let cert = SelfSigned::generate(&[args.ip.to_string()])?;
-        let config = RustlsConfig::from_der(vec![cert.cert_der], cert.key_der)
-            .await
-            .context("loading the self-signed certificate")?;
+        let config = RustlsConfig::from_config(cert.rustls_config(true)?);
         let handle = Handle::new();
         let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
         (Stopper::Https(handle), tokio::spawn(server.serve(app)))

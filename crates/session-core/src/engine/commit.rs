@@ -52,6 +52,24 @@ impl ErrorResponse {
         }
     }
 
+    /// A 500 whose body names a server-side mistake (`{"error": message}`), e.g. a
+    /// missing session layer: the message is the developer's fix, never request data.
+    pub fn internal(message: &str) -> Self {
+        ErrorResponse {
+            status: 500,
+            body: serde_json::json!({ "error": message }).to_string(),
+        }
+    }
+
+    /// The response when a request already has a session: the session adapter `name`
+    /// was applied twice. Logs the mistake; one session configuration per app.
+    pub fn applied_twice(name: &str) -> Self {
+        tracing::error!("{name} applied twice on one route: use one session configuration per app");
+        Self::internal(&format!(
+            "{name} applied twice: use one session configuration per app"
+        ))
+    }
+
     /// Seconds a client should wait before retrying, for 503 responses.
     pub fn retry_after(&self) -> Option<u32> {
         (self.status == 503).then_some(1)

@@ -1,0 +1,142 @@
+//! The session tutorial on actix-web: [`configure`] maps the routes of
+//! [`sessions_tutorial::Routes`], [`start`] serves them over HTTPS (self-signed) or
+//! plain HTTP as the command line says, on an actix system of its own.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::{collections::HashMap, net::SocketAddr, thread::JoinHandle};
+
+use actix_web::{
+    dev::ServerHandle,
+    http::{header::ContentType, StatusCode},
+    web, App, HttpResponse, HttpServer,
+};
+use anyhow::Context;
+use distributed_session::{
+    actix::{Session, SessionMiddleware},
+    SessionEngine,
+};
+use sessions_tutorial::{Args, Reply, ReplyBody, Routes, SelfSigned};
+use tokio::sync::oneshot;
+
+type Params = web::Query<HashMap<String, String>>;
+
+fn out(reply: Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match reply.body {
+        ReplyBody::Text(text) => HttpResponse::build(status)
+            .content_type(ContentType::plaintext())
+            .body(text),
+        ReplyBody::Json(body) => HttpResponse::build(status)
+            .content_type(ContentType::json())
+            .body(body),
+    }
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).map(String::as_str)
+}
+
+async fn hello() -> HttpResponse {
+    out(Routes::hello())
+}
+async fn counter(s: Session) -> HttpResponse {
+    out(Routes::counter(&s).await)
+}
+async fn login(s: Session, q: Params) -> HttpResponse {
+    out(Routes::login(&s, param(&q, "user")).await)
+}
+async fn whoami(s: Session) -> HttpResponse {
+    out(Routes::whoami(&s).await)
+}
+async fn logout(s: Session) -> HttpResponse {
+    out(Routes::logout(&s).await)
+}
+async fn set(s: Session, q: Params) -> HttpResponse {
+    out(Routes::set(&s, param(&q, "key"), param(&q, "value")).await)
+}
+async fn get(s: Session, q: Params) -> HttpResponse {
+    out(Routes::get(&s, param(&q, "key")).await)
+}
+
+/// Registers the tutorial's routes (the app must be wrapped in a [`SessionMiddleware`]).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/hello", web::get().to(hello))
+        .route("/session/counter", web::get().to(counter))
+        .route("/session/login", web::get().to(login))
+        .route("/session/whoami", web::get().to(whoami))
+        .route("/session/logout", web::get().to(logout))
+        .route("/session/set", web::get().to(set))
+        .route("/session/get", web::get().to(get));
+}
+
+/// A running server.
+pub struct Running {
+    /// Base URL, e.g. `https://127.0.0.1:5000`.
+    pub url: String,
+    handle: ServerHandle,
+    thread: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (at most 5 s), and waits.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+/// Builds the engine from `args` and serves the tutorial on an actix system running in
+/// its own thread (so it can be started from any async runtime, or none).
+///
+/// # Errors
+/// If the store cannot be set up, the address cannot be bound, or TLS fails.
+pub async fn start(args: Args) -> anyhow::Result<Running> {
+    let (scheme, store) = (args.scheme(), args.store);
+    let (ready_tx, ready_rx) = oneshot::channel::<anyhow::Result<(ServerHandle, SocketAddr)>>();
+    let thread = std::thread::Builder::new()
+        .name("actix-sessions".into())
+        .spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                match bind(&args).await {
+                    Ok((server, addr)) => {
+                        let _ = ready_tx.send(Ok((server.handle(), addr)));
+                        if let Err(error) = server.await {
+                            tracing::error!(%error, "server stopped with an error");
+                        }
+                    }
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error));
+                    }
+                }
+            })
+        })
+        .context("starting the server thread")?;
+    let (handle, addr) = ready_rx.await.context("the server thread stopped")??;
+    let url = format!("{scheme}://{addr}");
+    tracing::info!(%url, store = ?store, "session tutorial listening");
+    Ok(Running { url, handle, thread })
+}
+
+async fn bind(args: &Args) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+    let engine: SessionEngine = args.engine().await?;
+    let listener = std::net::TcpListener::bind((args.ip, args.port))
+        .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(SessionMiddleware::new(engine.clone()))
+            .configure(configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(5);
+    let server = if args.http {
+        server.listen(listener)?
+    } else {
+        let cert = SelfSigned::generate(&[args.ip.to_string()])?;
+        let config = std::sync::Arc::unwrap_or_clone(cert.rustls_config(false)?);
+        server.listen_rustls_0_23(listener, config)?
+    };
+    Ok((server.run(), addr))
+}
