@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
 use lru::LruCache;
 use session_core::{CommitOp, EntryOptions, Error, LockToken, Result};
 
@@ -10,9 +11,12 @@ use crate::{
     options::MemoryCacheOptions,
 };
 
+/// Keys of up to 24 bytes (session ids are 22) live inside the LRU node: no allocation.
+type Key = CompactString;
+
 #[derive(Debug)]
 pub(crate) struct Store {
-    entries: LruCache<Box<str>, Entry>,
+    entries: LruCache<Key, Entry>,
     /// Keys + values of all entries, in bytes.
     size: usize,
     size_limit: Option<usize>,
@@ -65,7 +69,7 @@ impl Store {
             return;
         }
         self.last_scan = now;
-        let expired: Vec<Box<str>> = self
+        let expired: Vec<Key> = self
             .entries
             .iter()
             .filter(|(_, e)| e.is_expired(now))
@@ -149,7 +153,7 @@ impl Store {
                 return Ok(()); // already past its absolute expiry: nothing to keep
             };
             self.size += added;
-            self.entries.put(key.into(), entry);
+            self.entries.put(Key::new(key), entry);
         }
         self.evict_to_fit(key);
         Ok(())
