@@ -4,9 +4,11 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod redis_server;
 pub mod store_contract;
 pub mod suite;
 pub mod target;
 
 pub use browser::{Browser, Reply};
+pub use redis_server::RedisServer;
 pub use target::{Framework, Server, Target};

@@ -210,7 +210,8 @@ pub async fn refresh_through_the_lock_keeps_the_value(cache: Arc<dyn Distributed
 }
 
 /// Runs every contract check as a test, for a store made by `$make` (an async
-/// expression giving `Option<Arc<dyn DistributedCache>>`; `None` skips).
+/// expression giving `Option<(Arc<dyn DistributedCache>, guard)>`, where the guard keeps
+/// the store's server alive for the check; `None` skips).
 #[macro_export]
 macro_rules! store_contract {
     ($name:ident, $make:expr) => {
@@ -231,7 +232,7 @@ macro_rules! store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
-                if let Some(cache) = $make.await {
+                if let Some((cache, _guard)) = $make.await {
                     $crate::store_contract::$check(cache).await;
                 }
             }

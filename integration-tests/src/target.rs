@@ -14,12 +14,20 @@ pub enum Framework {
 }
 
 /// A framework and a store: what a suite instance runs against.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     pub framework: Framework,
     pub store: StoreKind,
     /// Extra command-line arguments for the store (URLs, ...).
     pub store_args: Vec<String>,
+    /// Keeps the store's server (a test's own `redis-server`) alive with the target.
+    pub keep: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 impl fmt::Display for Target {
@@ -52,7 +60,17 @@ impl Target {
             framework,
             store,
             store_args: Vec::new(),
+            keep: None,
         }
+    }
+
+    /// A target on a Redis server of its own; `None` (skipped) without `redis-server`.
+    pub fn redis(framework: Framework) -> Option<Self> {
+        let server = crate::RedisServer::shared()?;
+        let args = ["--redis-url".to_owned(), server.url()];
+        let mut target = Target::new(framework, StoreKind::Redis).with_store_args(&args);
+        target.keep = Some(std::sync::Arc::new(std::sync::Mutex::new(server)));
+        Some(target)
     }
 
     pub fn with_store_args(mut self, args: &[String]) -> Self {

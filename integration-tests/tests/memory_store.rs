@@ -9,7 +9,7 @@ use distributed_session::{DistributedCache, EntryOptions, Error, MemoryCache, Me
 use integration_tests::store_contract;
 
 store_contract!(memory, async {
-    Some(Arc::new(MemoryCache::default()) as Arc<dyn DistributedCache>)
+    Some((Arc::new(MemoryCache::default()) as Arc<dyn DistributedCache>, ()))
 });
 
 fn sliding() -> EntryOptions {

@@ -7,6 +7,7 @@
 //! | feature | gives |
 //! |---|---|
 //! | `memory` (default) | [`MemoryCache`], the in-process store |
+//! | `redis` | [`RedisCache`], Redis over bb8-redis with a cross-instance session lock |
 //! | `axum` | [`axum::SessionLayer`] and the [`axum::Session`] extractor |
 //! | `actix` | [`actix::SessionMiddleware`], the [`actix::Session`] extractor and [`actix::SessionExt`] |
 //! | `full` | all of the above |
@@ -45,6 +46,21 @@ pub use session_core::*;
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 #[doc(inline)]
 pub use session_memory::{MemoryCache, MemoryCacheOptions};
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
+pub use session_redis::{RedisCache, RedisCacheOptions};
+
+/// The Redis store and the pool crates it is built on.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis {
+    #[doc(inline)]
+    pub use session_redis::{
+        bb8, bb8_redis, redis, RedisCache, RedisCacheOptions, RedisConnection, RedisManager,
+    };
+}
 
 /// The axum 0.8 adapter.
 #[cfg(feature = "axum")]

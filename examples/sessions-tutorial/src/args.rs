@@ -4,7 +4,9 @@ use std::{net::IpAddr, time::Duration};
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use distributed_session::{CookieOptions, KeyRing, SameSite, SecurePolicy, SessionEngine, SigningKey};
+use distributed_session::{
+    CookieOptions, KeyRing, RedisCache, RedisCacheOptions, SameSite, SecurePolicy, SessionEngine, SigningKey,
+};
 
 /// Which store backs the sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,6 +44,10 @@ pub struct Args {
     /// Timeout of every store call, in seconds.
     #[arg(long, default_value_t = 10)]
     pub io_timeout: u64,
+    /// Longest time, in seconds, a crashed instance can keep a session locked in a
+    /// shared store (the lease of the session lock).
+    #[arg(long, default_value_t = 30)]
+    pub lock_lease: u64,
     /// Serve plain HTTP (cookie SecurePolicy None) instead of HTTPS with a self-signed
     /// certificate.
     #[arg(long)]
@@ -69,14 +75,20 @@ impl Args {
         let mut builder = SessionEngine::builder()
             .cookie(cookie)
             .idle_timeout(Duration::from_secs(self.idle_timeout))
-            .io_timeout(Duration::from_secs(self.io_timeout));
+            .io_timeout(Duration::from_secs(self.io_timeout))
+            .lock_lease(Duration::from_secs(self.lock_lease));
         if let Some(secret) = &self.signing_key {
             let key = SigningKey::from_bytes(secret.as_bytes()).context("--signing-key")?;
             builder = builder.key_ring(KeyRing::new(key));
         }
         let engine = match self.store {
             StoreKind::Memory => builder.build(distributed_session::MemoryCache::default())?,
-            StoreKind::Redis => bail!("this build has no Redis store yet"),
+            StoreKind::Redis => {
+                let options = RedisCacheOptions::default()
+                    .instance_name("KestrunSession_")
+                    .connect_timeout(Duration::from_secs(self.io_timeout));
+                builder.build(RedisCache::connect(&self.redis_url, options).await?)?
+            }
             StoreKind::Sqlserver => bail!("this build has no SQL Server store yet"),
         };
         Ok(engine)

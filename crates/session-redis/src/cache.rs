@@ -1,0 +1,228 @@
+//! `RedisCache`: the store operations, each one script call on one pooled connection.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bb8::{ErrorSink, Pool, PooledConnection, RunError};
+use bb8_redis::redis::{FromRedisValue, RedisError, ScriptInvocation};
+use session_core::{
+    error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
+};
+
+use crate::{
+    keys::{duration_ticks, instant_ticks, names, now_ticks},
+    manager::RedisManager,
+    options::RedisCacheOptions,
+    scripts,
+};
+
+/// The Redis store. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct RedisCache {
+    pool: Pool<RedisManager>,
+    prefix: String,
+}
+
+/// Logs why connections fail: the pool itself only reports "timed out".
+#[derive(Debug, Clone, Copy)]
+struct LogSink;
+
+impl ErrorSink<RedisError> for LogSink {
+    fn sink(&self, error: RedisError) {
+        tracing::warn!(error = %error_chain(&error), "Redis connection failed");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ErrorSink<RedisError>> {
+        Box::new(*self)
+    }
+}
+
+/// The pool had no connection to give within its connection timeout; the logged
+/// "Redis connection failed" warnings say why.
+#[derive(Debug, thiserror::Error)]
+#[error("no Redis connection in time (see the logged \"Redis connection failed\" warnings for the cause)")]
+struct PoolTimedOut;
+
+impl RedisCache {
+    /// A cache over a ready pool. Build the pool with
+    /// `test_on_check_out(false)` (a `PING` per checkout is a round trip per request).
+    pub fn new(pool: Pool<RedisManager>) -> Self {
+        RedisCache {
+            pool,
+            prefix: String::new(),
+        }
+    }
+
+    /// Sets the key prefix (ASP.NET's `InstanceName`).
+    pub fn with_instance_name(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Connects to the Redis at `url` (`redis://[:password@]host:port[/db]`,
+    /// `rediss://` for TLS when redis-rs is built with it).
+    ///
+    /// If Redis cannot be reached now, the cause is logged and the cache is returned all
+    /// the same: the app starts, session requests answer 503 until Redis is reachable,
+    /// and then everything works without a restart.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `url` is not a valid Redis URL.
+    pub async fn connect(url: &str, options: RedisCacheOptions) -> Result<Self> {
+        let manager = RedisManager::new(url).map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
+        let pool = Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout)
+            .test_on_check_out(false)
+            // a refused connection fails the request now (503, cause logged) instead of
+            // being retried until the connection timeout with the session locked
+            .retry_connection(false)
+            .error_sink(Box::new(LogSink))
+            .build_unchecked(manager);
+        let cache = RedisCache::new(pool).with_instance_name(options.instance_name);
+        match tokio::time::timeout(options.connect_timeout, cache.ping()).await {
+            Ok(Ok(())) => tracing::info!("connected to Redis"),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error_chain(&error), "Redis is not reachable yet; session requests will answer 503 until it is")
+            }
+            Err(_) => tracing::warn!(
+                "Redis did not answer within {:?}; session requests will answer 503 until it does",
+                options.connect_timeout
+            ),
+        }
+        Ok(cache)
+    }
+
+    /// Sends `PING` (for health checks).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if Redis cannot be reached.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn("ping").await?;
+        let result = bb8_redis::redis::cmd("PING")
+            .query_async::<String>(&mut conn.conn)
+            .await;
+        settle(&mut conn, "ping", result).map(drop)
+    }
+
+    async fn conn(&self, operation: &'static str) -> Result<PooledConnection<'_, RedisManager>> {
+        self.pool.get().await.map_err(|error| match error {
+            RunError::User(error) => Error::store(operation, error),
+            RunError::TimedOut => Error::store(operation, PoolTimedOut),
+        })
+    }
+
+    /// Runs one script invocation on a pooled connection.
+    async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        call: &ScriptInvocation<'_>,
+    ) -> Result<T> {
+        let mut conn = self.conn(operation).await?;
+        let result = call.invoke_async(&mut conn.conn).await;
+        settle(&mut conn, operation, result)
+    }
+}
+
+/// Maps a Redis result, marking the connection broken on transport errors.
+fn settle<T>(
+    conn: &mut PooledConnection<'_, RedisManager>,
+    operation: &'static str,
+    result: std::result::Result<T, RedisError>,
+) -> Result<T> {
+    result.map_err(|error| {
+        conn.observe(&error);
+        Error::store(operation, error)
+    })
+}
+
+/// `absexp` and `sldexp` of `options`, in ticks (-1 for none).
+fn expiry_args(options: &EntryOptions) -> (i64, i64) {
+    (
+        options.absolute_expiration.map_or(-1, instant_ticks),
+        options.sliding_expiration.map_or(-1, duration_ticks),
+    )
+}
+
+#[async_trait]
+impl DistributedCache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let (data, _) = names(&self.prefix, key);
+        let mut call = scripts::GET.key(&data);
+        call.arg(now_ticks());
+        self.run("get", &call).await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        let (data, _) = names(&self.prefix, key);
+        let (abs, sld) = expiry_args(&options);
+        let mut call = scripts::SET.key(&data);
+        call.arg(value).arg(abs).arg(sld).arg(now_ticks());
+        self.run::<i64>("set", &call).await.map(drop)
+    }
+
+    async fn refresh(&self, key: &str) -> Result<()> {
+        let (data, _) = names(&self.prefix, key);
+        let mut call = scripts::REFRESH.key(&data);
+        call.arg(now_ticks());
+        self.run::<i64>("refresh", &call).await.map(drop)
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        let (data, _) = names(&self.prefix, key);
+        let mut conn = self.conn("remove").await?;
+        let result = bb8_redis::redis::cmd("DEL")
+            .arg(&data)
+            .query_async::<i64>(&mut conn.conn)
+            .await;
+        settle(&mut conn, "remove", result).map(drop)
+    }
+
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SessionLock for RedisCache {
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+        let (data, lock) = names(&self.prefix, key);
+        let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut call = scripts::LOCK_AND_GET.key(&data);
+        call.key(&lock).arg(token.as_bytes()).arg(lease_ms);
+        let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &call).await?;
+        Ok(match (status, value) {
+            (2, Some(value)) => LockAttempt::Acquired(value),
+            (1, _) => LockAttempt::Busy,
+            _ => LockAttempt::Missing,
+        })
+    }
+
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        let (data, lock) = names(&self.prefix, key);
+        let mut call = scripts::COMMIT.key(&data);
+        call.key(&lock).arg(token.as_bytes());
+        match op {
+            CommitOp::Set { value, options } => {
+                let (abs, sld) = expiry_args(&options);
+                call.arg("set").arg(now_ticks()).arg(value).arg(abs).arg(sld)
+            }
+            CommitOp::Refresh => call.arg("refresh").arg(now_ticks()),
+            CommitOp::Remove => call.arg("remove").arg(now_ticks()),
+            CommitOp::Release => call.arg("release").arg(now_ticks()),
+        };
+        match self.run::<i64>("commit", &call).await? {
+            1 => Ok(()),
+            _ => Err(Error::LeaseLost),
+        }
+    }
+
+    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+        let (data, _) = names(&self.prefix, key);
+        let (abs, sld) = expiry_args(&options);
+        let mut call = scripts::CREATE.key(&data);
+        call.arg(value).arg(abs).arg(sld).arg(now_ticks());
+        Ok(self.run::<i64>("create", &call).await? == 1)
+    }
+}

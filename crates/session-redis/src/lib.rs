@@ -1,0 +1,43 @@
+//! Redis [`DistributedCache`] for distributed-session, over `bb8-redis`, with a
+//! cross-instance session lock.
+//!
+//! - **Layout:** ASP.NET Core's (`Microsoft.Extensions.Caching.StackExchangeRedis`): a
+//!   hash `<instance_name>{<key>}` with `absexp`, `sldexp` (.NET ticks, -1 for none) and
+//!   `data`, and a key TTL at the nearer expiry. The `{...}` hash tag puts a session's
+//!   data and lease keys in one Redis Cluster slot.
+//! - **Lock:** [`SessionLock`] with a lease key `<instance_name>{<key>}:lock` holding a
+//!   random token with a TTL; released only by its owner; a commit without the lease
+//!   fails. Load + lock is one round trip, commit (or refresh) + unlock is one.
+//! - **No hidden round trips:** the pool never pings on checkout (see [`RedisManager`]).
+//! - **Outages:** calls fail fast with the cause logged; broken connections are dropped,
+//!   so the app recovers by itself when Redis is back.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), session_core::Error> {
+//! use session_redis::{RedisCache, RedisCacheOptions};
+//!
+//! let cache = RedisCache::connect(
+//!     "redis://127.0.0.1:6379",
+//!     RedisCacheOptions::default().instance_name("KestrunSession_"),
+//! )
+//! .await?;
+//! let engine = session_core::SessionEngine::builder().build(cache)?;
+//! # let _ = engine; Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod cache;
+mod keys;
+mod manager;
+mod options;
+mod scripts;
+
+pub use bb8;
+pub use bb8_redis;
+pub use bb8_redis::redis;
+pub use cache::RedisCache;
+pub use manager::{RedisConnection, RedisManager};
+pub use options::RedisCacheOptions;
+#[doc(no_inline)]
+pub use session_core::{DistributedCache, SessionLock};

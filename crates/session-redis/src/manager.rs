@@ -1,0 +1,75 @@
+//! The bb8 connection manager: bb8-redis's, minus the hidden round trips.
+//!
+//! bb8-redis checks a connection with `PING` on every checkout (a round trip per request)
+//! and never notices a broken multiplexed connection, so after a Redis restart the pool
+//! would hand out dead connections forever. This manager never pings on checkout; a
+//! connection whose command failed at the transport level is marked broken and bb8 drops
+//! it when it comes back, so the next checkout connects afresh.
+
+use bb8_redis::{
+    redis::{aio::MultiplexedConnection, IntoConnectionInfo, RedisError},
+    RedisConnectionManager,
+};
+
+/// bb8 manager of [`RedisConnection`]s.
+#[derive(Clone)]
+pub struct RedisManager {
+    inner: RedisConnectionManager,
+}
+
+impl std::fmt::Debug for RedisManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisManager").finish_non_exhaustive()
+    }
+}
+
+impl RedisManager {
+    /// A manager for the Redis at `info` (a `redis://` URL, ...).
+    ///
+    /// # Errors
+    /// If `info` is not a valid Redis address.
+    pub fn new<T: IntoConnectionInfo>(info: T) -> Result<Self, RedisError> {
+        Ok(RedisManager {
+            inner: RedisConnectionManager::new(info)?,
+        })
+    }
+}
+
+/// A pooled multiplexed connection that remembers whether it broke.
+pub struct RedisConnection {
+    pub(crate) conn: MultiplexedConnection,
+    pub(crate) broken: bool,
+}
+
+impl RedisConnection {
+    /// Marks the connection broken if `error` came from the transport (the server went
+    /// away, the connection was reset, a read timed out).
+    pub(crate) fn observe(&mut self, error: &RedisError) {
+        if error.is_io_error()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_timeout()
+        {
+            self.broken = true;
+        }
+    }
+}
+
+impl bb8::ManageConnection for RedisManager {
+    type Connection = RedisConnection;
+    type Error = RedisError;
+
+    async fn connect(&self) -> Result<RedisConnection, RedisError> {
+        let conn = self.inner.connect().await?;
+        Ok(RedisConnection { conn, broken: false })
+    }
+
+    async fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), RedisError> {
+        // Only used if a pool is built with `test_on_check_out(true)`.
+        self.inner.is_valid(&mut conn.conn).await
+    }
+
+    fn has_broken(&self, conn: &mut RedisConnection) -> bool {
+        conn.broken
+    }
+}

@@ -1,0 +1,43 @@
+//! Options of the Redis cache.
+
+use std::time::Duration;
+
+/// Options of [`RedisCache::connect`](crate::RedisCache::connect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisCacheOptions {
+    pub(crate) instance_name: String,
+    pub(crate) pool_size: u32,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Default for RedisCacheOptions {
+    /// No key prefix, a pool of 16 connections, 5-second connect timeout.
+    fn default() -> Self {
+        RedisCacheOptions {
+            instance_name: String::new(),
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RedisCacheOptions {
+    /// Prefix of every key (ASP.NET's `InstanceName`, e.g. `KestrunSession_`), so apps
+    /// sharing a Redis keep apart.
+    pub fn instance_name(mut self, prefix: impl Into<String>) -> Self {
+        self.instance_name = prefix.into();
+        self
+    }
+
+    /// Most connections in the pool. Each is multiplexed, so a few go a long way.
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How long to wait for a new connection (and for a free one from the pool).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}

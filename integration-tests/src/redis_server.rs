@@ -1,0 +1,205 @@
+//! A real `redis-server` per test, on a free loopback port, that the test can stop and
+//! restart. Missing `redis-server`: a loud skip on a developer machine, a failure in CI.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use distributed_session::redis::redis;
+
+/// A running (or stopped) `redis-server` owned by a test, or an external Redis named by
+/// `SESSION_TEST_REDIS` (docker-compose) for tests that only need a server to share.
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    persistent: bool,
+    child: Option<Child>,
+    external: Option<String>,
+}
+
+/// The external Redis named by `SESSION_TEST_REDIS`, if any.
+fn external_url() -> Option<String> {
+    std::env::var("SESSION_TEST_REDIS").ok().filter(|v| !v.is_empty())
+}
+
+fn binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("redis-server"))
+        .find(|p| p.is_file())
+}
+
+/// Whether this run must not skip (CI sets `CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+impl RedisServer {
+    /// Starts a server, or returns `None` after a loud message if `redis-server` is not
+    /// installed (panics instead when `CI` is set). `persistent`: append-only file with
+    /// fsync on every write, so a restart loses no acknowledged write.
+    pub fn start(persistent: bool) -> Option<RedisServer> {
+        Self::start_own(persistent)
+    }
+
+    /// The external Redis of `SESSION_TEST_REDIS` if set, else a server of this test's
+    /// own: for tests that neither count its commands nor stop it.
+    pub fn shared() -> Option<RedisServer> {
+        match external_url() {
+            Some(url) => Some(RedisServer {
+                port: 0,
+                dir: PathBuf::new(),
+                persistent: false,
+                child: None,
+                external: Some(url),
+            }),
+            None => Self::start_own(false),
+        }
+    }
+
+    fn start_own(persistent: bool) -> Option<RedisServer> {
+        let Some(_) = binary() else {
+            if in_ci() {
+                panic!(
+                    "redis-server is not installed, and CI must run the Redis tests (.ci/run installs it)"
+                );
+            }
+            eprintln!("\n*** SKIPPED: redis-server is not installed; the Redis tests did not run ***\n");
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let dir = std::env::temp_dir().join(format!("ds-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis data dir");
+        let mut server = RedisServer {
+            port,
+            dir,
+            persistent,
+            child: None,
+            external: None,
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        match &self.external {
+            Some(url) => url.clone(),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// (Re)starts the server on the same port and data directory; waits until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.external.is_none(), "an external Redis cannot be restarted");
+        assert!(self.child.is_none(), "already running");
+        let appendonly = if self.persistent { "yes" } else { "no" };
+        let child = Command::new(binary().expect("redis-server"))
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args([
+                "--appendonly",
+                appendonly,
+                "--appendfsync",
+                "always",
+                "--daemonize",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--logfile", "redis.log"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self
+                .connection()
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not come up", self.port);
+    }
+
+    /// Stops the server the way an operator would (SIGTERM: it flushes its AOF).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A plain connection, for inspecting the server.
+    pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(self.url())?;
+        client.get_connection_with_timeout(Duration::from_secs(1))
+    }
+
+    /// Requests clients have sent so far: every command in `INFO commandstats` except
+    /// those our Lua scripts run inside Redis (and `INFO` itself), so each EVALSHA counts
+    /// once, however many commands its script runs.
+    pub fn round_trips(&self) -> u64 {
+        const IN_SCRIPTS: [&str; 10] = [
+            "get", "hget", "hmget", "set", "hset", "del", "exists", "pexpire", "persist", "info",
+        ];
+        let mut conn = self.connection().expect("connection");
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn)
+            .expect("INFO");
+        stats
+            .lines()
+            .filter_map(|line| {
+                let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = rest
+                    .strip_prefix("calls=")?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()?;
+                (!IN_SCRIPTS.contains(&name)).then_some(calls)
+            })
+            .sum()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if self.external.is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Everything on a real Redis (each test starts its own `redis-server`): the store
+//! contract, the behaviour suite on both frameworks, round trips per request, two app
+//! instances sharing one Redis, a lock holder that dies, and Redis going away mid-load.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use distributed_session::{
+    DistributedCache, LockAttempt, LockToken, Outcome, RedisCache, RedisCacheOptions, SessionEngine,
+    SigningKey,
+};
+use integration_tests::{behaviour_suite, store_contract, suite, Browser, Framework, RedisServer, Target};
+use sessions_tutorial::StoreKind;
+
+async fn redis_cache(server: &RedisServer) -> RedisCache {
+    let options = RedisCacheOptions::default()
+        .instance_name("KestrunSession_")
+        .connect_timeout(Duration::from_secs(1));
+    RedisCache::connect(&server.url(), options).await.unwrap()
+}
+
+store_contract!(redis_contract, async {
+    let server = RedisServer::shared()?;
+    let cache: Arc<dyn DistributedCache> = Arc::new(redis_cache(&server).await);
+    Some((cache, server))
+});
+
+behaviour_suite!(axum_redis, Target::redis(Framework::Axum));
+behaviour_suite!(actix_redis, Target::redis(Framework::Actix));
+
+const KEY: &str = "an integration-test signing key, 32+ bytes long";
+
+fn engine(cache: RedisCache) -> SessionEngine {
+    SessionEngine::builder()
+        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
+        .lock_wait(Duration::from_secs(5))
+        .lock_lease(Duration::from_secs(1))
+        .build(cache)
+        .unwrap()
+}
+
+fn cookie_of(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
+        other => panic!("expected a cookie, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trips_per_request() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = engine(redis_cache(&server).await);
+    // warm up: scripts loaded, pool connected
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().set_i32("n", 2).await.unwrap();
+    let _ = scope.finish().await;
+
+    let count = |label: &str, before: u64| {
+        let n = server.round_trips() - before;
+        eprintln!("{label}: {n} round trips");
+        n
+    };
+    let before = server.round_trips();
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    assert_eq!(count("untouched", before), 0);
+
+    let before = server.round_trips();
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(2));
+
+    let _ = scope.finish().await;
+    assert_eq!(count("read-only", before), 2, "load+lock, refresh+unlock");
+
+    let before = server.round_trips();
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().set_i32("n", 3).await.unwrap();
+    let _ = scope.finish().await;
+    assert_eq!(count("modifying", before), 2, "load+lock, write+unlock");
+
+    let before = server.round_trips();
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let _ = scope.finish().await;
+    assert_eq!(count("new session", before), 1, "create");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_uses_the_aspnet_layout_under_the_instance_name() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = engine(redis_cache(&server).await);
+    let scope = engine.start([], false);
+    scope.session().set_string("user", "max").await.unwrap();
+    let id = scope.session().id().await.unwrap();
+    let _ = scope.finish().await;
+    let mut conn = server.connection().unwrap();
+    use distributed_session::redis::redis::Commands;
+    let key = format!("KestrunSession_{{{}}}", id.expose());
+    let fields: Vec<String> = conn.hkeys(&key).unwrap();
+    for field in ["absexp", "sldexp", "data"] {
+        assert!(fields.contains(&field.to_owned()), "{fields:?}");
+    }
+    let sld: i64 = conn.hget(&key, "sldexp").unwrap();
+    assert_eq!(sld, 20 * 60 * 10_000_000, "sliding window in .NET ticks");
+    let ttl: i64 = conn.pttl(&key).unwrap();
+    assert!(ttl > 0 && ttl <= 20 * 60 * 1000, "{ttl}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_holders_lease_expires_and_frees_the_session() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let cache = redis_cache(&server).await;
+    let engine = engine(cache.clone());
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let id = scope.session().id().await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+
+    // another instance takes the lease and dies without releasing it
+    let dead = LockToken::generate();
+    let lock = cache.session_lock().unwrap();
+    let taken = lock
+        .try_lock_and_get(id.expose(), &dead, Duration::from_millis(800))
+        .await
+        .unwrap();
+    assert!(matches!(taken, LockAttempt::Acquired(_)));
+
+    let started = Instant::now();
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().set_i32("n", 2).await.unwrap();
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500),
+        "it waited for the lease: {waited:?}"
+    );
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(2));
+    let _ = scope.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_one_redis_lose_no_update() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let args = [
+        "--redis-url".to_owned(),
+        server.url(),
+        "--signing-key".to_owned(),
+        KEY.to_owned(),
+    ];
+    let axum = Target::new(Framework::Axum, StoreKind::Redis)
+        .with_store_args(&args)
+        .start(false, &[])
+        .await;
+    let actix = Target::new(Framework::Actix, StoreKind::Redis)
+        .with_store_args(&args)
+        .start(false, &[])
+        .await;
+    suite::increments_lose_nothing("axum + actix on one Redis", &[&axum.url, &actix.url], 32, 2000).await;
+    axum.stop().await;
+    actix.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_gives_fast_503s_and_recovers_without_losing_acknowledged_writes() {
+    let Some(server) = RedisServer::start(true) else {
+        return;
+    };
+    let args = ["--redis-url".to_owned(), server.url()];
+    let target = Target::new(Framework::Axum, StoreKind::Redis).with_store_args(&args);
+    let app = target
+        .start(false, &["--io-timeout", "1", "--lock-lease", "2"])
+        .await;
+    let mut setup = Browser::new(&app.url);
+    assert_eq!(setup.get("/session/counter").await.json()["counter"], 1);
+    let cookie = setup.cookie("Kr.Session").unwrap().to_owned();
+
+    // load on one session while Redis goes away and comes back
+    let acked = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (acked, stop, url, cookie) = (acked.clone(), stop.clone(), app.url.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut b = Browser::new(&url);
+            b.set_cookie("Kr.Session", &cookie);
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let r = b.get("/session/counter").await;
+                if r.status == 200 {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                statuses.push(r.status);
+            }
+            statuses
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let server = Arc::new(std::sync::Mutex::new(server));
+    let control = |f: fn(&mut RedisServer)| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || f(&mut server.lock().unwrap()))
+    };
+    control(RedisServer::stop).await.unwrap();
+
+    // while Redis is down: session routes answer 503 quickly with a JSON error, /hello works
+    let mut probe = Browser::new(&app.url);
+    probe.set_cookie("Kr.Session", &cookie);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = probe.get("/session/counter").await;
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(r.json()["error"].is_string(), "{}", r.text);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "503 within IOTimeout + 1 s: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(probe.get("/hello").await.status, 200);
+    }
+
+    control(RedisServer::restart).await.unwrap();
+    // recovery by itself, without an app restart
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut recovered = false;
+    while Instant::now() < deadline {
+        if probe.get("/session/get?key=x").await.status == 404 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "the app did not recover after Redis came back");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.extend(task.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+    assert!(statuses.contains(&503), "the load saw the outage");
+
+    let end = probe.get("/session/counter").await;
+    assert_eq!(end.status, 200);
+    let final_count = end.json()["counter"].as_u64().unwrap() as usize;
+    let acked = acked.load(Ordering::SeqCst);
+    // setup + acknowledged increments + this one; a write applied whose reply was lost
+    // may add more, but an acknowledged one is never missing
+    assert!(
+        final_count >= acked + 2,
+        "acknowledged writes lost: counter {final_count}, acknowledged {acked}"
+    );
+    app.stop().await;
+}
