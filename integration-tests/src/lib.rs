@@ -11,4 +11,11 @@ pub mod target;
 
 pub use browser::{Browser, Reply};
 pub use redis_server::RedisServer;
-pub use target::{Framework, Server, Target};
+pub use target::{mssql_connection_string, Framework, Server, Target};
+
+/// Prints a notice the test harness does not capture (`eprintln!` output of passing tests
+/// is hidden), so a skipped service is visible in every run.
+pub fn loud(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** {message} ***\n");
+}

@@ -67,7 +67,7 @@ impl RedisServer {
                     "redis-server is not installed, and CI must run the Redis tests (.ci/run installs it)"
                 );
             }
-            eprintln!("\n*** SKIPPED: redis-server is not installed; the Redis tests did not run ***\n");
+            crate::loud("SKIPPED: redis-server is not installed; the Redis tests did not run");
             return None;
         };
         let port = TcpListener::bind("127.0.0.1:0")

@@ -64,6 +64,14 @@ impl Target {
         }
     }
 
+    /// A target on the SQL Server named by `SESSION_TEST_MSSQL`; `None` (skipped, loudly)
+    /// when it is not set.
+    pub fn sqlserver(framework: Framework) -> Option<Self> {
+        let connection_string = mssql_connection_string()?;
+        let args = ["--mssql-connection-string".to_owned(), connection_string];
+        Some(Target::new(framework, StoreKind::Sqlserver).with_store_args(&args))
+    }
+
     /// A target on a Redis server of its own; `None` (skipped) without `redis-server`.
     pub fn redis(framework: Framework) -> Option<Self> {
         let server = crate::RedisServer::shared()?;
@@ -106,6 +114,19 @@ impl Target {
             url,
             label,
             stop: Some(stop),
+        }
+    }
+}
+
+/// The SQL Server connection string of `SESSION_TEST_MSSQL`, or `None` after a loud
+/// message: no SQL Server can be installed on the project machines, so these tests run
+/// wherever one is reachable (docker-compose) and are skipped elsewhere.
+pub fn mssql_connection_string() -> Option<String> {
+    match std::env::var("SESSION_TEST_MSSQL") {
+        Ok(cs) if !cs.trim().is_empty() => Some(cs),
+        _ => {
+            crate::loud("SKIPPED: SESSION_TEST_MSSQL is not set; this SQL Server test did not run");
+            None
         }
     }
 }

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `memory` (default) | [`MemoryCache`], the in-process store |
 //! | `redis` | [`RedisCache`], Redis over bb8-redis with a cross-instance session lock |
+//! | `sqlserver` | [`SqlServerCache`], SQL Server over deadpool-tiberius with a cross-instance session lock |
 //! | `axum` | [`axum::SessionLayer`] and the [`axum::Session`] extractor |
 //! | `actix` | [`actix::SessionMiddleware`], the [`actix::Session`] extractor and [`actix::SessionExt`] |
 //! | `full` | all of the above |
@@ -59,6 +60,22 @@ pub mod redis {
     #[doc(inline)]
     pub use session_redis::{
         bb8, bb8_redis, redis, RedisCache, RedisCacheOptions, RedisConnection, RedisManager,
+    };
+}
+
+#[cfg(feature = "sqlserver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
+#[doc(inline)]
+pub use session_sqlserver::{SqlServerCache, SqlServerCacheOptions};
+
+/// The SQL Server store and the pool crates it is built on.
+#[cfg(feature = "sqlserver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
+pub mod sqlserver {
+    #[doc(inline)]
+    pub use session_sqlserver::{
+        deadpool_tiberius, tiberius, SqlConnection, SqlManager, SqlPool, SqlServerCache,
+        SqlServerCacheOptions,
     };
 }
 

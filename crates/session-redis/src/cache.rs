@@ -1,9 +1,12 @@
 //! `RedisCache`: the store operations, each one script call on one pooled connection.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use async_trait::async_trait;
-use bb8::{ErrorSink, Pool, PooledConnection, RunError};
+use bb8::{ErrorSink, Pool, RunError};
 use bb8_redis::redis::{FromRedisValue, RedisError, ScriptInvocation};
 use session_core::{
     error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
@@ -11,16 +14,27 @@ use session_core::{
 
 use crate::{
     keys::{duration_ticks, instant_ticks, names, now_ticks},
-    manager::RedisManager,
+    manager::{Handle, RedisManager},
     options::RedisCacheOptions,
     scripts,
 };
 
 /// The Redis store. Cheap to clone (the pool is shared).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisCache {
     pool: Pool<RedisManager>,
     prefix: String,
+    /// The handle in use, shared by all clones: most calls skip the pool, and their
+    /// commands pipeline on one connection. Replaced once it is seen broken.
+    current: Arc<Mutex<Option<Handle>>>,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Logs why connections fail: the pool itself only reports "timed out".
@@ -50,6 +64,7 @@ impl RedisCache {
         RedisCache {
             pool,
             prefix: String::new(),
+            current: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -72,7 +87,6 @@ impl RedisCache {
         let manager = RedisManager::new(url).map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
         let pool = Pool::builder()
             .max_size(options.pool_size)
-            .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
             .test_on_check_out(false)
             // a refused connection fails the request now (503, cause logged) instead of
@@ -99,40 +113,60 @@ impl RedisCache {
     /// # Errors
     /// [`Error::Store`] if Redis cannot be reached.
     pub async fn ping(&self) -> Result<()> {
-        let mut conn = self.conn("ping").await?;
+        let mut handle = self.handle("ping").await?;
         let result = bb8_redis::redis::cmd("PING")
-            .query_async::<String>(&mut conn.conn)
+            .query_async::<String>(&mut handle.conn)
             .await;
-        settle(&mut conn, "ping", result).map(drop)
+        settle(&handle, "ping", result).map(drop)
     }
 
-    async fn conn(&self, operation: &'static str) -> Result<PooledConnection<'_, RedisManager>> {
-        self.pool.get().await.map_err(|error| match error {
-            RunError::User(error) => Error::store(operation, error),
-            RunError::TimedOut => Error::store(operation, PoolTimedOut),
-        })
+    /// The current handle, or a fresh one from the pool if there is none or it broke.
+    /// Pooled connections go back to the pool at once (handles multiplex over them); a
+    /// broken one is dropped by bb8 when it comes back.
+    async fn handle(&self, operation: &'static str) -> Result<Handle> {
+        if let Some(handle) = self.lock_current().as_ref().filter(|h| !h.is_broken()) {
+            return Ok(handle.clone());
+        }
+        for _ in 0..3 {
+            let handle = match self.pool.get().await {
+                Ok(pooled) => pooled.handle(),
+                Err(RunError::User(error)) => return Err(Error::store(operation, error)),
+                Err(RunError::TimedOut) => return Err(Error::store(operation, PoolTimedOut)),
+            };
+            if !handle.is_broken() {
+                *self.lock_current() = Some(handle.clone());
+                return Ok(handle);
+            }
+        }
+        Err(Error::store(operation, PoolTimedOut))
     }
 
-    /// Runs one script invocation on a pooled connection.
+    fn lock_current(&self) -> std::sync::MutexGuard<'_, Option<Handle>> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs one script invocation.
     async fn run<T: FromRedisValue>(
         &self,
         operation: &'static str,
         call: &ScriptInvocation<'_>,
     ) -> Result<T> {
-        let mut conn = self.conn(operation).await?;
-        let result = call.invoke_async(&mut conn.conn).await;
-        settle(&mut conn, operation, result)
+        let mut handle = self.handle(operation).await?;
+        let result = call.invoke_async(&mut handle.conn).await;
+        settle(&handle, operation, result)
     }
 }
 
 /// Maps a Redis result, marking the connection broken on transport errors.
 fn settle<T>(
-    conn: &mut PooledConnection<'_, RedisManager>,
+    handle: &Handle,
     operation: &'static str,
     result: std::result::Result<T, RedisError>,
 ) -> Result<T> {
     result.map_err(|error| {
-        conn.observe(&error);
+        handle.observe(&error);
         Error::store(operation, error)
     })
 }
@@ -171,12 +205,12 @@ impl DistributedCache for RedisCache {
 
     async fn remove(&self, key: &str) -> Result<()> {
         let (data, _) = names(&self.prefix, key);
-        let mut conn = self.conn("remove").await?;
+        let mut handle = self.handle("remove").await?;
         let result = bb8_redis::redis::cmd("DEL")
             .arg(&data)
-            .query_async::<i64>(&mut conn.conn)
+            .query_async::<i64>(&mut handle.conn)
             .await;
-        settle(&mut conn, "remove", result).map(drop)
+        settle(&handle, "remove", result).map(drop)
     }
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {

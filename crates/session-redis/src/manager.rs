@@ -6,6 +6,11 @@
 //! connection whose command failed at the transport level is marked broken and bb8 drops
 //! it when it comes back, so the next checkout connects afresh.
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use bb8_redis::{
     redis::{aio::MultiplexedConnection, IntoConnectionInfo, RedisError},
     RedisConnectionManager,
@@ -36,21 +41,46 @@ impl RedisManager {
 }
 
 /// A pooled multiplexed connection that remembers whether it broke.
+///
+/// The store does not hold it for the length of a command: it clones the multiplexed
+/// handle (shared by all clones) and returns the connection to the pool at once, so
+/// concurrent requests share a few connections and redis-rs pipelines their commands.
 pub struct RedisConnection {
     pub(crate) conn: MultiplexedConnection,
-    pub(crate) broken: bool,
+    pub(crate) broken: Arc<AtomicBool>,
+}
+
+/// A clone of a pooled connection's handle.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub conn: MultiplexedConnection,
+    broken: Arc<AtomicBool>,
 }
 
 impl RedisConnection {
+    pub(crate) fn handle(&self) -> Handle {
+        Handle {
+            conn: self.conn.clone(),
+            broken: Arc::clone(&self.broken),
+        }
+    }
+}
+
+impl Handle {
+    /// Whether a command on this connection failed at the transport level.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
     /// Marks the connection broken if `error` came from the transport (the server went
     /// away, the connection was reset, a read timed out).
-    pub(crate) fn observe(&mut self, error: &RedisError) {
+    pub(crate) fn observe(&self, error: &RedisError) {
         if error.is_io_error()
             || error.is_connection_dropped()
             || error.is_connection_refusal()
             || error.is_timeout()
         {
-            self.broken = true;
+            self.broken.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -61,7 +91,10 @@ impl bb8::ManageConnection for RedisManager {
 
     async fn connect(&self) -> Result<RedisConnection, RedisError> {
         let conn = self.inner.connect().await?;
-        Ok(RedisConnection { conn, broken: false })
+        Ok(RedisConnection {
+            conn,
+            broken: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     async fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), RedisError> {
@@ -70,6 +103,6 @@ impl bb8::ManageConnection for RedisManager {
     }
 
     fn has_broken(&self, conn: &mut RedisConnection) -> bool {
-        conn.broken
+        conn.broken.load(Ordering::Relaxed)
     }
 }

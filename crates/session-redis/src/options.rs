@@ -11,11 +11,11 @@ pub struct RedisCacheOptions {
 }
 
 impl Default for RedisCacheOptions {
-    /// No key prefix, a pool of 16 connections, 5-second connect timeout.
+    /// No key prefix, a pool of 4 connections, 5-second connect timeout.
     fn default() -> Self {
         RedisCacheOptions {
             instance_name: String::new(),
-            pool_size: 16,
+            pool_size: 4,
             connect_timeout: Duration::from_secs(5),
         }
     }
@@ -29,7 +29,9 @@ impl RedisCacheOptions {
         self
     }
 
-    /// Most connections in the pool. Each is multiplexed, so a few go a long way.
+    /// Most connections in the pool (default 4). Each is multiplexed and only lent out
+    /// for the moment it takes to clone its handle, so concurrent requests pipeline their
+    /// commands over a few connections; more rarely helps.
     pub fn pool_size(mut self, size: u32) -> Self {
         self.pool_size = size.max(1);
         self

@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 use bb8_redis::redis::Script;
 
-/// Helpers shared by the scripts: the TTL of an entry, and applying it.
+/// Helpers shared by the scripts: the TTL of an entry, applying it, storing and
+/// refreshing. (Each script defines them on every call; they are small.)
 macro_rules! prelude {
     () => {
         r#"
@@ -90,15 +91,20 @@ return 1
 });
 
 /// KEYS: data, lock. ARGV: token, lease ms.
-/// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry).
+/// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry;
+/// no lease kept). The uncontended path is two commands: SET NX, HGET.
 pub(crate) static LOCK_AND_GET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return {1, false} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {1, false} end
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
 local data = redis.call('HGET', KEYS[1], 'data')
-if not data then return {0, false} end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if not data then
+  redis.call('DEL', KEYS[2])
+  return {0, false}
+end
 return {2, data}
 "#,
     )

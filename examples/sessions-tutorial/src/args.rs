@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use distributed_session::{
     CookieOptions, KeyRing, RedisCache, RedisCacheOptions, SameSite, SecurePolicy, SessionEngine, SigningKey,
+    SqlServerCache, SqlServerCacheOptions,
 };
 
 /// Which store backs the sessions.
@@ -35,8 +36,9 @@ pub struct Args {
     /// Redis URL for `--store redis`.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
-    /// ADO.NET-style connection string for `--store sqlserver`.
-    #[arg(long)]
+    /// ADO.NET-style connection string for `--store sqlserver` (the table `dbo.Sessions`
+    /// is created if missing).
+    #[arg(long, env = "SESSION_MSSQL_CONNECTION_STRING", hide_env_values = true)]
     pub mssql_connection_string: Option<String>,
     /// Session idle timeout, in seconds (sliding).
     #[arg(long, default_value_t = 20)]
@@ -89,7 +91,16 @@ impl Args {
                     .connect_timeout(Duration::from_secs(self.io_timeout));
                 builder.build(RedisCache::connect(&self.redis_url, options).await?)?
             }
-            StoreKind::Sqlserver => bail!("this build has no SQL Server store yet"),
+            StoreKind::Sqlserver => {
+                let Some(connection_string) = &self.mssql_connection_string else {
+                    bail!("--store sqlserver needs --mssql-connection-string");
+                };
+                let options = SqlServerCacheOptions::default()
+                    .table_name("Sessions")
+                    .create_table_if_missing(true)
+                    .connect_timeout(Duration::from_secs(self.io_timeout));
+                builder.build(SqlServerCache::connect(connection_string, options).await?)?
+            }
         };
         Ok(engine)
     }

@@ -1,0 +1,263 @@
+//! `SqlServerCache`: each store operation is one statement from [`crate::sql`] on one
+//! pooled connection.
+
+use std::{
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use deadpool_tiberius::{
+    deadpool::{managed, Runtime},
+    tiberius::{Query, Row},
+};
+use session_core::{
+    error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
+};
+
+use crate::{
+    manager::SqlManager,
+    options::SqlServerCacheOptions,
+    sql::{self, CommitSql, Param, Statement, Table},
+};
+
+/// The connection pool type [`SqlServerCache::new`] takes.
+pub type SqlPool = managed::Pool<SqlManager>;
+
+/// Rows deleted per statement by the expired-items cleanup.
+const DELETE_BATCH: i32 = 1000;
+
+/// The SQL Server store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SqlServerCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: SqlPool,
+    table: Table,
+}
+
+impl SqlServerCache {
+    /// A cache on table `dbo.Sessions` over a ready pool (see
+    /// [`with_table`](Self::with_table)). No cleanup task runs; see
+    /// [`start_expired_items_deletion`](Self::start_expired_items_deletion).
+    pub fn new(pool: SqlPool) -> Self {
+        SqlServerCache {
+            inner: Arc::new(Inner {
+                pool,
+                table: Table::dbo_sessions(),
+            }),
+        }
+    }
+
+    /// Uses the table `[schema].[table]`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] unless both are plain identifiers (letters, digits, `_`).
+    pub fn with_table(self, schema: &str, table: &str) -> Result<Self> {
+        let table = Table::new(schema, table)
+            .ok_or_else(|| Error::Config(format!("invalid table name [{schema}].[{table}]")))?;
+        Ok(SqlServerCache {
+            inner: Arc::new(Inner {
+                pool: self.inner.pool.clone(),
+                table,
+            }),
+        })
+    }
+
+    /// Connects with an ADO.NET connection string, e.g.
+    /// `Server=tcp:127.0.0.1,1433;Database=app;User Id=sa;Password=..;TrustServerCertificate=true`
+    /// (add `encrypt=DANGER_PLAINTEXT` for servers without TLS).
+    ///
+    /// Creates the table if asked to, and starts the expired-items deletion. If the
+    /// server cannot be reached now, the cause is logged and the cache is returned all
+    /// the same: session requests answer 503 until it is reachable.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unparsable connection string or invalid table name.
+    pub async fn connect(connection_string: &str, options: SqlServerCacheOptions) -> Result<Self> {
+        let manager = SqlManager::from_ado_string(connection_string)
+            .map_err(|e| Error::Config(format!("invalid SQL Server connection string: {e}")))?;
+        let pool = managed::Pool::builder(manager)
+            .max_size(options.pool_size)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Config(format!("SQL Server pool: {e}")))?;
+        let cache = SqlServerCache::new(pool).with_table(&options.schema_name, &options.table_name)?;
+        let ready = if options.create_table_if_missing {
+            cache
+                .inner
+                .run("create table", sql::create_table(&cache.inner.table))
+                .await
+        } else {
+            cache.inner.run("ping", sql::ping()).await
+        };
+        match ready {
+            Ok(_) => {
+                tracing::info!(table = %format!("[{}].[{}]", options.schema_name, options.table_name), "connected to SQL Server")
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "SQL Server is not reachable yet; session requests will answer 503 until it is")
+            }
+        }
+        cache.start_expired_items_deletion(options.expired_items_deletion_interval);
+        Ok(cache)
+    }
+
+    /// Deletes expired rows every `every`, in batches of 1,000, until the cache is
+    /// dropped. Needs a Tokio runtime; does nothing without one.
+    pub fn start_expired_items_deletion(&self, every: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no Tokio runtime: expired SQL Server rows will not be deleted");
+            return;
+        };
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { break };
+                inner.delete_expired().await;
+            }
+        });
+    }
+}
+
+impl Inner {
+    /// Runs one statement; returns the first row of its last result, if any.
+    async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
+        let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
+        let mut query = Query::new(statement.sql);
+        for param in statement.params {
+            match param {
+                Param::Str(s) => query.bind(s),
+                Param::Bytes(b) => query.bind(b),
+                Param::Int(i) => query.bind(i),
+                Param::Time(t) => query.bind(sql::iso8601(t)),
+            }
+        }
+        let result = async { query.query(&mut conn.client).await?.into_row().await }.await;
+        result.map_err(|error| {
+            conn.observe(&error);
+            Error::store(operation, error)
+        })
+    }
+
+    async fn delete_expired(&self) {
+        let mut total = 0;
+        loop {
+            match self
+                .run("delete expired", sql::delete_expired(&self.table, DELETE_BATCH))
+                .await
+            {
+                Ok(row) => {
+                    let deleted = int(row.as_ref(), "Deleted").unwrap_or(0);
+                    total += deleted;
+                    if deleted < DELETE_BATCH {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "deleting expired SQL Server rows failed");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::debug!(deleted = total, "expired SQL Server rows deleted");
+        }
+    }
+}
+
+/// An `int` column of `row` (`None` if absent, NULL or of another type).
+fn int(row: Option<&Row>, column: &str) -> Option<i32> {
+    row?.try_get::<i32, _>(column).ok().flatten()
+}
+
+/// A `varbinary` column of `row`.
+fn bytes(row: Option<&Row>, column: &str) -> Option<Vec<u8>> {
+    row?.try_get::<&[u8], _>(column)
+        .ok()
+        .flatten()
+        .map(<[u8]>::to_vec)
+}
+
+/// The statement gave no usable answer (an engine that returned no row).
+#[derive(Debug, thiserror::Error)]
+#[error("SQL Server returned no result for {0}")]
+struct NoResult(&'static str);
+
+#[async_trait]
+impl DistributedCache for SqlServerCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row = self.inner.run("get", sql::get(&self.inner.table, key)).await?;
+        Ok(bytes(row.as_ref(), "Value"))
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        self.inner
+            .run("set", sql::set(&self.inner.table, key, value, &options))
+            .await
+            .map(drop)
+    }
+
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.inner
+            .run("refresh", sql::refresh(&self.inner.table, key))
+            .await
+            .map(drop)
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner
+            .run("remove", sql::remove(&self.inner.table, key))
+            .await
+            .map(drop)
+    }
+
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SessionLock for SqlServerCache {
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+        let statement = sql::lock_and_get(&self.inner.table, key, token.as_bytes(), lease);
+        let row = self.inner.run("lock", statement).await?;
+        match int(row.as_ref(), "Status") {
+            Some(2) => Ok(bytes(row.as_ref(), "Value").map_or(LockAttempt::Missing, LockAttempt::Acquired)),
+            Some(1) => Ok(LockAttempt::Busy),
+            Some(_) => Ok(LockAttempt::Missing),
+            None => Err(Error::store("lock", NoResult("lock"))),
+        }
+    }
+
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        let op = match op {
+            CommitOp::Set { value, options } => CommitSql::Set(value, options),
+            CommitOp::Refresh => CommitSql::Refresh,
+            CommitOp::Remove => CommitSql::Remove,
+            CommitOp::Release => CommitSql::Release,
+        };
+        let statement = sql::commit(&self.inner.table, key, token.as_bytes(), op);
+        let row = self.inner.run("commit", statement).await?;
+        match int(row.as_ref(), "Ok") {
+            Some(1) => Ok(()),
+            Some(_) => Err(Error::LeaseLost),
+            None => Err(Error::store("commit", NoResult("commit"))),
+        }
+    }
+
+    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+        let statement = sql::create(&self.inner.table, key, value, &options);
+        let row = self.inner.run("create", statement).await?;
+        match int(row.as_ref(), "Created") {
+            Some(created) => Ok(created == 1),
+            None => Err(Error::store("create", NoResult("create"))),
+        }
+    }
+}

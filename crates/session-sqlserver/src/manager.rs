@@ -1,0 +1,82 @@
+//! The deadpool manager: deadpool-tiberius's connecting, minus the hidden round trip.
+//!
+//! deadpool-tiberius checks every connection taken from the pool with an empty query (a
+//! round trip per store call). This manager connects through deadpool-tiberius (ADO.NET
+//! connection strings, TLS, routing) but recycles without a query: a connection whose
+//! last call failed at the transport level is marked broken and replaced.
+
+use deadpool_tiberius::{
+    deadpool::managed::{self, Metrics, RecycleError, RecycleResult},
+    tiberius, Client,
+};
+
+/// deadpool manager of [`SqlConnection`]s.
+pub struct SqlManager {
+    inner: deadpool_tiberius::Manager,
+}
+
+impl std::fmt::Debug for SqlManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlManager").finish_non_exhaustive()
+    }
+}
+
+impl SqlManager {
+    /// A manager for an ADO.NET connection string
+    /// (`Server=tcp:host,1433;Database=..;User Id=..;Password=..;TrustServerCertificate=true`).
+    ///
+    /// # Errors
+    /// If the connection string cannot be parsed.
+    pub fn from_ado_string(connection_string: &str) -> Result<Self, deadpool_tiberius::SqlServerError> {
+        Ok(SqlManager {
+            inner: deadpool_tiberius::Manager::from_ado_string(connection_string)?,
+        })
+    }
+}
+
+/// A pooled tiberius client that remembers whether it broke.
+pub struct SqlConnection {
+    pub(crate) client: Client,
+    pub(crate) broken: bool,
+}
+
+impl std::fmt::Debug for SqlConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlConnection")
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlConnection {
+    /// Marks the connection broken if `error` came from the transport.
+    pub(crate) fn observe(&mut self, error: &tiberius::error::Error) {
+        use tiberius::error::Error as E;
+        if matches!(
+            error,
+            E::Io { .. } | E::Tls(_) | E::Routing { .. } | E::Protocol(_)
+        ) {
+            self.broken = true;
+        }
+    }
+}
+
+impl managed::Manager for SqlManager {
+    type Type = SqlConnection;
+    type Error = tiberius::error::Error;
+
+    async fn create(&self) -> Result<SqlConnection, Self::Error> {
+        let client = self.inner.create().await?;
+        Ok(SqlConnection {
+            client,
+            broken: false,
+        })
+    }
+
+    async fn recycle(&self, conn: &mut SqlConnection, _: &Metrics) -> RecycleResult<Self::Error> {
+        if conn.broken {
+            return Err(RecycleError::message("connection broke"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! Everything on a real SQL Server (or another TDS engine such as Babelfish), wherever
+//! `SESSION_TEST_MSSQL` holds a connection string: the store contract, the behaviour suite
+//! on both frameworks, and two app instances sharing one database. Skipped loudly when
+//! it is not set (no SQL Server can be installed on the project machines).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{sync::Arc, time::Duration};
+
+use distributed_session::{DistributedCache, SqlServerCache, SqlServerCacheOptions};
+use integration_tests::{behaviour_suite, mssql_connection_string, store_contract, suite, Framework, Target};
+use sessions_tutorial::StoreKind;
+
+store_contract!(sqlserver_contract, async {
+    let cs = mssql_connection_string()?;
+    let options = SqlServerCacheOptions::default()
+        .table_name("SessionsContract")
+        .create_table_if_missing(true)
+        .connect_timeout(Duration::from_secs(5));
+    let cache: Arc<dyn DistributedCache> = Arc::new(SqlServerCache::connect(&cs, options).await.unwrap());
+    Some((cache, ()))
+});
+
+behaviour_suite!(axum_sqlserver, Target::sqlserver(Framework::Axum));
+behaviour_suite!(actix_sqlserver, Target::sqlserver(Framework::Actix));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_one_database_lose_no_update() {
+    let Some(cs) = mssql_connection_string() else {
+        return;
+    };
+    let args = [
+        "--mssql-connection-string".to_owned(),
+        cs,
+        "--signing-key".to_owned(),
+        "an integration-test signing key, 32+ bytes long".to_owned(),
+    ];
+    let axum = Target::new(Framework::Axum, StoreKind::Sqlserver)
+        .with_store_args(&args)
+        .start(false, &[])
+        .await;
+    let actix = Target::new(Framework::Actix, StoreKind::Sqlserver)
+        .with_store_args(&args)
+        .start(false, &[])
+        .await;
+    suite::increments_lose_nothing(
+        "axum + actix on one SQL Server",
+        &[&axum.url, &actix.url],
+        32,
+        2000,
+    )
+    .await;
+    axum.stop().await;
+    actix.stop().await;
+}
