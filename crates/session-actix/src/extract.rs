@@ -120,9 +120,6 @@ impl ResponseError for SessionError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.0.status() >= 500 {
-            tracing::warn!(error = %session_core::error_chain(&self.0), "session error returned by a handler");
-        }
-        error_response(&ErrorResponse::from_error(&self.0))
+        error_response(&ErrorResponse::from_handler_error(&self.0))
     }
 }

@@ -94,9 +94,6 @@ impl std::error::Error for SessionError {
 
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
-        if self.0.status() >= 500 {
-            tracing::warn!(error = %session_core::error_chain(&self.0), "session error returned by a handler");
-        }
-        error_response(&ErrorResponse::from_error(&self.0))
+        error_response(&ErrorResponse::from_handler_error(&self.0))
     }
 }

@@ -52,6 +52,16 @@ impl ErrorResponse {
         }
     }
 
+    /// The response for a session error a handler returned (through an adapter's
+    /// `SessionError`); server-side failures are logged with their cause, since the body
+    /// shows none.
+    pub fn from_handler_error(error: &Error) -> Self {
+        if error.status() >= 500 {
+            tracing::warn!(error = %chain(error), "session error returned by a handler");
+        }
+        Self::from_error(error)
+    }
+
     /// A 500 whose body names a server-side mistake (`{"error": message}`), e.g. a
     /// missing session layer: the message is the developer's fix, never request data.
     pub fn internal(message: &str) -> Self {
