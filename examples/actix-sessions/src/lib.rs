@@ -140,3 +140,13 @@ async fn bind(args: &Args) -> anyhow::Result<(actix_web::dev::Server, SocketAddr
     };
     Ok((server.run(), addr))
 }
+
+impl sessions_tutorial::Tutorial for Running {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn stop(self) {
+        Running::stop(self).await;
+    }
+}

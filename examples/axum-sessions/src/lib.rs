@@ -140,3 +140,13 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
     tracing::info!(%url, store = ?args.store, "session tutorial listening");
     Ok(Running { url, stop, task })
 }
+
+impl sessions_tutorial::Tutorial for Running {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn stop(self) {
+        Running::stop(self).await;
+    }
+}

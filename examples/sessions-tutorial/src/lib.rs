@@ -13,6 +13,37 @@ pub use args::{Args, StoreKind};
 pub use routes::{Reply, ReplyBody, Routes};
 pub use tls::SelfSigned;
 
+/// A started tutorial server, as both examples return it.
+pub trait Tutorial: Sized {
+    /// Base URL, e.g. `https://127.0.0.1:5000`.
+    fn url(&self) -> &str;
+    /// Stops accepting, lets requests in flight finish, and waits.
+    fn stop(self) -> impl std::future::Future<Output = ()>;
+}
+
+/// The whole `main` of an example: logging, the command line, `start`, then serving
+/// until Ctrl-C or SIGTERM.
+pub async fn main<T, F>(framework: &str, start: impl FnOnce(Args) -> F) -> std::process::ExitCode
+where
+    T: Tutorial,
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    init_logging();
+    let args = <Args as clap::Parser>::parse();
+    match start(args).await {
+        Ok(running) => {
+            println!("Session tutorial ({framework}) listening on {}", running.url());
+            shutdown_signal().await;
+            running.stop().await;
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Console logging at `info` (or `RUST_LOG`), as the tutorial's first step.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
