@@ -2,21 +2,21 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use async_trait::async_trait;
 use bb8::{ErrorSink, Pool, RunError};
-use bb8_redis::redis::{FromRedisValue, RedisError, ScriptInvocation};
+use bb8_redis::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use session_core::{
     error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
 };
 
 use crate::{
-    keys::{duration_ticks, instant_ticks, names, now_ticks},
+    keys::{duration_ticks, instant_ticks, names, now_ticks, ttl_ms},
     manager::{Handle, RedisManager},
     options::RedisCacheOptions,
-    scripts,
+    scripts::{self, Lua},
 };
 
 /// The Redis store. Cheap to clone (the pool is shared).
@@ -84,7 +84,9 @@ impl RedisCache {
     /// # Errors
     /// [`Error::Config`] if `url` is not a valid Redis URL.
     pub async fn connect(url: &str, options: RedisCacheOptions) -> Result<Self> {
-        let manager = RedisManager::new(url).map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
+        let manager = RedisManager::new(url)
+            .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?
+            .with_connect_timeout(options.connect_timeout);
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .connection_timeout(options.connect_timeout)
@@ -147,16 +149,45 @@ impl RedisCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs one script invocation.
-    async fn run<T: FromRedisValue>(
+    /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
+    /// restart), loads it and calls again.
+    async fn run<T: FromRedisValue>(&self, operation: &'static str, script: &Lua, call: &Cmd) -> Result<T> {
+        let mut handle = self.handle(operation).await?;
+        let mut result = send(&mut handle, call).await;
+        if matches!(&result, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) {
+            result = match send(&mut handle, &script.load()).await {
+                Ok(_) => send(&mut handle, call).await,
+                Err(error) => Err(error),
+            };
+        }
+        let value = settle(&handle, operation, result)?;
+        T::from_redis_value(value).map_err(|error| Error::store(operation, error))
+    }
+
+    /// Writes an entry with `script` (SET or CREATE: KEYS data; ARGV data, absexp,
+    /// sldexp, ttl). `None` if the entry would already be expired (nothing is sent).
+    async fn write(
         &self,
         operation: &'static str,
-        call: &ScriptInvocation<'_>,
-    ) -> Result<T> {
-        let mut handle = self.handle(operation).await?;
-        let result = call.invoke_async(&mut handle.conn).await;
-        settle(&handle, operation, result)
+        script: &Lua,
+        key: &str,
+        value: Vec<u8>,
+        options: &EntryOptions,
+    ) -> Result<Option<i64>> {
+        let Some(ttl) = ttl_ms(options, SystemTime::now()) else {
+            return Ok(None);
+        };
+        let (data, _) = names(&self.prefix, key);
+        let (abs, sld) = expiry_args(options);
+        let mut call = script.call(&[&data]);
+        call.arg(value).arg(abs).arg(sld).arg(ttl);
+        self.run(operation, script, &call).await.map(Some)
     }
+}
+
+/// Sends one command and reads its reply, server errors included.
+async fn send(handle: &mut Handle, cmd: &Cmd) -> std::result::Result<Value, RedisError> {
+    handle.conn.send_packed_command(cmd).await?.extract_error()
 }
 
 /// Maps a Redis result, marking the connection broken on transport errors.
@@ -183,33 +214,32 @@ fn expiry_args(options: &EntryOptions) -> (i64, i64) {
 impl DistributedCache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let (data, _) = names(&self.prefix, key);
-        let mut call = scripts::GET.key(&data);
+        let mut call = scripts::GET.call(&[&data]);
         call.arg(now_ticks());
-        self.run("get", &call).await
+        self.run("get", &scripts::GET, &call).await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
-        let (data, _) = names(&self.prefix, key);
-        let (abs, sld) = expiry_args(&options);
-        let mut call = scripts::SET.key(&data);
-        call.arg(value).arg(abs).arg(sld).arg(now_ticks());
-        self.run::<i64>("set", &call).await.map(drop)
+        if self.write("set", &scripts::SET, key, value, &options).await?.is_none() {
+            // already expired: what was stored under the key is stale too
+            self.remove(key).await?;
+        }
+        Ok(())
     }
 
     async fn refresh(&self, key: &str) -> Result<()> {
         let (data, _) = names(&self.prefix, key);
-        let mut call = scripts::REFRESH.key(&data);
+        let mut call = scripts::REFRESH.call(&[&data]);
         call.arg(now_ticks());
-        self.run::<i64>("refresh", &call).await.map(drop)
+        self.run::<i64>("refresh", &scripts::REFRESH, &call).await.map(drop)
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
         let (data, _) = names(&self.prefix, key);
         let mut handle = self.handle("remove").await?;
-        let result = bb8_redis::redis::cmd("DEL")
-            .arg(&data)
-            .query_async::<i64>(&mut handle.conn)
-            .await;
+        let mut call = bb8_redis::redis::cmd("DEL");
+        call.arg(&data);
+        let result = send(&mut handle, &call).await;
         settle(&handle, "remove", result).map(drop)
     }
 
@@ -223,9 +253,9 @@ impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         let (data, lock) = names(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut call = scripts::LOCK_AND_GET.key(&data);
-        call.key(&lock).arg(token.as_bytes()).arg(lease_ms);
-        let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &call).await?;
+        let mut call = scripts::LOCK_AND_GET.call(&[&data, &lock]);
+        call.arg(token.as_bytes()).arg(lease_ms);
+        let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &scripts::LOCK_AND_GET, &call).await?;
         Ok(match (status, value) {
             (2, Some(value)) => LockAttempt::Acquired(value),
             (1, _) => LockAttempt::Busy,
@@ -235,28 +265,42 @@ impl SessionLock for RedisCache {
 
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
         let (data, lock) = names(&self.prefix, key);
-        let mut call = scripts::COMMIT.key(&data);
-        call.key(&lock).arg(token.as_bytes());
-        match op {
-            CommitOp::Set { value, options } => {
-                let (abs, sld) = expiry_args(&options);
-                call.arg("set").arg(now_ticks()).arg(value).arg(abs).arg(sld)
+        let keys = [data.as_str(), lock.as_str()];
+        let (script, call) = match op {
+            CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
+                Some(ttl) => {
+                    let (abs, sld) = expiry_args(&options);
+                    let mut call = scripts::COMMIT_SET.call(&keys);
+                    call.arg(token.as_bytes()).arg(value).arg(abs).arg(sld).arg(ttl);
+                    (&*scripts::COMMIT_SET, call)
+                }
+                // already expired: remove what is stored
+                None => unlock_call(&keys, token, true),
+            },
+            CommitOp::Refresh => {
+                let mut call = scripts::COMMIT_REFRESH.call(&keys);
+                call.arg(token.as_bytes()).arg(now_ticks());
+                (&*scripts::COMMIT_REFRESH, call)
             }
-            CommitOp::Refresh => call.arg("refresh").arg(now_ticks()),
-            CommitOp::Remove => call.arg("remove").arg(now_ticks()),
-            CommitOp::Release => call.arg("release").arg(now_ticks()),
+            CommitOp::Remove => unlock_call(&keys, token, true),
+            CommitOp::Release => unlock_call(&keys, token, false),
         };
-        match self.run::<i64>("commit", &call).await? {
+        match self.run::<i64>("commit", script, &call).await? {
             1 => Ok(()),
             _ => Err(Error::LeaseLost),
         }
     }
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
-        let (data, _) = names(&self.prefix, key);
-        let (abs, sld) = expiry_args(&options);
-        let mut call = scripts::CREATE.key(&data);
-        call.arg(value).arg(abs).arg(sld).arg(now_ticks());
-        Ok(self.run::<i64>("create", &call).await? == 1)
+        // an entry expired on arrival is never visible: report it created, store nothing
+        let created = self.write("create", &scripts::CREATE, key, value, &options).await?;
+        Ok(created.is_none_or(|n| n == 1))
     }
+}
+
+/// The call that releases the lease, deleting the entry too if `remove`.
+fn unlock_call(keys: &[&str], token: &LockToken, remove: bool) -> (&'static Lua, Cmd) {
+    let mut call = scripts::COMMIT_UNLOCK.call(keys);
+    call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
+    (&scripts::COMMIT_UNLOCK, call)
 }

@@ -8,6 +8,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use session_core::EntryOptions;
+
 /// .NET ticks (100 ns) between 0001-01-01 and the Unix epoch.
 const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
@@ -36,6 +38,20 @@ pub(crate) fn now_ticks() -> i64 {
     instant_ticks(SystemTime::now())
 }
 
+/// The key TTL of an entry written at `now` with `options`, in whole milliseconds: the
+/// nearer of the sliding window and the absolute expiry; -1 for an entry that never
+/// expires; `None` for one already expired (less than 1 ms left), which is not stored.
+pub(crate) fn ttl_ms(options: &EntryOptions, now: SystemTime) -> Option<i64> {
+    let Some(expires) = options.expires_at(now) else {
+        return Some(-1);
+    };
+    let left = expires.duration_since(now).ok()?;
+    match i64::try_from(left.as_millis()).unwrap_or(i64::MAX) {
+        0 => None,
+        ms => Some(ms),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +69,17 @@ mod tests {
         let y2k = UNIX_EPOCH + Duration::from_secs(946_684_800);
         assert_eq!(instant_ticks(y2k), 630_822_816_000_000_000);
         assert_eq!(duration_ticks(Duration::from_secs(20 * 60)), 12_000_000_000);
+    }
+
+    #[test]
+    fn ttl_is_the_nearer_expiry_in_ms() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let idle = EntryOptions::sliding(Duration::from_secs(20 * 60));
+        assert_eq!(ttl_ms(&idle, now), Some(1_200_000));
+        let soon = idle.with_absolute(now + Duration::from_millis(1500));
+        assert_eq!(ttl_ms(&soon, now), Some(1500));
+        assert_eq!(ttl_ms(&EntryOptions::default(), now), Some(-1));
+        assert_eq!(ttl_ms(&idle.with_absolute(now + Duration::from_micros(900)), now), None);
+        assert_eq!(ttl_ms(&idle.with_absolute(now - Duration::from_secs(1)), now), None);
     }
 }

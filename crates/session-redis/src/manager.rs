@@ -5,21 +5,28 @@
 //! would hand out dead connections forever. This manager never pings on checkout; a
 //! connection whose command failed at the transport level is marked broken and bb8 drops
 //! it when it comes back, so the next checkout connects afresh.
+//!
+//! redis-rs also puts a 500 ms response timeout (a timer per command) on connections by
+//! default; ours have none, because the engine bounds every store call by its
+//! `io_timeout` already.
 
-use std::sync::{
-    atomic::{AtomicBool, Ordering},
-    Arc,
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
 };
 
-use bb8_redis::{
-    redis::{aio::MultiplexedConnection, IntoConnectionInfo, RedisError},
-    RedisConnectionManager,
+use bb8_redis::redis::{
+    aio::MultiplexedConnection, AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError,
 };
 
 /// bb8 manager of [`RedisConnection`]s.
 #[derive(Clone)]
 pub struct RedisManager {
-    inner: RedisConnectionManager,
+    client: Client,
+    config: AsyncConnectionConfig,
 }
 
 impl std::fmt::Debug for RedisManager {
@@ -35,8 +42,15 @@ impl RedisManager {
     /// If `info` is not a valid Redis address.
     pub fn new<T: IntoConnectionInfo>(info: T) -> Result<Self, RedisError> {
         Ok(RedisManager {
-            inner: RedisConnectionManager::new(info)?,
+            client: Client::open(info.into_connection_info()?)?,
+            config: AsyncConnectionConfig::new().set_response_timeout(None),
         })
+    }
+
+    /// Sets how long connecting (TCP, TLS, `AUTH`/`SELECT`) may take (default: 1 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.set_connection_timeout(Some(timeout));
+        self
     }
 }
 
@@ -90,7 +104,15 @@ impl bb8::ManageConnection for RedisManager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<RedisConnection, RedisError> {
-        let conn = self.inner.connect().await?;
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
+        let mut load = bb8_redis::redis::pipe();
+        for script in crate::scripts::all() {
+            load.add_command(script.load()).ignore();
+        }
+        load.exec_async(&mut conn.clone()).await?;
         Ok(RedisConnection {
             conn,
             broken: Arc::new(AtomicBool::new(false)),
@@ -99,7 +121,10 @@ impl bb8::ManageConnection for RedisManager {
 
     async fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), RedisError> {
         // Only used if a pool is built with `test_on_check_out(true)`.
-        self.inner.is_valid(&mut conn.conn).await
+        bb8_redis::redis::cmd("PING")
+            .query_async::<String>(&mut conn.conn)
+            .await
+            .map(drop)
     }
 
     fn has_broken(&self, conn: &mut RedisConnection) -> bool {

@@ -1,100 +1,141 @@
-//! The Lua scripts: every operation is ONE round trip (EVALSHA, reloaded by redis-rs
-//! when the server answers NOSCRIPT after a restart).
+//! The Lua scripts: every store operation is ONE round trip (`EVALSHA`, loaded again
+//! when the server answers `NOSCRIPT` after a restart).
 //!
-//! Tick arithmetic happens in Lua numbers (doubles): absolute times (~6.4e17 ticks) lose
-//! precision below 13 µs, far under the millisecond TTLs set from them.
+//! Redis runs each `redis.call` inside a script like a command of its own (lookup,
+//! timing, reply conversion), so the scripts make as few as they can: the key TTL of a
+//! write is computed by the client ([`ttl_ms`](crate::keys::ttl_ms)) and sent as an
+//! argument, and only the refresh scripts read the stored expiry back.
+//!
+//! Tick arithmetic in the refresh scripts happens in Lua numbers (doubles): absolute
+//! times (~6.4e17 ticks) lose precision below 13 µs, far under the millisecond TTLs set
+//! from them.
 
 use std::sync::LazyLock;
 
-use bb8_redis::redis::Script;
+use bb8_redis::redis::{Cmd, Script};
 
-/// Helpers shared by the scripts: the TTL of an entry, applying it, storing and
-/// refreshing. (Each script defines them on every call; they are small.)
-macro_rules! prelude {
-    () => {
-        r#"
-local function ttl_ms(sld, abs, now)
-  local ttl = nil
-  if sld ~= -1 then ttl = sld end
-  if abs ~= -1 then
-    local rem = abs - now
-    if ttl == nil or rem < ttl then ttl = rem end
-  end
-  if ttl == nil then return nil end
-  return math.floor(ttl / 10000)
-end
-local function apply_ttl(key, ms)
-  if ms == nil then redis.call('PERSIST', key) return true end
-  if ms <= 0 then redis.call('DEL', key) return false end
-  redis.call('PEXPIRE', key, ms)
-  return true
-end
-local function store(key, data, abs, sld, now)
-  redis.call('HSET', key, 'absexp', abs, 'sldexp', sld, 'data', data)
-  apply_ttl(key, ttl_ms(tonumber(sld), tonumber(abs), tonumber(now)))
-end
-local function refresh(key, now)
-  local v = redis.call('HMGET', key, 'sldexp', 'absexp')
-  local sld = tonumber(v[1]) or -1
-  if sld == -1 then return true end
-  return apply_ttl(key, ttl_ms(sld, tonumber(v[2]) or -1, tonumber(now)))
-end
-"#
+/// A script: its source and SHA1, for `EVALSHA` and its `SCRIPT LOAD` fallback.
+pub(crate) struct Lua {
+    pub(crate) code: &'static str,
+    hash: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        Lua {
+            code,
+            hash: Script::new(code).get_hash().to_owned(),
+        }
+    }
+
+    /// `EVALSHA <sha> <keys.len()> <keys...>`; the caller appends the arguments.
+    pub(crate) fn call(&self, keys: &[&str]) -> Cmd {
+        let mut cmd = bb8_redis::redis::cmd("EVALSHA");
+        cmd.arg(&self.hash).arg(keys.len()).arg(keys);
+        cmd
+    }
+
+    /// `SCRIPT LOAD <code>`.
+    pub(crate) fn load(&self) -> Cmd {
+        let mut cmd = bb8_redis::redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(self.code);
+        cmd
+    }
+}
+
+/// Every script, loaded on each new connection (one pipelined round trip), so requests
+/// do not meet `NOSCRIPT` one script at a time.
+pub(crate) fn all() -> [&'static Lua; 8] {
+    [
+        &GET,
+        &SET,
+        &REFRESH,
+        &CREATE,
+        &LOCK_AND_GET,
+        &COMMIT_SET,
+        &COMMIT_REFRESH,
+        &COMMIT_UNLOCK,
+    ]
+}
+
+/// Sets the TTL of KEYS[1] from the argument at `$ttl` (ms, -1 for none).
+macro_rules! apply_ttl {
+    ($ttl:literal) => {
+        concat!(
+            "if ARGV[",
+            $ttl,
+            "] == '-1' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[",
+            $ttl,
+            "]) end\n"
+        )
     };
 }
 
-/// KEYS: data. ARGV: now. Returns the data (sliding its expiry) or nil.
-pub(crate) static GET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        prelude!(),
-        r#"
-local data = redis.call('HGET', KEYS[1], 'data')
-if not data then return false end
-if not refresh(KEYS[1], ARGV[1]) then return false end
-return data
+/// Slides the TTL of the entry KEYS[1] from its stored `sldexp` / `absexp`, given the
+/// time ARGV[$now] in ticks. Deletes an entry whose absolute expiry has passed and then
+/// leaves `alive` false.
+macro_rules! refresh {
+    ($now:literal) => {
+        concat!(
+            r#"
+local alive = true
+local v = redis.call('HMGET', KEYS[1], 'sldexp', 'absexp')
+local sld = tonumber(v[1]) or -1
+if sld ~= -1 then
+  local ttl = sld
+  local abs = tonumber(v[2]) or -1
+  if abs ~= -1 and abs - tonumber(ARGV["#,
+            $now,
+            r#"]) < ttl then ttl = abs - tonumber(ARGV["#,
+            $now,
+            r#"]) end
+  local ms = math.floor(ttl / 10000)
+  if ms <= 0 then redis.call('DEL', KEYS[1]) alive = false else redis.call('PEXPIRE', KEYS[1], ms) end
+end
 "#
+        )
+    };
+}
+
+/// KEYS: data. ARGV: now (ticks). Returns the data (sliding its expiry) or nil.
+pub(crate) static GET: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        "local data = redis.call('HGET', KEYS[1], 'data')\n",
+        "if not data then return false end\n",
+        refresh!("1"),
+        "if not alive then return false end\n",
+        "return data\n"
     ))
 });
 
-/// KEYS: data. ARGV: data, absexp, sldexp, now.
-pub(crate) static SET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        prelude!(),
-        r#"
-store(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-return 1
-"#
+/// KEYS: data. ARGV: data, absexp, sldexp, ttl ms (-1: none).
+pub(crate) static SET: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        "redis.call('HSET', KEYS[1], 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1])\n",
+        apply_ttl!("4"),
+        "return 1\n"
     ))
 });
 
-/// KEYS: data. ARGV: now.
-pub(crate) static REFRESH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        prelude!(),
-        r#"
-refresh(KEYS[1], ARGV[1])
-return 1
-"#
-    ))
-});
+/// KEYS: data. ARGV: now (ticks).
+pub(crate) static REFRESH: LazyLock<Lua> = LazyLock::new(|| Lua::new(concat!(refresh!("1"), "return 1\n")));
 
-/// KEYS: data. ARGV: data, absexp, sldexp, now. Returns 1 if created, 0 if the key exists.
-pub(crate) static CREATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        prelude!(),
-        r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-store(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-return 1
-"#
+/// KEYS: data. ARGV: data, absexp, sldexp, ttl ms (-1: none). Returns 1 if created, 0 if
+/// the key exists.
+pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n",
+        "redis.call('HSET', KEYS[1], 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1])\n",
+        apply_ttl!("4"),
+        "return 1\n"
     ))
 });
 
 /// KEYS: data, lock. ARGV: token, lease ms.
 /// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry;
 /// no lease kept). The uncontended path is two commands: SET NX, HGET.
-pub(crate) static LOCK_AND_GET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
         r#"
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {1, false} end
@@ -110,23 +151,36 @@ return {2, data}
     )
 });
 
-/// KEYS: data, lock. ARGV: token, op (set|refresh|remove|release), now, data, absexp, sldexp.
-/// Returns 1, or 0 (nothing done) if `token` does not hold the lease.
-pub(crate) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        prelude!(),
-        r#"
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
-local op = ARGV[2]
-if op == 'set' then
-  store(KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[3])
-elseif op == 'refresh' then
-  refresh(KEYS[1], ARGV[3])
-elseif op == 'remove' then
-  redis.call('DEL', KEYS[1])
-end
-return 1
-"#
+/// The lease check that opens every commit: returns 0 (nothing done) unless ARGV[1]
+/// holds the lease KEYS[2]; then releases it.
+macro_rules! holding_lease {
+    () => {
+        "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\nredis.call('DEL', KEYS[2])\n"
+    };
+}
+
+/// KEYS: data, lock. ARGV: token, data, absexp, sldexp, ttl ms (-1: none).
+/// Stores and unlocks; returns 1, or 0 (nothing done) if `token` lost the lease.
+pub(crate) static COMMIT_SET: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        holding_lease!(),
+        "redis.call('HSET', KEYS[1], 'absexp', ARGV[3], 'sldexp', ARGV[4], 'data', ARGV[2])\n",
+        apply_ttl!("5"),
+        "return 1\n"
+    ))
+});
+
+/// KEYS: data, lock. ARGV: token, now (ticks). Slides the entry's expiry and unlocks;
+/// returns 1, or 0 (nothing done) if `token` lost the lease.
+pub(crate) static COMMIT_REFRESH: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(concat!(holding_lease!(), refresh!("2"), "return 1\n")));
+
+/// KEYS: data, lock. ARGV: token, remove ('1' deletes the entry, '0' keeps it). Unlocks;
+/// returns 1, or 0 (nothing done) if `token` lost the lease.
+pub(crate) static COMMIT_UNLOCK: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        holding_lease!(),
+        "if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end\n",
+        "return 1\n"
     ))
 });
