@@ -220,7 +220,11 @@ impl DistributedCache for RedisCache {
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
-        if self.write("set", &scripts::SET, key, value, &options).await?.is_none() {
+        if self
+            .write("set", &scripts::SET, key, value, &options)
+            .await?
+            .is_none()
+        {
             // already expired: what was stored under the key is stale too
             self.remove(key).await?;
         }
@@ -231,7 +235,9 @@ impl DistributedCache for RedisCache {
         let (data, _) = names(&self.prefix, key);
         let mut call = scripts::REFRESH.call(&[&data]);
         call.arg(now_ticks());
-        self.run::<i64>("refresh", &scripts::REFRESH, &call).await.map(drop)
+        self.run::<i64>("refresh", &scripts::REFRESH, &call)
+            .await
+            .map(drop)
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
@@ -293,7 +299,9 @@ impl SessionLock for RedisCache {
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
         // an entry expired on arrival is never visible: report it created, store nothing
-        let created = self.write("create", &scripts::CREATE, key, value, &options).await?;
+        let created = self
+            .write("create", &scripts::CREATE, key, value, &options)
+            .await?;
         Ok(created.is_none_or(|n| n == 1))
     }
 }

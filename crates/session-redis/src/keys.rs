@@ -79,7 +79,13 @@ mod tests {
         let soon = idle.with_absolute(now + Duration::from_millis(1500));
         assert_eq!(ttl_ms(&soon, now), Some(1500));
         assert_eq!(ttl_ms(&EntryOptions::default(), now), Some(-1));
-        assert_eq!(ttl_ms(&idle.with_absolute(now + Duration::from_micros(900)), now), None);
-        assert_eq!(ttl_ms(&idle.with_absolute(now - Duration::from_secs(1)), now), None);
+        assert_eq!(
+            ttl_ms(&idle.with_absolute(now + Duration::from_micros(900)), now),
+            None
+        );
+        assert_eq!(
+            ttl_ms(&idle.with_absolute(now - Duration::from_secs(1)), now),
+            None
+        );
     }
 }

@@ -22,11 +22,14 @@ use bb8_redis::redis::{
     aio::MultiplexedConnection, AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError,
 };
 
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// bb8 manager of [`RedisConnection`]s.
 #[derive(Clone)]
 pub struct RedisManager {
     client: Client,
     config: AsyncConnectionConfig,
+    connect_timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisManager {
@@ -43,13 +46,18 @@ impl RedisManager {
     pub fn new<T: IntoConnectionInfo>(info: T) -> Result<Self, RedisError> {
         Ok(RedisManager {
             client: Client::open(info.into_connection_info()?)?,
-            config: AsyncConnectionConfig::new().set_response_timeout(None),
+            config: AsyncConnectionConfig::new()
+                .set_response_timeout(None)
+                .set_connection_timeout(Some(DEFAULT_CONNECT_TIMEOUT)),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         })
     }
 
-    /// Sets how long connecting (TCP, TLS, `AUTH`/`SELECT`) may take (default: 1 s).
+    /// Sets how long connecting (TCP, TLS, `AUTH`/`SELECT`, loading the scripts) may
+    /// take (default: 1 s).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.config = self.config.set_connection_timeout(Some(timeout));
+        self.connect_timeout = timeout;
         self
     }
 }
@@ -112,7 +120,14 @@ impl bb8::ManageConnection for RedisManager {
         for script in crate::scripts::all() {
             load.add_command(script.load()).ignore();
         }
-        load.exec_async(&mut conn.clone()).await?;
+        tokio::time::timeout(self.connect_timeout, load.exec_async(&mut conn.clone()))
+            .await
+            .map_err(|_| {
+                RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "loading the session scripts timed out",
+                ))
+            })??;
         Ok(RedisConnection {
             conn,
             broken: Arc::new(AtomicBool::new(false)),

@@ -116,7 +116,9 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
     let mut outcome = Outcome::Unchanged;
     if state.is_new {
         if state.modified {
-            let id = create(engine, state).await?;
+            // (boxed, as the removal below: each runs at most once per session, and
+            // inline they would enlarge every commit's future)
+            let id = Box::pin(create(engine, state)).await?;
             let value = engine.keys.sign(&id);
             outcome = Outcome::SetCookie(cookie_header::set_cookie(
                 &engine.cookie,
@@ -141,7 +143,7 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
     }
     if let Some(old) = state.retired.take() {
         let old_id = old.id().clone();
-        old.commit(CommitOp::Remove).await?;
+        Box::pin(old.commit(CommitOp::Remove)).await?;
         tracing::debug!(session = %old_id, "old session id deleted");
     }
     Ok(outcome)

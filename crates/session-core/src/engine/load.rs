@@ -19,10 +19,9 @@ use crate::{
 /// returned to the handler.
 pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State) -> Result<()> {
     let incoming = state.incoming.take();
-    let verified = incoming
-        .as_ref()
-        .and_then(|value| engine.keys.verify(value.as_str()));
-    if incoming.is_some() && verified.is_none() {
+    let had_cookie = incoming.is_some();
+    let verified = incoming.and_then(|value| engine.keys.verify(value.as_str()));
+    if had_cookie && verified.is_none() {
         tracing::debug!("session cookie rejected (bad format or signature); a new session will be used");
     }
     if let Some(id) = verified {
@@ -35,7 +34,8 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                 Filled::Discarded => {}
                 Filled::Foreign(lease) => {
                     // Written by a newer version: leave it alone, just let go of it.
-                    if let Err(error) = lease.commit(CommitOp::Release).await {
+                    // (boxed: a rare path that would otherwise enlarge every load's future)
+                    if let Err(error) = Box::pin(lease.commit(CommitOp::Release)).await {
                         tracing::warn!(session = %id, error = %chain(&error), "releasing a session lock failed; it will expire with its lease");
                     }
                 }

@@ -75,7 +75,8 @@ impl LockTable {
             Err(_) => {
                 tracing::debug!("waiting for a session lock held by another request");
                 let started = std::time::Instant::now();
-                match tokio::time::timeout(wait, slot.clone().lock_owned()).await {
+                // boxed: only contended requests pay for the wait's future
+                match Box::pin(tokio::time::timeout(wait, slot.clone().lock_owned())).await {
                     Ok(guard) => {
                         let waited = started.elapsed();
                         if waited >= SLOW_WAIT {

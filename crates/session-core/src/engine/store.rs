@@ -1,7 +1,16 @@
 //! The engine's view of the store: every call bounded by IOTimeout, and the lock
 //! operations mapped onto plain cache calls for stores without a lock capability.
 
-use std::{future::Future, sync::Arc, task::Poll, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
 
 use crate::{
     cache::{DistributedCache, EntryOptions},
@@ -23,19 +32,12 @@ impl Store {
         self.cache.session_lock().is_some()
     }
 
-    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
-        // In-process stores answer on the first poll: no timer is armed for them.
-        let mut call = std::pin::pin!(call);
-        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
-        if let Poll::Ready(result) = first {
-            return result;
-        }
-        match tokio::time::timeout(self.io_timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                operation,
-                after: self.io_timeout,
-            }),
+    fn timed<F: Future>(&self, operation: &'static str, call: F) -> Timed<F> {
+        Timed {
+            call,
+            timer: None,
+            operation,
+            after: self.io_timeout,
         }
     }
 
@@ -56,15 +58,20 @@ impl Store {
     }
 
     /// Applies `op` and releases the lease.
-    pub async fn commit(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+    pub fn commit<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a LockToken,
+        op: CommitOp,
+    ) -> Timed<BoxFuture<'a, Result<()>>> {
         if let Some(lock) = self.cache.session_lock() {
-            return self.timed("commit", lock.commit_and_unlock(key, token, op)).await;
+            return self.timed("commit", lock.commit_and_unlock(key, token, op));
         }
         match op {
-            CommitOp::Set { value, options } => self.timed("set", self.cache.set(key, value, options)).await,
-            CommitOp::Refresh => self.timed("refresh", self.cache.refresh(key)).await,
-            CommitOp::Remove => self.timed("remove", self.cache.remove(key)).await,
-            CommitOp::Release => Ok(()),
+            CommitOp::Set { value, options } => self.timed("set", self.cache.set(key, value, options)),
+            CommitOp::Refresh => self.timed("refresh", self.cache.refresh(key)),
+            CommitOp::Remove => self.timed("remove", self.cache.remove(key)),
+            CommitOp::Release => self.timed("release", Box::pin(std::future::ready(Ok(())))),
         }
     }
 
@@ -78,6 +85,45 @@ impl Store {
                 .timed("set", self.cache.set(key, value, options))
                 .await
                 .map(|()| true),
+        }
+    }
+}
+
+/// A boxed store call, as `async_trait` methods return them.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pin_project! {
+    /// A store call bounded by the IOTimeout. The timer is armed only when the call does
+    /// not answer on its first poll, so in-process stores never arm one. (A hand-written
+    /// future rather than an `async fn`: it is nested in every request's futures, and
+    /// this keeps it as small as its parts.)
+    pub(crate) struct Timed<F> {
+        #[pin]
+        call: F,
+        #[pin]
+        timer: Option<Sleep>,
+        operation: &'static str,
+        after: Duration,
+    }
+}
+
+impl<F: Future<Output = Result<T>>, T> Future for Timed<F> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let mut this = self.project();
+        if let Poll::Ready(result) = this.call.poll(cx) {
+            return Poll::Ready(result);
+        }
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.after)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(Error::Timeout {
+                operation: this.operation,
+                after: *this.after,
+            })),
+            _ => Poll::Pending,
         }
     }
 }
