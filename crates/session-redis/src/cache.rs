@@ -13,7 +13,7 @@ use session_core::{
 };
 
 use crate::{
-    keys::{duration_ticks, instant_ticks, names, now_ticks, ttl_ms},
+    keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::RedisCacheOptions,
     scripts::{self, Lua},
@@ -177,9 +177,8 @@ impl RedisCache {
         let Some(ttl) = ttl_ms(options, SystemTime::now()) else {
             return Ok(None);
         };
-        let (data, _) = names(&self.prefix, key);
         let (abs, sld) = expiry_args(options);
-        let mut call = script.call(&[&data]);
+        let mut call = script.call(&[KeyName::data(&self.prefix, key)], value.len() + 64);
         call.arg(value).arg(abs).arg(sld).arg(ttl);
         self.run(operation, script, &call).await.map(Some)
     }
@@ -213,8 +212,7 @@ fn expiry_args(options: &EntryOptions) -> (i64, i64) {
 #[async_trait]
 impl DistributedCache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let (data, _) = names(&self.prefix, key);
-        let mut call = scripts::GET.call(&[&data]);
+        let mut call = scripts::GET.call(&[KeyName::data(&self.prefix, key)], 20);
         call.arg(now_ticks());
         self.run("get", &scripts::GET, &call).await
     }
@@ -232,8 +230,7 @@ impl DistributedCache for RedisCache {
     }
 
     async fn refresh(&self, key: &str) -> Result<()> {
-        let (data, _) = names(&self.prefix, key);
-        let mut call = scripts::REFRESH.call(&[&data]);
+        let mut call = scripts::REFRESH.call(&[KeyName::data(&self.prefix, key)], 20);
         call.arg(now_ticks());
         self.run::<i64>("refresh", &scripts::REFRESH, &call)
             .await
@@ -241,10 +238,9 @@ impl DistributedCache for RedisCache {
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
-        let (data, _) = names(&self.prefix, key);
         let mut handle = self.handle("remove").await?;
         let mut call = bb8_redis::redis::cmd("DEL");
-        call.arg(&data);
+        call.arg(KeyName::data(&self.prefix, key));
         let result = send(&mut handle, &call).await;
         settle(&handle, "remove", result).map(drop)
     }
@@ -257,9 +253,9 @@ impl DistributedCache for RedisCache {
 #[async_trait]
 impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
-        let (data, lock) = names(&self.prefix, key);
+        let data = KeyName::data(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut call = scripts::LOCK_AND_GET.call(&[&data, &lock]);
+        let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
         let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &scripts::LOCK_AND_GET, &call).await?;
         Ok(match (status, value) {
@@ -270,13 +266,13 @@ impl SessionLock for RedisCache {
     }
 
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
-        let (data, lock) = names(&self.prefix, key);
-        let keys = [data.as_str(), lock.as_str()];
+        let data = KeyName::data(&self.prefix, key);
+        let keys = [data, data.lock()];
         let (script, call) = match op {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
                     let (abs, sld) = expiry_args(&options);
-                    let mut call = scripts::COMMIT_SET.call(&keys);
+                    let mut call = scripts::COMMIT_SET.call(&keys, value.len() + 96);
                     call.arg(token.as_bytes()).arg(value).arg(abs).arg(sld).arg(ttl);
                     (&*scripts::COMMIT_SET, call)
                 }
@@ -284,7 +280,7 @@ impl SessionLock for RedisCache {
                 None => unlock_call(&keys, token, true),
             },
             CommitOp::Refresh => {
-                let mut call = scripts::COMMIT_REFRESH.call(&keys);
+                let mut call = scripts::COMMIT_REFRESH.call(&keys, 64);
                 call.arg(token.as_bytes()).arg(now_ticks());
                 (&*scripts::COMMIT_REFRESH, call)
             }
@@ -307,8 +303,8 @@ impl SessionLock for RedisCache {
 }
 
 /// The call that releases the lease, deleting the entry too if `remove`.
-fn unlock_call(keys: &[&str], token: &LockToken, remove: bool) -> (&'static Lua, Cmd) {
-    let mut call = scripts::COMMIT_UNLOCK.call(keys);
+fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> (&'static Lua, Cmd) {
+    let mut call = scripts::COMMIT_UNLOCK.call(keys, 64);
     call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
     (&scripts::COMMIT_UNLOCK, call)
 }

@@ -6,18 +6,73 @@
 //! the nearer of the two. The session lease is `<instance>{<key>}:lock`. The braces are
 //! a hash tag: both keys of a session live in the same Redis Cluster slot.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    fmt,
+    io::Write,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
+use bb8_redis::redis::{RedisWrite, ToRedisArgs};
 use session_core::EntryOptions;
 
 /// .NET ticks (100 ns) between 0001-01-01 and the Unix epoch.
 const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
-/// The data and lease keys of `key` under `prefix`.
-pub(crate) fn names(prefix: &str, key: &str) -> (String, String) {
-    let data = format!("{prefix}{{{key}}}");
-    let lock = format!("{data}:lock");
-    (data, lock)
+/// The Redis name of an entry (`<prefix>{<key>}`) or of its lease (`...:lock`),
+/// written straight into a command's buffer (no `String` per call).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyName<'a> {
+    prefix: &'a str,
+    key: &'a str,
+    lock: bool,
+}
+
+impl<'a> KeyName<'a> {
+    /// The entry `key` under `prefix`.
+    pub fn data(prefix: &'a str, key: &'a str) -> Self {
+        KeyName {
+            prefix,
+            key,
+            lock: false,
+        }
+    }
+
+    /// The lease of this entry.
+    pub fn lock(self) -> Self {
+        KeyName { lock: true, ..self }
+    }
+
+    pub fn len(&self) -> usize {
+        self.prefix.len() + self.key.len() + 2 + if self.lock { 5 } else { 0 }
+    }
+
+    fn parts(&self) -> [&'a str; 5] {
+        [
+            self.prefix,
+            "{",
+            self.key,
+            "}",
+            if self.lock { ":lock" } else { "" },
+        ]
+    }
+}
+
+impl fmt::Display for KeyName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.parts().iter().try_for_each(|part| f.write_str(part))
+    }
+}
+
+impl ToRedisArgs for KeyName<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        for part in self.parts() {
+            // the writer appends to the command's Vec: it cannot fail
+            if arg.write_all(part.as_bytes()).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 /// A duration in ticks.
@@ -58,9 +113,18 @@ mod tests {
 
     #[test]
     fn keys_share_a_hash_tag() {
-        let (data, lock) = names("KestrunSession_", "abc");
-        assert_eq!(data, "KestrunSession_{abc}");
-        assert_eq!(lock, "KestrunSession_{abc}:lock");
+        let data = KeyName::data("KestrunSession_", "abc");
+        assert_eq!(data.to_string(), "KestrunSession_{abc}");
+        assert_eq!(data.lock().to_string(), "KestrunSession_{abc}:lock");
+        assert_eq!(data.lock().len(), data.lock().to_string().len());
+        let mut cmd = bb8_redis::redis::cmd("DEL");
+        cmd.arg(data).arg(data.lock());
+        let args: Vec<_> = cmd.args_iter().collect();
+        assert_eq!(args.len(), 3);
+        assert!(matches!(
+            args[2],
+            bb8_redis::redis::Arg::Simple(b"KestrunSession_{abc}:lock")
+        ));
     }
 
     #[test]

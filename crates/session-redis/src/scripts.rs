@@ -14,6 +14,8 @@ use std::sync::LazyLock;
 
 use bb8_redis::redis::{Cmd, Script};
 
+use crate::keys::KeyName;
+
 /// A script: its source and SHA1, for `EVALSHA` and its `SCRIPT LOAD` fallback.
 pub(crate) struct Lua {
     pub(crate) code: &'static str,
@@ -28,10 +30,16 @@ impl Lua {
         }
     }
 
-    /// `EVALSHA <sha> <keys.len()> <keys...>`; the caller appends the arguments.
-    pub(crate) fn call(&self, keys: &[&str]) -> Cmd {
-        let mut cmd = bb8_redis::redis::cmd("EVALSHA");
-        cmd.arg(&self.hash).arg(keys.len()).arg(keys);
+    /// `EVALSHA <sha> <keys.len()> <keys...>`, with room for the arguments the caller
+    /// appends (`arg_bytes` in all), so building it allocates once.
+    pub(crate) fn call(&self, keys: &[KeyName<'_>], arg_bytes: usize) -> Cmd {
+        const MOST_ARGS: usize = 6;
+        let key_bytes: usize = keys.iter().map(KeyName::len).sum();
+        let mut cmd = Cmd::with_capacity(3 + keys.len() + MOST_ARGS, 64 + key_bytes + arg_bytes);
+        cmd.arg("EVALSHA").arg(&self.hash).arg(keys.len());
+        for key in keys {
+            cmd.arg(key);
+        }
         cmd
     }
 
