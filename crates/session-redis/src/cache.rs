@@ -155,10 +155,8 @@ impl RedisCache {
         let mut handle = self.handle(operation).await?;
         let mut result = send(&mut handle, call).await;
         if matches!(&result, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) {
-            result = match send(&mut handle, &script.load()).await {
-                Ok(_) => send(&mut handle, call).await,
-                Err(error) => Err(error),
-            };
+            // boxed: a rare path that would otherwise double every call's future
+            result = Box::pin(reload_and_send(&mut handle, script, call)).await;
         }
         let value = settle(&handle, operation, result)?;
         T::from_redis_value(value).map_err(|error| Error::store(operation, error))
@@ -182,6 +180,12 @@ impl RedisCache {
         call.arg(value).arg(abs).arg(sld).arg(ttl);
         self.run(operation, script, &call).await.map(Some)
     }
+}
+
+/// Loads `script`, then sends `call` (which runs it) again.
+async fn reload_and_send(handle: &mut Handle, script: &Lua, call: &Cmd) -> std::result::Result<Value, RedisError> {
+    send(handle, &script.load()).await?;
+    send(handle, call).await
 }
 
 /// Sends one command and reads its reply, server errors included.
