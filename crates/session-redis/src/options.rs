@@ -37,7 +37,8 @@ impl RedisCacheOptions {
         self
     }
 
-    /// How long to wait for a new connection (and for a free one from the pool).
+    /// How long to wait for a new connection (TCP, handshake, loading the scripts) and
+    /// for a free one from the pool.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
