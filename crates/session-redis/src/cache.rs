@@ -183,7 +183,11 @@ impl RedisCache {
 }
 
 /// Loads `script`, then sends `call` (which runs it) again.
-async fn reload_and_send(handle: &mut Handle, script: &Lua, call: &Cmd) -> std::result::Result<Value, RedisError> {
+async fn reload_and_send(
+    handle: &mut Handle,
+    script: &Lua,
+    call: &Cmd,
+) -> std::result::Result<Value, RedisError> {
     send(handle, &script.load()).await?;
     send(handle, call).await
 }
