@@ -16,7 +16,7 @@ use crate::{
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::RedisCacheOptions,
-    scripts::{self, Lua},
+    scripts::{self, Lua, ScriptCall},
 };
 
 /// The Redis store. Cheap to clone (the pool is shared).
@@ -115,11 +115,14 @@ impl RedisCache {
     /// # Errors
     /// [`Error::Store`] if Redis cannot be reached.
     pub async fn ping(&self) -> Result<()> {
-        let mut handle = self.handle("ping").await?;
-        let result = bb8_redis::redis::cmd("PING")
-            .query_async::<String>(&mut handle.conn)
-            .await;
-        settle(&handle, "ping", result).map(drop)
+        self.exec("ping", &bb8_redis::redis::cmd("PING")).await.map(drop)
+    }
+
+    /// Sends one plain command.
+    async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
+        let mut handle = self.handle(operation).await?;
+        let result = send(&mut handle, cmd).await;
+        settle(&handle, operation, result)
     }
 
     /// The current handle, or a fresh one from the pool if there is none or it broke.
@@ -151,12 +154,12 @@ impl RedisCache {
 
     /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
     /// restart), loads it and calls again.
-    async fn run<T: FromRedisValue>(&self, operation: &'static str, script: &Lua, call: &Cmd) -> Result<T> {
+    async fn run<T: FromRedisValue>(&self, operation: &'static str, call: &ScriptCall) -> Result<T> {
         let mut handle = self.handle(operation).await?;
-        let mut result = send(&mut handle, call).await;
+        let mut result = send(&mut handle, &call.cmd).await;
         if matches!(&result, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) {
             // boxed: a rare path that would otherwise double every call's future
-            result = Box::pin(reload_and_send(&mut handle, script, call)).await;
+            result = Box::pin(reload_and_send(&mut handle, call)).await;
         }
         let value = settle(&handle, operation, result)?;
         T::from_redis_value(value).map_err(|error| Error::store(operation, error))
@@ -167,7 +170,7 @@ impl RedisCache {
     async fn write(
         &self,
         operation: &'static str,
-        script: &Lua,
+        script: &'static Lua,
         key: &str,
         value: Vec<u8>,
         options: &EntryOptions,
@@ -178,18 +181,14 @@ impl RedisCache {
         let (abs, sld) = expiry_args(options);
         let mut call = script.call(&[KeyName::data(&self.prefix, key)], value.len() + 64);
         call.arg(value).arg(abs).arg(sld).arg(ttl);
-        self.run(operation, script, &call).await.map(Some)
+        self.run(operation, &call).await.map(Some)
     }
 }
 
-/// Loads `script`, then sends `call` (which runs it) again.
-async fn reload_and_send(
-    handle: &mut Handle,
-    script: &Lua,
-    call: &Cmd,
-) -> std::result::Result<Value, RedisError> {
-    send(handle, &script.load()).await?;
-    send(handle, call).await
+/// Loads the script of `call`, then sends `call` again.
+async fn reload_and_send(handle: &mut Handle, call: &ScriptCall) -> std::result::Result<Value, RedisError> {
+    send(handle, &call.script.load()).await?;
+    send(handle, &call.cmd).await
 }
 
 /// Sends one command and reads its reply, server errors included.
@@ -222,7 +221,7 @@ impl DistributedCache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let mut call = scripts::GET.call(&[KeyName::data(&self.prefix, key)], 20);
         call.arg(now_ticks());
-        self.run("get", &scripts::GET, &call).await
+        self.run("get", &call).await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
@@ -240,17 +239,13 @@ impl DistributedCache for RedisCache {
     async fn refresh(&self, key: &str) -> Result<()> {
         let mut call = scripts::REFRESH.call(&[KeyName::data(&self.prefix, key)], 20);
         call.arg(now_ticks());
-        self.run::<i64>("refresh", &scripts::REFRESH, &call)
-            .await
-            .map(drop)
+        self.run::<i64>("refresh", &call).await.map(drop)
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
-        let mut handle = self.handle("remove").await?;
         let mut call = bb8_redis::redis::cmd("DEL");
         call.arg(KeyName::data(&self.prefix, key));
-        let result = send(&mut handle, &call).await;
-        settle(&handle, "remove", result).map(drop)
+        self.exec("remove", &call).await.map(drop)
     }
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {
@@ -265,7 +260,7 @@ impl SessionLock for RedisCache {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
-        let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &scripts::LOCK_AND_GET, &call).await?;
+        let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &call).await?;
         Ok(match (status, value) {
             (2, Some(value)) => LockAttempt::Acquired(value),
             (1, _) => LockAttempt::Busy,
@@ -276,13 +271,13 @@ impl SessionLock for RedisCache {
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
         let data = KeyName::data(&self.prefix, key);
         let keys = [data, data.lock()];
-        let (script, call) = match op {
+        let call = match op {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
                     let (abs, sld) = expiry_args(&options);
                     let mut call = scripts::COMMIT_SET.call(&keys, value.len() + 96);
                     call.arg(token.as_bytes()).arg(value).arg(abs).arg(sld).arg(ttl);
-                    (&*scripts::COMMIT_SET, call)
+                    call
                 }
                 // already expired: remove what is stored
                 None => unlock_call(&keys, token, true),
@@ -290,12 +285,12 @@ impl SessionLock for RedisCache {
             CommitOp::Refresh => {
                 let mut call = scripts::COMMIT_REFRESH.call(&keys, 64);
                 call.arg(token.as_bytes()).arg(now_ticks());
-                (&*scripts::COMMIT_REFRESH, call)
+                call
             }
             CommitOp::Remove => unlock_call(&keys, token, true),
             CommitOp::Release => unlock_call(&keys, token, false),
         };
-        match self.run::<i64>("commit", script, &call).await? {
+        match self.run::<i64>("commit", &call).await? {
             1 => Ok(()),
             _ => Err(Error::LeaseLost),
         }
@@ -311,8 +306,8 @@ impl SessionLock for RedisCache {
 }
 
 /// The call that releases the lease, deleting the entry too if `remove`.
-fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> (&'static Lua, Cmd) {
+fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> ScriptCall {
     let mut call = scripts::COMMIT_UNLOCK.call(keys, 64);
     call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
-    (&scripts::COMMIT_UNLOCK, call)
+    call
 }

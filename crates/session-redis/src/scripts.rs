@@ -12,7 +12,7 @@
 
 use std::sync::LazyLock;
 
-use bb8_redis::redis::{Cmd, Script};
+use bb8_redis::redis::{Cmd, Script, ToRedisArgs};
 
 use crate::keys::KeyName;
 
@@ -32,7 +32,7 @@ impl Lua {
 
     /// `EVALSHA <sha> <keys.len()> <keys...>`, with room for the arguments the caller
     /// appends (`arg_bytes` in all), so building it allocates once.
-    pub(crate) fn call(&self, keys: &[KeyName<'_>], arg_bytes: usize) -> Cmd {
+    pub(crate) fn call(&'static self, keys: &[KeyName<'_>], arg_bytes: usize) -> ScriptCall {
         const MOST_ARGS: usize = 6;
         let key_bytes: usize = keys.iter().map(KeyName::len).sum();
         let mut cmd = Cmd::with_capacity(3 + keys.len() + MOST_ARGS, 64 + key_bytes + arg_bytes);
@@ -40,7 +40,7 @@ impl Lua {
         for key in keys {
             cmd.arg(key);
         }
-        cmd
+        ScriptCall { script: self, cmd }
     }
 
     /// `SCRIPT LOAD <code>`.
@@ -48,6 +48,20 @@ impl Lua {
         let mut cmd = bb8_redis::redis::cmd("SCRIPT");
         cmd.arg("LOAD").arg(self.code);
         cmd
+    }
+}
+
+/// One call of a script: the `EVALSHA` command, and the script to load if Redis forgot it.
+pub(crate) struct ScriptCall {
+    pub(crate) script: &'static Lua,
+    pub(crate) cmd: Cmd,
+}
+
+impl ScriptCall {
+    /// Appends an argument (`ARGV[n]`).
+    pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
     }
 }
 
