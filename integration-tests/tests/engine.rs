@@ -445,6 +445,9 @@ async fn invalid_configuration_is_refused() {
         SessionEngine::builder().io_timeout(Duration::ZERO),
         SessionEngine::builder().max_payload(1),
         SessionEngine::builder().cookie(distributed_session::CookieOptions::new("bad name;")),
+        SessionEngine::builder().cookie(distributed_session::CookieOptions::default().path("/a\r\nX: 1")),
+        SessionEngine::builder()
+            .cookie(distributed_session::CookieOptions::default().domain("a.test;Secure")),
     ] {
         assert!(matches!(
             builder.build(MemoryCache::default()),

@@ -9,12 +9,21 @@ use crate::{
     options::{CookieOptions, SameSite, SecurePolicy},
 };
 
+/// Most duplicate session cookies checked against the keys (each check is an HMAC).
+const MOST_CANDIDATES: usize = 8;
+
 /// Finds the value of the cookie `name` in raw `Cookie` header values.
 ///
 /// Headers that are not UTF-8, malformed pairs and values of the wrong length are
-/// skipped; the first plausible value wins.
-pub(crate) fn find<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) -> Option<CookieValue> {
-    headers
+/// skipped. With one plausible value, that one is taken (and verified later, when the
+/// session is first used). With several (a stale cookie of another path or domain may
+/// come first), the first that `verifies` is taken, else the first.
+pub(crate) fn find<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+    verifies: impl Fn(&str) -> bool,
+) -> Option<CookieValue> {
+    let mut candidates = headers
         .into_iter()
         .filter_map(|raw| std::str::from_utf8(raw).ok())
         .flat_map(|header| header.split(';'))
@@ -22,7 +31,17 @@ pub(crate) fn find<'a>(headers: impl IntoIterator<Item = &'a [u8]>, name: &str) 
             let (k, v) = pair.split_once('=')?;
             (k.trim() == name).then(|| v.trim().trim_matches('"'))
         })
-        .find_map(CookieValue::new)
+        .filter_map(CookieValue::new);
+    let first = candidates.next()?;
+    let Some(second) = candidates.next() else {
+        return Some(first);
+    };
+    [first, second]
+        .into_iter()
+        .chain(candidates)
+        .take(MOST_CANDIDATES)
+        .find(|candidate| verifies(candidate.as_str()))
+        .or(Some(first))
 }
 
 /// A cookie value of the one plausible length, kept inline (no allocation per request).
@@ -95,10 +114,30 @@ mod tests {
     fn finds_the_cookie_among_others() {
         let h1 = b"a=1; Kr.Session=short".as_slice();
         let h2 = format!("x=y;Kr.Session={V}; z=1");
-        let found = find([h1, h2.as_bytes()], "Kr.Session");
+        let found = find([h1, h2.as_bytes()], "Kr.Session", |_| false);
         assert_eq!(found.as_ref().map(CookieValue::as_str), Some(V));
-        assert!(find([b"kr.session=1".as_slice()], "Kr.Session").is_none());
-        assert!(find([b"\xff\xfe".as_slice()], "Kr.Session").is_none());
+        assert!(find([b"kr.session=1".as_slice()], "Kr.Session", |_| true).is_none());
+        assert!(find([b"\xff\xfe".as_slice()], "Kr.Session", |_| true).is_none());
+    }
+
+    #[test]
+    fn of_duplicate_cookies_the_first_that_verifies_wins() {
+        const W: &str = "WWWWWWWWWWWWWWWWWWWWWW.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+        let header = format!("Kr.Session={V}; Kr.Session={W}");
+        let pick = |good: &'static str| {
+            find([header.as_bytes()], "Kr.Session", |v| v == good).map(|c| c.as_str().to_owned())
+        };
+        assert_eq!(pick(W).as_deref(), Some(W));
+        assert_eq!(pick(V).as_deref(), Some(V));
+        assert_eq!(pick("none").as_deref(), Some(V), "none verifies: the first");
+        let many = vec![format!("Kr.Session={V}"); MOST_CANDIDATES].join("; ") + &format!("; Kr.Session={W}");
+        assert_eq!(
+            find([many.as_bytes()], "Kr.Session", |v| v == W)
+                .map(|c| c.as_str().to_owned())
+                .as_deref(),
+            Some(V),
+            "at most MOST_CANDIDATES are checked"
+        );
     }
 
     #[test]

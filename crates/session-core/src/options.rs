@@ -114,6 +114,45 @@ impl CookieOptions {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Checks that every attribute can be written into a `Set-Cookie` header as it is
+    /// (RFC 6265 §4.1.1), so a misconfiguration fails at start-up, not on each response.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+        if !name_ok {
+            return Err(format!("invalid cookie name {:?}", self.name));
+        }
+        // path-av: any CHAR except CTLs or ";"; a path that does not start with '/' is
+        // ignored by browsers (RFC 6265 §5.2.4), so it is refused here.
+        let path_ok =
+            self.path.starts_with('/') && self.path.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b';');
+        if !path_ok {
+            return Err(format!(
+                "invalid cookie path {:?}: it must start with '/' and hold printable ASCII without ';'",
+                self.path
+            ));
+        }
+        if let Some(domain) = &self.domain {
+            let host = domain.strip_prefix('.').unwrap_or(domain);
+            let domain_ok = !host.is_empty()
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !domain_ok {
+                return Err(format!(
+                    "invalid cookie domain {domain:?}: it must be a host name (letters, digits, '-', '.')"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Timeouts and limits (seed: `Add-KrSession`).
@@ -146,5 +185,45 @@ impl Limits {
     /// How long a request may wait for its session's lock.
     pub fn lock_wait(&self) -> Duration {
         self.lock_wait.unwrap_or(self.io_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CookieOptions;
+
+    #[test]
+    fn header_safe_attributes_are_accepted() {
+        for options in [
+            CookieOptions::default(),
+            CookieOptions::new("__Host-app.sid").path("/app/v1"),
+            CookieOptions::default().domain("example.com"),
+            CookieOptions::default().domain(".shop.example-1.org"),
+            CookieOptions::default().domain("127.0.0.1"),
+        ] {
+            assert_eq!(options.validate(), Ok(()), "{options:?}");
+        }
+    }
+
+    #[test]
+    fn attributes_that_break_the_header_are_refused() {
+        for options in [
+            CookieOptions::new(""),
+            CookieOptions::new("bad name"),
+            CookieOptions::new("a=b"),
+            CookieOptions::default().path(""),
+            CookieOptions::default().path("app"),
+            CookieOptions::default().path("/a;Domain=evil.test"),
+            CookieOptions::default().path("/a\r\nX-Injected: 1"),
+            CookieOptions::default().path("/caf\u{e9}"),
+            CookieOptions::default().domain(""),
+            CookieOptions::default().domain("."),
+            CookieOptions::default().domain("example..com"),
+            CookieOptions::default().domain("-example.com"),
+            CookieOptions::default().domain("example.com;Secure"),
+            CookieOptions::default().domain("ex ample.com"),
+        ] {
+            assert!(options.validate().is_err(), "{options:?}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     cache::DistributedCache,
     cookie_codec::{KeyRing, SigningKey},
     cookie_header,
-    options::{CookieOptions, Limits},
+    options::{CookieOptions, Limits, SameSite, SecurePolicy},
     session::Session,
     Error, Result,
 };
@@ -77,7 +77,9 @@ impl SessionEngine {
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
         secure_request: bool,
     ) -> SessionScope {
-        let incoming = cookie_header::find(cookie_headers, &self.inner.cookie.name);
+        let incoming = cookie_header::find(cookie_headers, &self.inner.cookie.name, |value| {
+            self.inner.keys.verify(value).is_some()
+        });
         SessionScope {
             session: Session::new(Arc::clone(&self.inner), incoming, secure_request),
         }
@@ -187,8 +189,9 @@ impl SessionEngineBuilder {
     /// Builds the engine over `cache`.
     ///
     /// # Errors
-    /// [`Error::Config`] for a zero timeout or lease, an invalid cookie name, or a
-    /// payload cap too small to hold an empty session.
+    /// [`Error::Config`] for a zero timeout or lease, a cookie name, path or domain that
+    /// cannot be written into a `Set-Cookie` header, or a payload cap too small to hold
+    /// an empty session.
     pub fn build(self, cache: impl DistributedCache) -> Result<SessionEngine> {
         self.build_shared(Arc::new(cache))
     }
@@ -211,13 +214,11 @@ impl SessionEngineBuilder {
         if limits.max_payload < 16 {
             return Err(Error::Config("the payload cap must be at least 16 bytes".into()));
         }
-        let name = &self.cookie.name;
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-        if !valid_name {
-            return Err(Error::Config(format!("invalid cookie name {name:?}")));
+        self.cookie.validate().map_err(Error::Config)?;
+        if self.cookie.same_site == SameSite::None && self.cookie.secure == SecurePolicy::None {
+            tracing::warn!(
+                "the session cookie is SameSite=None without Secure: browsers reject such cookies"
+            );
         }
         let keys = self.keys.unwrap_or_else(|| {
             tracing::warn!(
