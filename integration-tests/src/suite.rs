@@ -180,6 +180,36 @@ pub async fn cleared_keys_are_gone_and_keys_are_case_sensitive(target: &Target) 
     server.stop().await;
 }
 
+/// A value of another type under a key reads as the seed's cmdlets read it: a string
+/// under `counter` is no counter (it restarts at 1), the binary counter reads as text.
+pub async fn values_of_another_type_read_as_in_the_seed(target: &Target) {
+    let server = target.start(false, &[]).await;
+    let t = &server.label;
+    let mut b = Browser::new(&server.url);
+    b.get("/session/set?key=counter&value=abc").await;
+    let r = b.get("/session/counter").await;
+    assert_eq!(
+        (r.status, r.json()["counter"].clone()),
+        (200, json!(1)),
+        "{t}: {}",
+        r.text
+    );
+    assert_eq!(b.get("/session/counter").await.json()["counter"], 2, "{t}");
+    let r = b.get("/session/get?key=counter").await;
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"key": "counter", "value": "\u{0}\u{0}\u{0}\u{2}"})),
+        "{t}"
+    );
+    for _ in 0..198 {
+        b.get("/session/counter").await;
+    }
+    // 200 = 0x000000C8: not UTF-8, decoded with a replacement character
+    let r = b.get("/session/get?key=counter").await;
+    assert_eq!(r.json()["value"], "\u{0}\u{0}\u{0}\u{fffd}", "{t}: {}", r.text);
+    server.stop().await;
+}
+
 /// Blank parameters are 400s with an example.
 pub async fn blank_parameters_are_bad_requests(target: &Target) {
     let server = target.start(false, &[]).await;
@@ -377,6 +407,7 @@ macro_rules! behaviour_suite {
                 first_write_sets_one_cookie,
                 cleared_keys_are_gone_and_keys_are_case_sensitive,
                 blank_parameters_are_bad_requests,
+                values_of_another_type_read_as_in_the_seed,
                 tampered_and_garbage_cookies_are_ignored,
                 idle_sessions_expire_and_reads_slide,
                 concurrent_increments_lose_nothing,

@@ -60,14 +60,33 @@ async fn get(s: Session, q: Params) -> HttpResponse {
 }
 
 /// Registers the tutorial's routes (the app must be wrapped in a [`SessionMiddleware`]).
+/// Each answers GET and HEAD, and other methods with 405 and `Allow`, as axum's `get`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/hello", web::get().to(hello))
-        .route("/session/counter", web::get().to(counter))
-        .route("/session/login", web::get().to(login))
-        .route("/session/whoami", web::get().to(whoami))
-        .route("/session/logout", web::get().to(logout))
-        .route("/session/set", web::get().to(set))
-        .route("/session/get", web::get().to(get));
+    cfg.service(get_or_head("/hello", hello))
+        .service(get_or_head("/session/counter", counter))
+        .service(get_or_head("/session/login", login))
+        .service(get_or_head("/session/whoami", whoami))
+        .service(get_or_head("/session/logout", logout))
+        .service(get_or_head("/session/set", set))
+        .service(get_or_head("/session/get", get));
+}
+
+/// The resource `path` served by `handler` for GET and HEAD (actix-web sends no body
+/// for HEAD).
+fn get_or_head<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|| async {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((actix_web::http::header::ALLOW, "GET,HEAD"))
+                .finish()
+        }))
 }
 
 /// A running server.

@@ -44,11 +44,16 @@ where
     }
 }
 
-/// Console logging at `info` (or `RUST_LOG`), as the tutorial's first step.
+/// Console logging at `info` (or `RUST_LOG`), as the tutorial's first step. Logs go to
+/// stderr (coloured only on a terminal), so stdout carries just the URL line.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// Resolves when the process receives Ctrl-C or SIGTERM.

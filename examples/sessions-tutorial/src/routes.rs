@@ -69,10 +69,16 @@ impl Routes {
         }
     }
 
-    /// `GET /session/counter`: increments the session's counter.
+    /// `GET /session/counter`: increments the session's counter. As with the seed's
+    /// `Get-KrSessionInt32` (ASP.NET's `GetInt32`), a value that is not a 4-byte integer
+    /// (say, a string stored by `/session/set`) counts as no counter: it restarts at 1.
     pub async fn counter(session: &Session) -> Reply {
         Self::run(async {
-            let n = session.get_i32("counter").await?.unwrap_or(0).saturating_add(1);
+            let current = match session.get_i32("counter").await {
+                Err(Error::TypeMismatch { .. }) => None,
+                other => other?,
+            };
+            let n = current.unwrap_or(0).saturating_add(1);
             session.set_i32("counter", n).await?;
             Ok(Reply::json(
                 200,
@@ -103,7 +109,7 @@ impl Routes {
     /// `GET /session/whoami`: the stored user, or 401.
     pub async fn whoami(session: &Session) -> Reply {
         Self::run(async {
-            Ok(match session.get_string("user").await? {
+            Ok(match lossy_string(session, "user").await? {
                 Some(user) => Reply::json(200, json!({ "user": user })),
                 None => Reply::json(401, json!({ "error": "No active session or user not set" })),
             })
@@ -138,13 +144,15 @@ impl Routes {
         .await
     }
 
-    /// `GET /session/get?key=K`: reads a string, or 404.
+    /// `GET /session/get?key=K`: reads a string, or 404. Like the seed's
+    /// `Get-KrSessionString` (ASP.NET's `GetString`), bytes that are not UTF-8 (the
+    /// binary counter, for one) are decoded with replacement characters, not refused.
     pub async fn get(session: &Session, key: Option<&str>) -> Reply {
         let Some(key) = given(key) else {
             return bad_request("Missing or empty 'key' query parameter", "/session/get?key=color");
         };
         Self::run(async {
-            Ok(match session.get_string(key).await? {
+            Ok(match lossy_string(session, key).await? {
                 Some(value) => Reply::json(200, json!({ "key": key, "value": value })),
                 None => Reply::json(
                     404,
@@ -158,4 +166,15 @@ impl Routes {
     async fn run(body: impl std::future::Future<Output = Result<Reply, Error>>) -> Reply {
         body.await.unwrap_or_else(|error| Reply::from_error(&error))
     }
+}
+
+/// The value under `key` as text, invalid UTF-8 replaced (U+FFFD) as .NET's decoder does.
+async fn lossy_string(session: &Session, key: &str) -> Result<Option<String>, Error> {
+    Ok(session
+        .get_bytes(key)
+        .await?
+        .map(|bytes| match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+        }))
 }
