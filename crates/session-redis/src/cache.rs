@@ -74,17 +74,27 @@ impl RedisCache {
         self
     }
 
-    /// Connects to the Redis at `url` (`redis://[:password@]host:port[/db]`,
-    /// `rediss://` for TLS when redis-rs is built with it).
+    /// Connects to the Redis at `url`; shorthand for
+    /// [`connect_with`](Self::connect_with)`(options.url(url))`.
+    ///
+    /// # Errors
+    /// As [`connect_with`](Self::connect_with).
+    pub async fn connect(url: &str, options: RedisCacheOptions) -> Result<Self> {
+        Self::connect_with(options.url(url)).await
+    }
+
+    /// Connects to the Redis at the options' [`url`](RedisCacheOptions::url)
+    /// (`redis://[:password@]host:port[/db]`, `rediss://` for TLS when redis-rs is built
+    /// with it).
     ///
     /// If Redis cannot be reached now, the cause is logged and the cache is returned all
     /// the same: the app starts, session requests answer 503 until Redis is reachable,
     /// and then everything works without a restart.
     ///
     /// # Errors
-    /// [`Error::Config`] if `url` is not a valid Redis URL.
-    pub async fn connect(url: &str, options: RedisCacheOptions) -> Result<Self> {
-        let manager = RedisManager::new(url)
+    /// [`Error::Config`] if the URL is not a valid Redis URL.
+    pub async fn connect_with(options: RedisCacheOptions) -> Result<Self> {
+        let manager = RedisManager::new(options.url.as_str())
             .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?
             .with_connect_timeout(options.connect_timeout);
         let pool = Pool::builder()

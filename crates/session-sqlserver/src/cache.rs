@@ -2,7 +2,10 @@
 //! pooled connection.
 
 use std::{
-    sync::{Arc, Weak},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Weak,
+    },
     time::Duration,
 };
 
@@ -16,7 +19,7 @@ use session_core::{
 };
 
 use crate::{
-    manager::SqlManager,
+    manager::{SqlConnection, SqlManager},
     options::SqlServerCacheOptions,
     sql::{self, CommitSql, Param, Statement, Table},
 };
@@ -37,6 +40,9 @@ pub struct SqlServerCache {
 struct Inner {
     pool: SqlPool,
     table: Table,
+    /// Set while `create_table_if_missing` has not succeeded yet (SQL Server may be down
+    /// at start-up): the next statement creates the table first.
+    create_pending: AtomicBool,
 }
 
 impl SqlServerCache {
@@ -48,6 +54,7 @@ impl SqlServerCache {
             inner: Arc::new(Inner {
                 pool,
                 table: Table::dbo_sessions(),
+                create_pending: AtomicBool::new(false),
             }),
         }
     }
@@ -63,22 +70,34 @@ impl SqlServerCache {
             inner: Arc::new(Inner {
                 pool: self.inner.pool.clone(),
                 table,
+                create_pending: AtomicBool::new(false),
             }),
         })
     }
 
-    /// Connects with an ADO.NET connection string, e.g.
-    /// `Server=tcp:127.0.0.1,1433;Database=app;User Id=sa;Password=..;TrustServerCertificate=true`
-    /// (add `encrypt=DANGER_PLAINTEXT` for servers without TLS).
+    /// Connects with an ADO.NET connection string; shorthand for
+    /// [`connect_with`](Self::connect_with)`(options.connection_string(connection_string))`.
+    ///
+    /// # Errors
+    /// As [`connect_with`](Self::connect_with).
+    pub async fn connect(connection_string: &str, options: SqlServerCacheOptions) -> Result<Self> {
+        Self::connect_with(options.connection_string(connection_string)).await
+    }
+
+    /// Connects with the options' [`connection_string`](SqlServerCacheOptions::connection_string).
     ///
     /// Creates the table if asked to, and starts the expired-items deletion. If the
     /// server cannot be reached now, the cause is logged and the cache is returned all
     /// the same: session requests answer 503 until it is reachable.
     ///
     /// # Errors
-    /// [`Error::Config`] for an unparsable connection string or invalid table name.
-    pub async fn connect(connection_string: &str, options: SqlServerCacheOptions) -> Result<Self> {
-        let manager = SqlManager::from_ado_string(connection_string)
+    /// [`Error::Config`] for a missing or unparsable connection string or an invalid
+    /// table name.
+    pub async fn connect_with(options: SqlServerCacheOptions) -> Result<Self> {
+        if options.connection_string.trim().is_empty() {
+            return Err(Error::Config("no SQL Server connection string".into()));
+        }
+        let manager = SqlManager::from_ado_string(&options.connection_string)
             .map_err(|e| Error::Config(format!("invalid SQL Server connection string: {e}")))?;
         let pool = managed::Pool::builder(manager)
             .max_size(options.pool_size)
@@ -88,15 +107,13 @@ impl SqlServerCache {
             .build()
             .map_err(|e| Error::Config(format!("SQL Server pool: {e}")))?;
         let cache = SqlServerCache::new(pool).with_table(&options.schema_name, &options.table_name)?;
-        let ready = if options.create_table_if_missing {
-            cache
-                .inner
-                .run("create table", sql::create_table(&cache.inner.table))
-                .await
-        } else {
-            cache.inner.run("ping", sql::ping()).await
-        };
-        match ready {
+        cache
+            .inner
+            .create_pending
+            .store(options.create_table_if_missing, Ordering::Release);
+        // creates the table first if asked to; if that fails now, the first statement
+        // after SQL Server is back does it
+        match cache.inner.run("ping", sql::ping()).await {
             Ok(_) => {
                 tracing::info!(table = %format!("[{}].[{}]", options.schema_name, options.table_name), "connected to SQL Server")
             }
@@ -126,21 +143,37 @@ impl SqlServerCache {
     }
 }
 
+/// Sends one statement with its parameters; returns the first row of its last result.
+async fn execute(
+    conn: &mut SqlConnection,
+    statement: Statement,
+) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
+    let mut query = Query::new(statement.sql);
+    for param in statement.params {
+        match param {
+            Param::Str(s) => query.bind(s),
+            Param::Bytes(b) => query.bind(b),
+            Param::Int(i) => query.bind(i),
+            Param::Time(t) => query.bind(sql::iso8601(t)),
+        }
+    }
+    query.query(&mut conn.client).await?.into_row().await
+}
+
 impl Inner {
     /// Runs one statement; returns the first row of its last result, if any.
     async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
         let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
-        let mut query = Query::new(statement.sql);
-        for param in statement.params {
-            match param {
-                Param::Str(s) => query.bind(s),
-                Param::Bytes(b) => query.bind(b),
-                Param::Int(i) => query.bind(i),
-                Param::Time(t) => query.bind(sql::iso8601(t)),
-            }
+        if self.create_pending.load(Ordering::Acquire) {
+            let created = Box::pin(execute(&mut conn, sql::create_table(&self.table))).await;
+            created.map_err(|error| {
+                conn.observe(&error);
+                Error::store("create table", error)
+            })?;
+            self.create_pending.store(false, Ordering::Release);
+            tracing::info!("session table ready (created if it was missing)");
         }
-        let result = async { query.query(&mut conn.client).await?.into_row().await }.await;
-        result.map_err(|error| {
+        execute(&mut conn, statement).await.map_err(|error| {
             conn.observe(&error);
             Error::store(operation, error)
         })
