@@ -27,11 +27,11 @@ pub struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 5000)]
     pub port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on (an IP address, or `localhost`).
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_ip)]
     pub ip: IpAddr,
     /// Session store.
-    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = StoreKind::Memory)]
     pub store: StoreKind,
     /// Redis URL for `--store redis`.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
@@ -112,5 +112,30 @@ impl Args {
         } else {
             "https"
         }
+    }
+}
+
+/// `--ip`: an IP address, or `localhost` for 127.0.0.1.
+fn parse_ip(value: &str) -> Result<IpAddr, String> {
+    if value.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    value
+        .parse()
+        .map_err(|_| format!("{value:?} is not an IP address (or `localhost`)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Args, StoreKind};
+
+    #[test]
+    fn ip_takes_localhost_and_store_ignores_case() {
+        let args = Args::try_parse_from(["x", "--ip", "localhost", "--store", "Redis"]).unwrap();
+        assert_eq!(args.ip.to_string(), "127.0.0.1");
+        assert!(matches!(args.store, StoreKind::Redis));
+        assert!(Args::try_parse_from(["x", "--ip", "example.com"]).is_err());
     }
 }
