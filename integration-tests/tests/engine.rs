@@ -439,6 +439,31 @@ async fn rotated_keys_still_accept_old_cookies_and_foreign_keys_do_not() {
 }
 
 #[tokio::test]
+async fn of_duplicate_session_cookies_the_signed_one_is_used() {
+    let cache: Arc<dyn DistributedCache> = Arc::new(MemoryCache::default());
+    let engine = engine_over(cache.clone());
+    let good = new_session(&engine, 7).await;
+    // a well-formed cookie signed with another key (a stale cookie of another path or app)
+    let stale = new_session(
+        &SessionEngine::builder()
+            .signing_key(key(9))
+            .build_shared(cache)
+            .unwrap(),
+        1,
+    )
+    .await;
+    for header in [format!("{stale}; {good}"), format!("{good}; {stale}")] {
+        let scope = engine.start([header.as_bytes()], false);
+        assert_eq!(
+            scope.session().get_i32("counter").await.unwrap(),
+            Some(7),
+            "{header}"
+        );
+        let _ = scope.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn invalid_configuration_is_refused() {
     for builder in [
         SessionEngine::builder().idle_timeout(Duration::ZERO),

@@ -116,7 +116,9 @@ impl CookieOptions {
     }
 
     /// Checks that every attribute can be written into a `Set-Cookie` header as it is
-    /// (RFC 6265 §4.1.1), so a misconfiguration fails at start-up, not on each response.
+    /// (RFC 6265 §4.1.1) and that browsers will keep the cookie (the `__Host-` and
+    /// `__Secure-` name prefixes), so a misconfiguration fails at start-up, not on each
+    /// response.
     pub(crate) fn validate(&self) -> Result<(), String> {
         let name_ok = !self.name.is_empty()
             && self
@@ -139,17 +141,39 @@ impl CookieOptions {
         if let Some(domain) = &self.domain {
             let host = domain.strip_prefix('.').unwrap_or(domain);
             let domain_ok = !host.is_empty()
+                && host.len() <= 253
                 && host.split('.').all(|label| {
                     !label.is_empty()
+                        && label.len() <= 63
                         && !label.starts_with('-')
                         && !label.ends_with('-')
                         && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 });
             if !domain_ok {
                 return Err(format!(
-                    "invalid cookie domain {domain:?}: it must be a host name (letters, digits, '-', '.')"
+                    "invalid cookie domain {domain:?}: it must be a host name (letters, digits, '-', \
+                     '.'; international names in punycode, xn--...)"
                 ));
             }
+        }
+        self.check_name_prefix()
+    }
+
+    /// Browsers drop a `__Secure-` cookie without `Secure`, and a `__Host-` cookie
+    /// unless it is also `Path=/` with no `Domain` (RFC 6265bis §4.1.3).
+    fn check_name_prefix(&self) -> Result<(), String> {
+        let host = self.name.starts_with("__Host-");
+        if (host || self.name.starts_with("__Secure-")) && self.secure == SecurePolicy::None {
+            return Err(format!(
+                "the cookie {:?} needs Secure: browsers drop it with SecurePolicy::None",
+                self.name
+            ));
+        }
+        if host && (self.path != "/" || self.domain.is_some()) {
+            return Err(format!(
+                "the cookie {:?} must have Path=/ and no Domain: browsers drop it otherwise",
+                self.name
+            ));
         }
         Ok(())
     }
@@ -190,13 +214,17 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
-    use super::CookieOptions;
+    use super::{CookieOptions, SecurePolicy};
 
     #[test]
     fn header_safe_attributes_are_accepted() {
         for options in [
             CookieOptions::default(),
-            CookieOptions::new("__Host-app.sid").path("/app/v1"),
+            CookieOptions::new("__Host-app.sid"),
+            CookieOptions::new("__Secure-app.sid")
+                .path("/app/v1")
+                .domain("example.com"),
+            CookieOptions::new("app.sid").path("/app/v1"),
             CookieOptions::default().domain("example.com"),
             CookieOptions::default().domain(".shop.example-1.org"),
             CookieOptions::default().domain("127.0.0.1"),
@@ -222,6 +250,11 @@ mod tests {
             CookieOptions::default().domain("-example.com"),
             CookieOptions::default().domain("example.com;Secure"),
             CookieOptions::default().domain("ex ample.com"),
+            CookieOptions::default().domain(format!("{}.com", "a".repeat(64))),
+            CookieOptions::new("__Host-app.sid").path("/app"),
+            CookieOptions::new("__Host-app.sid").domain("example.com"),
+            CookieOptions::new("__Host-app.sid").secure_policy(SecurePolicy::None),
+            CookieOptions::new("__Secure-app.sid").secure_policy(SecurePolicy::None),
         ] {
             assert!(options.validate().is_err(), "{options:?}");
         }

@@ -190,8 +190,8 @@ impl SessionEngineBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] for a zero timeout or lease, a cookie name, path or domain that
-    /// cannot be written into a `Set-Cookie` header, or a payload cap too small to hold
-    /// an empty session.
+    /// cannot be written into a `Set-Cookie` header, a `__Host-` / `__Secure-` cookie
+    /// that browsers would drop, or a payload cap too small to hold an empty session.
     pub fn build(self, cache: impl DistributedCache) -> Result<SessionEngine> {
         self.build_shared(Arc::new(cache))
     }
