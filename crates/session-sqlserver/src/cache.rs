@@ -43,6 +43,8 @@ struct Inner {
     /// Set while `create_table_if_missing` has not succeeded yet (SQL Server may be down
     /// at start-up): the next statement creates the table first.
     create_pending: AtomicBool,
+    /// One table creation at a time.
+    create_lock: tokio::sync::Mutex<()>,
 }
 
 impl SqlServerCache {
@@ -55,6 +57,7 @@ impl SqlServerCache {
                 pool,
                 table: Table::dbo_sessions(),
                 create_pending: AtomicBool::new(false),
+                create_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -71,6 +74,7 @@ impl SqlServerCache {
                 pool: self.inner.pool.clone(),
                 table,
                 create_pending: AtomicBool::new(false),
+                create_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -118,7 +122,7 @@ impl SqlServerCache {
                 tracing::info!(table = %format!("[{}].[{}]", options.schema_name, options.table_name), "connected to SQL Server")
             }
             Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "SQL Server is not reachable yet; session requests will answer 503 until it is")
+                tracing::warn!(error = %error_chain(&error), "SQL Server check at start-up failed; session requests answer 503 until it succeeds")
             }
         }
         cache.start_expired_items_deletion(options.expired_items_deletion_interval);
@@ -165,18 +169,35 @@ impl Inner {
     async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
         let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
         if self.create_pending.load(Ordering::Acquire) {
-            let created = Box::pin(execute(&mut conn, sql::create_table(&self.table))).await;
-            created.map_err(|error| {
-                conn.observe(&error);
-                Error::store("create table", error)
-            })?;
-            self.create_pending.store(false, Ordering::Release);
-            tracing::info!("session table ready (created if it was missing)");
+            Box::pin(self.create_table(&mut conn)).await?;
         }
         execute(&mut conn, statement).await.map_err(|error| {
             conn.observe(&error);
             Error::store(operation, error)
         })
+    }
+
+    /// Creates the table if it is missing, once: concurrent callers wait, then find it
+    /// done. A transport error leaves it to the next statement; a SQL error (no
+    /// permission, no such schema) would not go away by retrying, so it is logged and
+    /// the statements run (and fail with their own errors if the table is missing).
+    async fn create_table(&self, conn: &mut SqlConnection) -> Result<()> {
+        let _one = self.create_lock.lock().await;
+        if !self.create_pending.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match execute(conn, sql::create_table(&self.table)).await {
+            Ok(_) => tracing::info!("session table ready (created if it was missing)"),
+            Err(error) => {
+                conn.observe(&error);
+                if conn.broken {
+                    return Err(Error::store("create table", error));
+                }
+                tracing::error!(error = %error_chain(&error), "creating the session table failed; create it as `dotnet sql-cache create` would");
+            }
+        }
+        self.create_pending.store(false, Ordering::Release);
+        Ok(())
     }
 
     async fn delete_expired(&self) {
