@@ -210,6 +210,37 @@ pub async fn values_of_another_type_read_as_in_the_seed(target: &Target) {
     server.stop().await;
 }
 
+/// HEAD is answered like GET without a body; other methods get 405 with `Allow`.
+pub async fn head_is_get_without_body_and_other_methods_are_405(target: &Target) {
+    let server = target.start(false, &[]).await;
+    let t = &server.label;
+    let client = reqwest::Client::new();
+    let head = client
+        .head(format!("{}/hello", server.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{t}: HEAD: {e}"));
+    assert_eq!(head.status().as_u16(), 200, "{t}");
+    assert_eq!(head.bytes().await.map(|b| b.len()).ok(), Some(0), "{t}");
+    let post = client
+        .post(format!("{}/session/counter", server.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{t}: POST: {e}"));
+    assert_eq!(post.status().as_u16(), 405, "{t}");
+    let allow = post
+        .headers()
+        .get(reqwest::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    assert!(
+        allow.contains("GET") && allow.contains("HEAD"),
+        "{t}: Allow: {allow:?}"
+    );
+    server.stop().await;
+}
+
 /// Blank parameters are 400s with an example.
 pub async fn blank_parameters_are_bad_requests(target: &Target) {
     let server = target.start(false, &[]).await;
@@ -408,6 +439,7 @@ macro_rules! behaviour_suite {
                 cleared_keys_are_gone_and_keys_are_case_sensitive,
                 blank_parameters_are_bad_requests,
                 values_of_another_type_read_as_in_the_seed,
+                head_is_get_without_body_and_other_methods_are_405,
                 tampered_and_garbage_cookies_are_ignored,
                 idle_sessions_expire_and_reads_slide,
                 concurrent_increments_lose_nothing,

@@ -20,8 +20,9 @@ pub enum StoreKind {
     Sqlserver,
 }
 
-/// Command line of both tutorial servers.
-#[derive(Debug, Clone, Parser)]
+/// Command line of both tutorial servers. `Debug` leaves out the secrets (signing key,
+/// connection string, Redis URL).
+#[derive(Clone, Parser)]
 #[command(about = "Session tutorial server (seed 19.1 / 19.2)")]
 pub struct Args {
     /// Port to listen on (0 picks a free one).
@@ -112,6 +113,20 @@ impl Args {
         } else {
             "https"
         }
+    }
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("port", &self.port)
+            .field("ip", &self.ip)
+            .field("store", &self.store)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("io_timeout", &self.io_timeout)
+            .field("lock_lease", &self.lock_lease)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
     }
 }
 
