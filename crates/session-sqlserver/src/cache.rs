@@ -148,7 +148,25 @@ impl SqlServerCache {
 }
 
 /// Sends one statement with its parameters; returns the first row of its last result.
+///
+/// The connection counts as broken until the reply is read: a call cancelled half-way
+/// (the engine's IO timeout drops it) may leave a request half-written or a reply
+/// unread, so the pool must not lend that connection again. A transport error also
+/// marks it broken.
 async fn execute(
+    conn: &mut SqlConnection,
+    statement: Statement,
+) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
+    conn.broken = true;
+    let result = send(conn, statement).await;
+    conn.broken = false;
+    if let Err(error) = &result {
+        conn.observe(error);
+    }
+    result
+}
+
+async fn send(
     conn: &mut SqlConnection,
     statement: Statement,
 ) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
@@ -171,10 +189,9 @@ impl Inner {
         if self.create_pending.load(Ordering::Acquire) {
             Box::pin(self.create_table(&mut conn)).await?;
         }
-        execute(&mut conn, statement).await.map_err(|error| {
-            conn.observe(&error);
-            Error::store(operation, error)
-        })
+        execute(&mut conn, statement)
+            .await
+            .map_err(|error| Error::store(operation, error))
     }
 
     /// Creates the table if it is missing, once: concurrent callers wait, then find it
@@ -189,7 +206,6 @@ impl Inner {
         match execute(conn, sql::create_table(&self.table)).await {
             Ok(_) => tracing::info!("session table ready (created if it was missing)"),
             Err(error) => {
-                conn.observe(&error);
                 if conn.broken {
                     return Err(Error::store("create table", error));
                 }
