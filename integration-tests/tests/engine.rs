@@ -353,6 +353,71 @@ async fn a_cancelled_request_releases_the_lock() {
     let _ = scope.finish().await;
 }
 
+/// A memory store whose next lock call takes the lease, then answers too late.
+#[derive(Default)]
+struct LateLock {
+    inner: MemoryCache,
+    late: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl DistributedCache for LateLock {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        self.inner.set(key, value, options).await
+    }
+    async fn refresh(&self, key: &str) -> Result<()> {
+        self.inner.refresh(key).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.remove(key).await
+    }
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SessionLock for LateLock {
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+        let attempt = self.inner.try_lock_and_get(key, token, lease).await;
+        if self.late.swap(false, Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        attempt
+    }
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        self.inner.commit_and_unlock(key, token, op).await
+    }
+    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+        self.inner.create(key, value, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_lock_taken_after_its_call_timed_out_is_released() {
+    let cache = Arc::new(LateLock::default());
+    let engine = SessionEngine::builder()
+        .signing_key(key(1))
+        .io_timeout(Duration::from_millis(200))
+        .lock_wait(Duration::from_secs(2))
+        .lock_lease(Duration::from_secs(60))
+        .build_shared(cache.clone())
+        .unwrap();
+    let cookie = new_session(&engine, 5).await;
+    cache.late.store(true, Ordering::SeqCst);
+    let scope = engine.start([cookie.as_bytes()], false);
+    let err = scope.session().get_i32("counter").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let _ = scope.finish().await;
+    // the lease the late call took is released in the background, long before it expires
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
+    let _ = scope.finish().await;
+}
+
 #[tokio::test]
 async fn store_outages_and_stalls_become_503s() {
     for hang in [false, true] {

@@ -6,7 +6,7 @@ use super::{lock_table::LockGuard, EngineInner};
 use crate::{
     id::SessionId,
     lock::{CommitOp, LockToken},
-    Result,
+    Error, Result,
 };
 
 /// The lock on one session id, held from load to commit.
@@ -60,8 +60,13 @@ impl Drop for Lease {
         let id = self.id.clone();
         let token = self.token.clone();
         runtime.spawn(async move {
-            if let Err(error) = engine.store.commit(id.expose(), &token, CommitOp::Release).await {
-                tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; it will expire with its lease");
+            match engine.store.commit(id.expose(), &token, CommitOp::Release).await {
+                Ok(()) => {}
+                // the token holds no lease (it never got one, or it expired): nothing to do
+                Err(Error::LeaseLost) => tracing::debug!(session = %id, "abandoned session lock was not held"),
+                Err(error) => {
+                    tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; it will expire with its lease");
+                }
             }
             drop(guard);
         });

@@ -71,11 +71,28 @@ async fn lock_and_read(
     let token = LockToken::generate();
     let mut backoff = Duration::from_millis(2);
     loop {
-        match engine
+        let attempt = engine
             .store
             .try_lock_and_get(id.expose(), &token, engine.limits.lock_lease)
-            .await?
-        {
+            .await;
+        let attempt = match attempt {
+            Ok(attempt) => attempt,
+            Err(error @ Error::Timeout { .. }) => {
+                // The store may still take the lease for `token` after we gave up (the
+                // call was sent): release it behind that call, or it would block the
+                // session until the lease expires. Dropping a lease does that in the
+                // background and keeps the in-process lock until it is done.
+                drop(Lease::new(
+                    std::sync::Arc::clone(engine),
+                    id.clone(),
+                    token,
+                    guard,
+                ));
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
+        match attempt {
             LockAttempt::Acquired(bytes) => {
                 let lease = Lease::new(std::sync::Arc::clone(engine), id.clone(), token, guard);
                 return Ok(Some((lease, bytes)));
