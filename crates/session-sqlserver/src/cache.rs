@@ -2,10 +2,7 @@
 //! pooled connection.
 
 use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Weak,
-    },
+    sync::{Arc, Weak},
     time::Duration,
 };
 
@@ -17,6 +14,7 @@ use deadpool_tiberius::{
 use session_core::{
     error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
 };
+use tokio::sync::OnceCell;
 
 use crate::{
     manager::{SqlConnection, SqlManager},
@@ -40,11 +38,23 @@ pub struct SqlServerCache {
 struct Inner {
     pool: SqlPool,
     table: Table,
-    /// Set while `create_table_if_missing` has not succeeded yet (SQL Server may be down
-    /// at start-up): the next statement creates the table first.
-    create_pending: AtomicBool,
-    /// One table creation at a time.
-    create_lock: tokio::sync::Mutex<()>,
+    /// Empty while `create_table_if_missing` has not succeeded yet (SQL Server may be
+    /// down at start-up): the next statement creates the table first, one at a time.
+    table_ready: OnceCell<()>,
+}
+
+impl Inner {
+    fn new(pool: SqlPool, table: Table, create_table: bool) -> Arc<Self> {
+        Arc::new(Inner {
+            pool,
+            table,
+            table_ready: if create_table {
+                OnceCell::new()
+            } else {
+                OnceCell::new_with(Some(()))
+            },
+        })
+    }
 }
 
 impl SqlServerCache {
@@ -53,12 +63,7 @@ impl SqlServerCache {
     /// [`start_expired_items_deletion`](Self::start_expired_items_deletion).
     pub fn new(pool: SqlPool) -> Self {
         SqlServerCache {
-            inner: Arc::new(Inner {
-                pool,
-                table: Table::dbo_sessions(),
-                create_pending: AtomicBool::new(false),
-                create_lock: tokio::sync::Mutex::new(()),
-            }),
+            inner: Inner::new(pool, Table::dbo_sessions(), false),
         }
     }
 
@@ -67,15 +72,8 @@ impl SqlServerCache {
     /// # Errors
     /// [`Error::Config`] unless both are plain identifiers (letters, digits, `_`).
     pub fn with_table(self, schema: &str, table: &str) -> Result<Self> {
-        let table = Table::new(schema, table)
-            .ok_or_else(|| Error::Config(format!("invalid table name [{schema}].[{table}]")))?;
         Ok(SqlServerCache {
-            inner: Arc::new(Inner {
-                pool: self.inner.pool.clone(),
-                table,
-                create_pending: AtomicBool::new(false),
-                create_lock: tokio::sync::Mutex::new(()),
-            }),
+            inner: Inner::new(self.inner.pool.clone(), table_named(schema, table)?, false),
         })
     }
 
@@ -110,11 +108,10 @@ impl SqlServerCache {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Config(format!("SQL Server pool: {e}")))?;
-        let cache = SqlServerCache::new(pool).with_table(&options.schema_name, &options.table_name)?;
-        cache
-            .inner
-            .create_pending
-            .store(options.create_table_if_missing, Ordering::Release);
+        let table = table_named(&options.schema_name, &options.table_name)?;
+        let cache = SqlServerCache {
+            inner: Inner::new(pool, table, options.create_table_if_missing),
+        };
         // creates the table first if asked to; if that fails now, the first statement
         // after SQL Server is back does it
         match cache.inner.run("ping", sql::ping()).await {
@@ -145,6 +142,11 @@ impl SqlServerCache {
             }
         });
     }
+}
+
+/// The table `[schema].[table]`, or [`Error::Config`] unless both are plain identifiers.
+fn table_named(schema: &str, table: &str) -> Result<Table> {
+    Table::new(schema, table).ok_or_else(|| Error::Config(format!("invalid table name [{schema}].[{table}]")))
 }
 
 /// Sends one statement with its parameters; returns the first row of its last result.
@@ -186,23 +188,20 @@ impl Inner {
     /// Runs one statement; returns the first row of its last result, if any.
     async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
         let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
-        if self.create_pending.load(Ordering::Acquire) {
-            Box::pin(self.create_table(&mut conn)).await?;
+        if !self.table_ready.initialized() {
+            Box::pin(self.table_ready.get_or_try_init(|| self.create_table(&mut conn))).await?;
         }
         execute(&mut conn, statement)
             .await
             .map_err(|error| Error::store(operation, error))
     }
 
-    /// Creates the table if it is missing, once: concurrent callers wait, then find it
-    /// done. A transport error leaves it to the next statement; a SQL error (no
-    /// permission, no such schema) would not go away by retrying, so it is logged and
-    /// the statements run (and fail with their own errors if the table is missing).
+    /// Creates the table if it is missing (run once through `table_ready`: concurrent
+    /// callers wait, then find it done). A transport error leaves it to the next
+    /// statement; a SQL error (no permission, no such schema) would not go away by
+    /// retrying, so it is logged and the statements run (and fail with their own errors
+    /// if the table is missing).
     async fn create_table(&self, conn: &mut SqlConnection) -> Result<()> {
-        let _one = self.create_lock.lock().await;
-        if !self.create_pending.load(Ordering::Acquire) {
-            return Ok(());
-        }
         match execute(conn, sql::create_table(&self.table)).await {
             Ok(_) => tracing::info!("session table ready (created if it was missing)"),
             Err(error) => {
@@ -212,7 +211,6 @@ impl Inner {
                 tracing::error!(error = %error_chain(&error), "creating the session table failed; create it as `dotnet sql-cache create` would");
             }
         }
-        self.create_pending.store(false, Ordering::Release);
         Ok(())
     }
 
