@@ -18,6 +18,8 @@ pub struct RedisServer {
     persistent: bool,
     child: Option<Child>,
     external: Option<String>,
+    /// A TLS port beside the plain one, with `cert.pem`, `key.pem` and `ca.pem` in `dir`.
+    tls_port: Option<u16>,
 }
 
 /// The external Redis named by `SESSION_TEST_REDIS`, if any.
@@ -55,9 +57,28 @@ impl RedisServer {
                 persistent: false,
                 child: None,
                 external: Some(url),
+                tls_port: None,
             }),
             None => Self::start_own(false),
         }
+    }
+
+    /// Starts a server of this test's own that also listens for TLS (see
+    /// [`tls_url`](Self::tls_url)) with this certificate, key and CA, all PEM.
+    pub fn start_with_tls(cert: &str, key: &str, ca: &str) -> Option<RedisServer> {
+        let mut server = Self::start_own(false)?;
+        server.stop();
+        for (name, pem) in [("cert.pem", cert), ("key.pem", key), ("ca.pem", ca)] {
+            std::fs::write(server.dir.join(name), pem).expect("writing a TLS file");
+        }
+        server.tls_port = Some(free_port());
+        server.restart();
+        Some(server)
+    }
+
+    /// `rediss://127.0.0.1:<tls port>` of a server started with TLS.
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.tls_port.expect("started with TLS"))
     }
 
     fn start_own(persistent: bool) -> Option<RedisServer> {
@@ -70,10 +91,7 @@ impl RedisServer {
             crate::loud("SKIPPED: redis-server is not installed; the Redis tests did not run");
             return None;
         };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let port = free_port();
         let dir = std::env::temp_dir().join(format!("ds-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis data dir");
         let mut server = RedisServer {
@@ -82,6 +100,7 @@ impl RedisServer {
             persistent,
             child: None,
             external: None,
+            tls_port: None,
         };
         server.restart();
         Some(server)
@@ -117,6 +136,21 @@ impl RedisServer {
                 "--daemonize",
                 "no",
             ])
+            .args(self.tls_port.iter().flat_map(|port| {
+                [
+                    "--tls-port".to_owned(),
+                    port.to_string(),
+                    "--tls-cert-file".to_owned(),
+                    "cert.pem".to_owned(),
+                    "--tls-key-file".to_owned(),
+                    "key.pem".to_owned(),
+                    "--tls-ca-cert-file".to_owned(),
+                    "ca.pem".to_owned(),
+                    "--tls-auth-clients".to_owned(),
+                    "no".to_owned(),
+                ]
+            }))
+            .current_dir(&self.dir)
             .arg("--dir")
             .arg(&self.dir)
             .args(["--logfile", "redis.log"])
@@ -190,6 +224,13 @@ impl RedisServer {
             })
             .sum()
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl Drop for RedisServer {

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `memory` (default) | [`MemoryCache`], the in-process store |
 //! | `redis` | [`RedisCache`], Redis over bb8-redis with a cross-instance session lock |
+//! | `redis-tls` | `redis` plus `rediss://` (TLS over rustls) and [`RedisCacheOptions::tls_root_certificates`] |
 //! | `sqlserver` | [`SqlServerCache`], SQL Server over deadpool-tiberius with a cross-instance session lock |
 //! | `axum` | [`axum::SessionLayer`] and the [`axum::Session`] extractor |
 //! | `actix` | [`actix::SessionMiddleware`], the [`actix::Session`] extractor and [`actix::SessionExt`] |

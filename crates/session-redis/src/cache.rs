@@ -13,6 +13,7 @@ use session_core::{
 };
 
 use crate::{
+    address, client,
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::RedisCacheOptions,
@@ -84,18 +85,25 @@ impl RedisCache {
     }
 
     /// Connects to the Redis at the options' [`url`](RedisCacheOptions::url)
-    /// (`redis://[:password@]host:port[/db]`, `rediss://` for TLS when redis-rs is built
-    /// with it).
+    /// (`redis://[:password@]host:port[/db]`, `rediss://` for TLS with the `tls` feature,
+    /// or a StackExchange.Redis configuration string such as `localhost:6379`).
     ///
     /// If Redis cannot be reached now, the cause is logged and the cache is returned all
     /// the same: the app starts, session requests answer 503 until Redis is reachable,
     /// and then everything works without a restart.
     ///
     /// # Errors
-    /// [`Error::Config`] if the URL is not a valid Redis URL.
+    /// [`Error::Config`] if the address is neither a valid Redis URL nor a configuration
+    /// string this store can honour, or asks for TLS the build or the options cannot give.
     pub async fn connect_with(options: RedisCacheOptions) -> Result<Self> {
-        let manager = RedisManager::new(options.url.as_str())
-            .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?
+        let address = address::parse(&options.url).map_err(Error::Config)?;
+        if !address.ignored.is_empty() {
+            tracing::info!(
+                options = ?address.ignored,
+                "Redis configuration string options skipped (connect_timeout and the session io_timeout apply)"
+            );
+        }
+        let manager = RedisManager::from_client(client::open(&address.url, &options)?)
             .with_connect_timeout(options.connect_timeout);
         let pool = Pool::builder()
             .max_size(options.pool_size)

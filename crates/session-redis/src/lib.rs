@@ -9,6 +9,10 @@
 //!   random token with a TTL; released only by its owner; a commit without the lease
 //!   fails. Load + lock is one round trip, commit (or refresh) + unlock is one.
 //! - **No hidden round trips:** the pool never pings on checkout (see [`RedisManager`]).
+//! - **Addresses:** a Redis URL or a StackExchange.Redis configuration string
+//!   (`localhost:6379`, `host:6380,password=...,ssl=True`); see [`RedisCacheOptions::url`].
+//! - **TLS** (feature `tls`): `rediss://` over rustls, verified against the system's roots
+//!   or the options' own.
 //! - **Outages:** calls fail fast with the cause logged; broken connections are dropped,
 //!   so the app recovers by itself when Redis is back.
 //!
@@ -24,10 +28,13 @@
 //! let engine = session_core::SessionEngine::builder().build(cache)?;
 //! # let _ = engine; Ok(()) }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod address;
 mod cache;
+mod client;
 mod keys;
 mod manager;
 mod options;

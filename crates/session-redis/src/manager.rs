@@ -44,13 +44,19 @@ impl RedisManager {
     /// # Errors
     /// If `info` is not a valid Redis address.
     pub fn new<T: IntoConnectionInfo>(info: T) -> Result<Self, RedisError> {
-        Ok(RedisManager {
-            client: Client::open(info.into_connection_info()?)?,
+        Ok(Self::from_client(Client::open(info.into_connection_info()?)?))
+    }
+
+    /// A manager for a client built by hand (for example with
+    /// [`Client::build_with_tls`](bb8_redis::redis::Client) and a TLS feature of redis-rs).
+    pub fn from_client(client: Client) -> Self {
+        RedisManager {
+            client,
             config: AsyncConnectionConfig::new()
                 .set_response_timeout(None)
                 .set_connection_timeout(Some(DEFAULT_CONNECT_TIMEOUT)),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        })
+        }
     }
 
     /// Sets how long connecting (TCP, TLS, `AUTH`/`SELECT`, loading the scripts) may

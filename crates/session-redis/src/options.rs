@@ -10,6 +10,9 @@ pub struct RedisCacheOptions {
     pub(crate) instance_name: String,
     pub(crate) pool_size: u32,
     pub(crate) connect_timeout: Duration,
+    /// PEM roots to trust instead of the system's, for `rediss://`.
+    #[cfg(feature = "tls")]
+    pub(crate) tls_root_certificates: Option<Vec<u8>>,
 }
 
 impl Default for RedisCacheOptions {
@@ -21,6 +24,8 @@ impl Default for RedisCacheOptions {
             instance_name: String::new(),
             pool_size: 4,
             connect_timeout: Duration::from_secs(5),
+            #[cfg(feature = "tls")]
+            tls_root_certificates: None,
         }
     }
 }
@@ -37,9 +42,18 @@ impl std::fmt::Debug for RedisCacheOptions {
 }
 
 impl RedisCacheOptions {
-    /// The Redis to connect to (default `redis://127.0.0.1:6379`):
-    /// `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS when
-    /// redis-rs is built with a TLS feature.
+    /// The Redis to connect to (default `redis://127.0.0.1:6379`), as a URL,
+    /// `redis://[[user]:password@]host[:port][/db]` (`rediss://` for TLS, with the `tls`
+    /// feature), or as a StackExchange.Redis configuration string the way ASP.NET apps
+    /// give it: `localhost:6379`, or
+    /// `name.redis.cache.windows.net:6380,password=...,ssl=True,abortConnect=False`.
+    ///
+    /// A configuration string names one `host[:port]` (port 6379, or 6380 with
+    /// `ssl=True`) and may set `password`, `user`, `ssl` and `defaultDatabase`. Its
+    /// client-side timing options (`abortConnect`, `connectTimeout`, `syncTimeout`, ...)
+    /// are skipped with a log line: [`connect_timeout`](Self::connect_timeout) and the
+    /// engine's `io_timeout` govern those. Any other option, or several endpoints, is an
+    /// [`Error::Config`](session_core::Error::Config) at connect.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = url.into();
         self
@@ -66,6 +80,15 @@ impl RedisCacheOptions {
         self.connect_timeout = timeout;
         self
     }
+
+    /// Trusts these PEM certificates (one or more, concatenated) for `rediss://` instead
+    /// of the system's roots: for a Redis whose certificate a private CA signed.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_certificates = Some(pem.into());
+        self
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +101,47 @@ mod tests {
         let options = RedisCacheOptions::default().url("redis://:hunter2@cache.internal:6380");
         assert!(!format!("{options:?}").contains("hunter2"));
         assert_eq!(options.url, "redis://:hunter2@cache.internal:6380");
+    }
+
+    async fn config_error(options: RedisCacheOptions) -> String {
+        match RedisCache::connect_with(options).await {
+            Err(session_core::Error::Config(message)) => message,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_configuration_string_it_cannot_honour_is_a_configuration_error() {
+        let message = config_error(RedisCacheOptions::default().url("cache:6379,serviceName=m")).await;
+        assert!(message.contains("serviceName"), "{message}");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn tls_without_the_feature_says_which_feature() {
+        let message = config_error(RedisCacheOptions::default().url("rediss://127.0.0.1:1")).await;
+        assert!(message.contains("`tls` feature"), "{message}");
+        let message = config_error(RedisCacheOptions::default().url("127.0.0.1:1,ssl=true")).await;
+        assert!(message.contains("`tls` feature"), "{message}");
+    }
+
+    #[cfg(feature = "tls")]
+    #[tokio::test]
+    async fn root_certificates_need_a_tls_url_and_a_readable_pem() {
+        let message = config_error(
+            RedisCacheOptions::default()
+                .url("redis://127.0.0.1:1")
+                .tls_root_certificates(b"-----BEGIN CERTIFICATE-----".to_vec()),
+        )
+        .await;
+        assert!(message.contains("does not ask for TLS"), "{message}");
+        let message = config_error(
+            RedisCacheOptions::default()
+                .url("rediss://127.0.0.1:1")
+                .tls_root_certificates(b"not a certificate".to_vec()),
+        )
+        .await;
+        assert!(message.contains("TLS"), "{message}");
     }
 
     #[tokio::test]

@@ -34,7 +34,9 @@ pub struct Args {
     /// Session store.
     #[arg(long, value_enum, ignore_case = true, default_value_t = StoreKind::Memory)]
     pub store: StoreKind,
-    /// Redis URL for `--store redis`.
+    /// Redis for `--store redis`: a URL (`redis://`, `rediss://` for TLS) or a
+    /// StackExchange.Redis configuration string (`localhost:6379`,
+    /// `host:6380,password=...,ssl=True`).
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
     /// ADO.NET-style connection string for `--store sqlserver` (the table `dbo.Sessions`

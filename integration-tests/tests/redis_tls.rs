@@ -1,0 +1,97 @@
+//! Redis over TLS (`rediss://`): a `redis-server` of the test's own with a TLS port whose
+//! certificate a throwaway CA signed. The cache trusts that CA through
+//! `tls_root_certificates` and works; without it, the server is refused (503), never
+//! used unverified.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use distributed_session::{redis::redis::Commands, Outcome, RedisCache, RedisCacheOptions, SessionEngine};
+use integration_tests::RedisServer;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+/// A CA, and a certificate for 127.0.0.1 signed by it: (CA, certificate, key), PEM.
+fn test_pki() -> (String, String, String) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+async fn tls_engine(url: String, root: Option<&str>) -> SessionEngine {
+    let mut options = RedisCacheOptions::default()
+        .url(url)
+        .instance_name("Tls_")
+        .connect_timeout(Duration::from_secs(2));
+    if let Some(root) = root {
+        options = options.tls_root_certificates(root.as_bytes());
+    }
+    let cache = RedisCache::connect_with(options).await.unwrap();
+    SessionEngine::builder()
+        .io_timeout(Duration::from_secs(2))
+        .build(cache)
+        .unwrap()
+}
+
+/// Two requests of one session: the second reads the first's value.
+async fn counter_twice(engine: &SessionEngine) -> Result<i32, Outcome> {
+    let scope = engine.start([], false);
+    scope.session().set_i32("counter", 1).await.unwrap();
+    let cookie = match scope.finish().await {
+        Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
+        other => return Err(other),
+    };
+    let scope = engine.start([cookie.as_bytes()], false);
+    let n = scope.session().get_i32("counter").await.unwrap().unwrap_or(0);
+    scope.session().set_i32("counter", n + 1).await.unwrap();
+    match scope.finish().await {
+        Outcome::Unchanged => Ok(n + 1),
+        other => Err(other),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_work_over_tls_with_the_given_root() {
+    let (ca, cert, key) = test_pki();
+    let Some(server) = RedisServer::start_with_tls(&cert, &key, &ca) else {
+        return;
+    };
+    let engine = tls_engine(server.tls_url(), Some(&ca)).await;
+    assert_eq!(counter_twice(&engine).await, Ok(2));
+    // the same through a StackExchange.Redis configuration string with ssl=True
+    let port = server.tls_url().rsplit(':').next().unwrap().to_owned();
+    let config = format!("127.0.0.1:{port},ssl=True,abortConnect=False");
+    let engine = tls_engine(config, Some(&ca)).await;
+    assert_eq!(counter_twice(&engine).await, Ok(2));
+    // the sessions are in this server (seen through its plain port)
+    let mut conn = server.connection().unwrap();
+    let keys: Vec<String> = conn.keys("Tls_{*").unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_the_roots_do_not_vouch_for_is_refused() {
+    let (ca, cert, key) = test_pki();
+    let Some(server) = RedisServer::start_with_tls(&cert, &key, &ca) else {
+        return;
+    };
+    // the system's roots do not include the throwaway CA
+    let engine = tls_engine(server.tls_url(), None).await;
+    match counter_twice(&engine).await {
+        Err(Outcome::Failed(response)) => assert_eq!(response.status, 503, "{response:?}"),
+        other => panic!("an unverified server was used: {other:?}"),
+    }
+    // another CA's root is no better
+    let (other_ca, _, _) = test_pki();
+    let engine = tls_engine(server.tls_url(), Some(&other_ca)).await;
+    assert!(counter_twice(&engine).await.is_err());
+    let mut conn = server.connection().unwrap();
+    let keys: Vec<String> = conn.keys("Tls_{*").unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}
