@@ -97,6 +97,22 @@ async fn round_trips_per_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_fails_the_call_with_its_cause() {
+    let Some(mut server) = RedisServer::start(false) else {
+        return;
+    };
+    server.stop();
+    let cache = RedisCache::connect(&server.url(), RedisCacheOptions::default())
+        .await
+        .unwrap();
+    // the cause, not "no connection in time" after the pool's connection timeout
+    let error = distributed_session::error_chain(&cache.ping().await.unwrap_err());
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    server.restart();
+    cache.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_uses_the_aspnet_layout_under_the_instance_name() {
     let Some(server) = RedisServer::start(false) else {
         return;

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use distributed_session::{redis::redis::Commands, Outcome, RedisCache, RedisCacheOptions, SessionEngine};
+use distributed_session::{
+    error_chain, redis::redis::Commands, Outcome, RedisCache, RedisCacheOptions, SessionEngine,
+};
 use integration_tests::RedisServer;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
@@ -87,6 +89,12 @@ async fn a_server_the_roots_do_not_vouch_for_is_refused() {
         Err(Outcome::Failed(response)) => assert_eq!(response.status, 503, "{response:?}"),
         other => panic!("an unverified server was used: {other:?}"),
     }
+    // the call fails with the cause (not after a connection timeout, with none)
+    let cache = RedisCache::connect_with(RedisCacheOptions::default().url(server.tls_url()))
+        .await
+        .unwrap();
+    let error = error_chain(&cache.ping().await.unwrap_err());
+    assert!(error.contains("certificate"), "{error}");
     // another CA's root is no better
     let (other_ca, _, _) = test_pki();
     let engine = tls_engine(server.tls_url(), Some(&other_ca)).await;

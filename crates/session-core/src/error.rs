@@ -156,14 +156,67 @@ impl Error {
     }
 }
 
-/// An error and its causes on one line (`outer: inner: root`), for logs.
+/// An error and its causes on one line (`outer: inner: root`), for logs. A cause whose
+/// text the line already ends with (an error that prints its source itself) is not
+/// repeated.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        let inner_text = inner.to_string();
+        if !text.ends_with(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
         cause = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layers(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |source, text| {
+                Some(Layer {
+                    text,
+                    source: source.map(Box::new),
+                })
+            })
+            .unwrap_or(Layer {
+                text: "",
+                source: None,
+            })
+    }
+
+    #[test]
+    fn causes_follow_on_one_line() {
+        assert_eq!(
+            chain(&layers(&["store call", "io", "refused"])),
+            "store call: io: refused"
+        );
+    }
+
+    #[test]
+    fn a_cause_the_error_already_prints_is_not_repeated() {
+        assert_eq!(
+            chain(&layers(&[
+                "during create: Connection refused",
+                "Connection refused"
+            ])),
+            "during create: Connection refused"
+        );
+    }
 }

@@ -28,6 +28,8 @@ pub struct RedisCache {
     /// The handle in use, shared by all clones: most calls skip the pool, and their
     /// commands pipeline on one connection. Replaced once it is seen broken.
     current: Arc<Mutex<Option<Handle>>>,
+    /// Held while a new handle is found, so one request at a time connects.
+    replacing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -52,12 +54,6 @@ impl ErrorSink<RedisError> for LogSink {
     }
 }
 
-/// The pool had no connection to give within its connection timeout; the logged
-/// "Redis connection failed" warnings say why.
-#[derive(Debug, thiserror::Error)]
-#[error("no Redis connection in time (see the logged \"Redis connection failed\" warnings for the cause)")]
-struct PoolTimedOut;
-
 impl RedisCache {
     /// A cache over a ready pool. Build the pool with
     /// `test_on_check_out(false)` (a `PING` per checkout is a round trip per request).
@@ -66,6 +62,7 @@ impl RedisCache {
             pool,
             prefix: String::new(),
             current: Arc::new(Mutex::new(None)),
+            replacing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -143,25 +140,49 @@ impl RedisCache {
         settle(&handle, operation, result)
     }
 
-    /// The current handle, or a fresh one from the pool if there is none or it broke.
+    /// The current handle, or else an idle pooled connection, or else a new connection.
     /// Pooled connections go back to the pool at once (handles multiplex over them); a
     /// broken one is dropped by bb8 when it comes back.
+    ///
+    /// A new connection is made here rather than through `Pool::get`, which never
+    /// reports a failed connect and waits out its whole connection timeout instead: a
+    /// refused connection or a failed TLS handshake fails the call at once, with its
+    /// cause.
     async fn handle(&self, operation: &'static str) -> Result<Handle> {
-        if let Some(handle) = self.lock_current().as_ref().filter(|h| !h.is_broken()) {
-            return Ok(handle.clone());
+        if let Some(handle) = self.usable_current() {
+            return Ok(handle);
         }
-        for _ in 0..3 {
+        let _one_at_a_time = self.replacing.lock().await;
+        if let Some(handle) = self.usable_current() {
+            return Ok(handle);
+        }
+        let mut idle = self.pool.state().idle_connections;
+        while idle > 0 {
+            idle -= 1;
             let handle = match self.pool.get().await {
                 Ok(pooled) => pooled.handle(),
                 Err(RunError::User(error)) => return Err(Error::store(operation, error)),
-                Err(RunError::TimedOut) => return Err(Error::store(operation, PoolTimedOut)),
+                Err(RunError::TimedOut) => break,
             };
             if !handle.is_broken() {
                 *self.lock_current() = Some(handle.clone());
                 return Ok(handle);
             }
         }
-        Err(Error::store(operation, PoolTimedOut))
+        let connection = self
+            .pool
+            .dedicated_connection()
+            .await
+            .map_err(|error| Error::store(operation, error))?;
+        let handle = connection.handle();
+        // A full pool keeps its connections; this one then lives on in its handles.
+        let _ = self.pool.add(connection);
+        *self.lock_current() = Some(handle.clone());
+        Ok(handle)
+    }
+
+    fn usable_current(&self) -> Option<Handle> {
+        self.lock_current().as_ref().filter(|h| !h.is_broken()).cloned()
     }
 
     fn lock_current(&self) -> std::sync::MutexGuard<'_, Option<Handle>> {

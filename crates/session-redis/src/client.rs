@@ -18,10 +18,7 @@ pub(crate) fn open(url: &str, options: &RedisCacheOptions) -> Result<Client> {
     {
         let _ = options;
         if tls {
-            return Err(Error::Config(
-                "a `rediss://` (TLS) Redis needs the `tls` feature of session-redis (`redis-tls` of distributed-session)"
-                    .to_owned(),
-            ));
+            return Err(Error::Config(NO_TLS_FEATURE.to_owned()));
         }
         Client::open(url).map_err(invalid)
     }
@@ -30,26 +27,29 @@ pub(crate) fn open(url: &str, options: &RedisCacheOptions) -> Result<Client> {
         if tls {
             install_crypto_provider();
         }
-        match (&options.tls_root_certificates, tls) {
-            (None, _) => Client::open(url).map_err(invalid),
-            (Some(_), false) => Err(Error::Config(
-                "TLS root certificates are set, but the Redis URL does not ask for TLS (`rediss://`, or `ssl=True`)"
-                    .to_owned(),
-            )),
-            (Some(pem), true) => {
-                check_certificates(pem)?;
-                Client::build_with_tls(
-                url,
-                bb8_redis::redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            )
-            .map_err(|e| Error::Config(format!("Redis TLS settings: {e}")))
-            }
+        let Some(pem) = &options.tls_root_certificates else {
+            return Client::open(url).map_err(invalid);
+        };
+        if !tls {
+            return Err(Error::Config(ROOTS_WITHOUT_TLS.to_owned()));
         }
+        check_certificates(pem)?;
+        let certificates = bb8_redis::redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.clone()),
+        };
+        Client::build_with_tls(url, certificates)
+            .map_err(|e| Error::Config(format!("Redis TLS settings: {e}")))
     }
 }
+
+#[cfg(not(feature = "tls"))]
+const NO_TLS_FEATURE: &str =
+    "a `rediss://` (TLS) Redis needs the `tls` feature of session-redis (`redis-tls` of distributed-session)";
+
+#[cfg(feature = "tls")]
+const ROOTS_WITHOUT_TLS: &str =
+    "TLS root certificates are set, but the Redis URL does not ask for TLS (`rediss://`, or `ssl=True`)";
 
 /// At least one certificate, and nothing unreadable: redis-rs would take an empty set and
 /// then refuse every server.
