@@ -113,6 +113,35 @@ async fn a_refused_connection_fails_the_call_with_its_cause() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cut_off_before_its_reply_retires_its_connection() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let cache = redis_cache(&server).await;
+    cache.ping().await.unwrap();
+    let mut inspector = server.connection().unwrap();
+    let connections = |c: &mut distributed_session::redis::redis::Connection| -> u64 {
+        let info: String = distributed_session::redis::redis::cmd("INFO")
+            .arg("stats")
+            .query(c)
+            .unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap()
+    };
+    let before = connections(&mut inspector);
+    // a server that stops answering without closing anything, as a host that vanished
+    server.pause();
+    let cut_off = tokio::time::timeout(Duration::from_millis(300), cache.ping()).await;
+    server.resume();
+    assert!(cut_off.is_err(), "the paused server answered");
+    // the connection that may be dead is not used again: the next call opens a new one
+    cache.ping().await.unwrap();
+    assert_eq!(connections(&mut inspector), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_uses_the_aspnet_layout_under_the_instance_name() {
     let Some(server) = RedisServer::start(false) else {
         return;

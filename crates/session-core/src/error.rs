@@ -164,7 +164,11 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     let mut cause = error.source();
     while let Some(inner) = cause {
         let inner_text = inner.to_string();
-        if !text.ends_with(&inner_text) {
+        let repeated = text == inner_text
+            || text
+                .strip_suffix(inner_text.as_str())
+                .is_some_and(|head| head.ends_with(": "));
+        if !repeated {
             text.push_str(": ");
             text.push_str(&inner_text);
         }
@@ -207,6 +211,11 @@ mod tests {
             chain(&layers(&["store call", "io", "refused"])),
             "store call: io: refused"
         );
+    }
+
+    #[test]
+    fn a_cause_that_only_ends_like_the_line_is_kept() {
+        assert_eq!(chain(&layers(&["not found", "found"])), "not found: found");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub(crate) struct Address {
 
 /// StackExchange.Redis options about client-side timing and behaviour: the cache's own
 /// `connect_timeout` and the engine's `io_timeout` govern those, so they are skipped.
-const IGNORED: [&str; 11] = [
+const IGNORED: [&str; 12] = [
     "abortconnect",
     "allowadmin",
     "asynctimeout",
@@ -24,7 +24,25 @@ const IGNORED: [&str; 11] = [
     "keepalive",
     "name",
     "resolvedns",
+    "sslprotocols",
     "synctimeout",
+];
+
+/// StackExchange.Redis options this store cannot honour (named in the error). Any other
+/// `key=value` is not named: it may be the tail of a password that holds a `,`.
+const UNSUPPORTED: [&str; 12] = [
+    "channelprefix",
+    "configchannel",
+    "heartbeatinterval",
+    "highprioritysocketthreads",
+    "protocol",
+    "proxy",
+    "responsetimeout",
+    "servicename",
+    "setlib",
+    "sslhost",
+    "tiebreaker",
+    "tunnel",
 ];
 
 /// Whether `url` asks for TLS (`rediss://`, `valkeys://`).
@@ -43,7 +61,7 @@ pub(crate) fn is_tls(url: &str) -> bool {
 /// option this store does not know.
 pub(crate) fn parse(config: &str) -> Result<Address, String> {
     let config = config.trim();
-    if config.contains("://") {
+    if has_scheme(config) {
         return Ok(Address {
             url: config.to_owned(),
             ignored: Vec::new(),
@@ -55,10 +73,7 @@ pub(crate) fn parse(config: &str) -> Result<Address, String> {
     for part in config.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((key, value)) = part.split_once('=') else {
             if endpoint.replace(part).is_some() {
-                return Err(format!(
-                    "the Redis configuration string `{}` names several endpoints; give one (cluster and sentinel setups are not supported)",
-                    redact(config)
-                ));
+                return Err(SEVERAL_ENDPOINTS.to_owned());
             }
             continue;
         };
@@ -75,11 +90,12 @@ pub(crate) fn parse(config: &str) -> Result<Address, String> {
                 );
             }
             lower if IGNORED.contains(&lower) => ignored.push(key.to_owned()),
-            _ => {
+            lower if UNSUPPORTED.contains(&lower) => {
                 return Err(format!(
-                    "unknown option `{key}` in the Redis configuration string"
+                    "the Redis configuration string option `{key}` is not supported"
                 ))
             }
+            _ => return Err(UNKNOWN_OPTION.to_owned()),
         }
     }
     let Some(endpoint) = endpoint else {
@@ -135,8 +151,8 @@ fn split_endpoint(endpoint: &str) -> Result<(String, Option<u16>), String> {
             None => (endpoint.to_owned(), None),
         }
     };
-    if host.is_empty() || host == "[]" {
-        return Err(format!("`{endpoint}` names no host"));
+    if !valid_host(&host) {
+        return Err(format!("`{endpoint}` is not a host name or IP address"));
     }
     let port = port
         .map(|p| {
@@ -163,17 +179,37 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// The configuration string with option values blanked, for error messages (a
-/// password must not reach the logs).
-fn redact(config: &str) -> String {
-    config
-        .split(',')
-        .map(|part| match part.split_once('=') {
-            Some((key, _)) => format!("{key}=..."),
-            None => part.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+const SEVERAL_ENDPOINTS: &str = "the Redis configuration string names more than one endpoint; \
+give one (cluster and sentinel setups are not supported; a password holding a `,` must be \
+given in a redis:// URL, percent-encoded)";
+
+const UNKNOWN_OPTION: &str = "the Redis configuration string holds a `key=value` option this \
+store does not know (not shown: it may be part of a password; a password holding a `,` must \
+be given in a redis:// URL, percent-encoded)";
+
+/// Whether `config` starts with a URL scheme (`redis://`, `redis+unix://`, ...), so a
+/// `://` inside a password of a configuration string does not count.
+fn has_scheme(config: &str) -> bool {
+    config.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    })
+}
+
+/// Host names and IPv4 addresses: letters, digits, `-`, `.`, `_`; IPv6 in brackets:
+/// hex digits, `:` and `.`. Anything else (`@`, `/`, `#`, ...) would change the URL.
+fn valid_host(host: &str) -> bool {
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => !v6.is_empty() && v6.chars().all(|c| c.is_ascii_hexdigit() || ":.".contains(c)),
+        None => {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +253,15 @@ mod tests {
     }
 
     #[test]
+    fn client_side_tuning_is_skipped() {
+        let address = parse("cache,sslProtocols=Tls12,connectTimeout=5000");
+        assert_eq!(
+            address.map(|a| a.ignored),
+            Ok(vec!["sslProtocols".to_owned(), "connectTimeout".to_owned()])
+        );
+    }
+
+    #[test]
     fn an_azure_style_string_keeps_its_password_and_tls() {
         let address = parse("name.redis.cache.windows.net:6380,password=a/b+c=,ssl=True,abortConnect=False");
         assert_eq!(
@@ -243,19 +288,38 @@ mod tests {
     fn what_cannot_be_honoured_is_refused_by_name() {
         assert!(error("").contains("no host"));
         assert!(error("password=x").contains("no host"));
-        assert!(error("a:1,b:2").contains("several endpoints"));
+        assert!(error("a:1,b:2").contains("more than one endpoint"));
         assert!(error("cache,serviceName=m").contains("`serviceName`"));
+        assert!(error("cache,whatever=1").contains("does not know"));
         assert!(error("cache:notaport").contains("not a port"));
         assert!(error("cache:0").contains("not a port"));
         assert!(error("cache,ssl=maybe").contains("neither true nor false"));
         assert!(error("cache,defaultDatabase=x").contains("not a database number"));
         assert!(error("[::1:6379").contains("closing"));
+        assert!(error("u@cache:6379,password=pw").contains("not a host"));
+        assert!(error("cache/0").contains("not a host"));
+        assert!(error("[zz]:1").contains("not a host"));
+        assert!(error("[]:1").contains("not a host"));
     }
 
     #[test]
     fn errors_never_show_the_password() {
-        let message = error("a:1,b:2,password=hunter2");
-        assert!(!message.contains("hunter2"), "{message}");
+        for config in [
+            "a:1,b:2,password=hunter2",
+            "cache,password=hun,ter2",
+            "cache,password=hun,secret=ter2",
+        ] {
+            let message = error(config);
+            assert!(
+                !message.contains("ter2") && !message.contains("secret"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scheme_inside_a_password_does_not_make_a_url() {
+        assert_eq!(url("cache,password=p://x"), "redis://:p%3A%2F%2Fx@cache:6379");
     }
 
     #[test]

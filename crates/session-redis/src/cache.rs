@@ -1,12 +1,9 @@
 //! `RedisCache`: the store operations, each one script call on one pooled connection.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use bb8::{ErrorSink, Pool, RunError};
+use bb8::{ErrorSink, Pool};
 use bb8_redis::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use session_core::{
     error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
@@ -14,6 +11,7 @@ use session_core::{
 
 use crate::{
     address, client,
+    connector::Connector,
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::RedisCacheOptions,
@@ -23,13 +21,8 @@ use crate::{
 /// The Redis store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct RedisCache {
-    pool: Pool<RedisManager>,
+    connector: Connector,
     prefix: String,
-    /// The handle in use, shared by all clones: most calls skip the pool, and their
-    /// commands pipeline on one connection. Replaced once it is seen broken.
-    current: Arc<Mutex<Option<Handle>>>,
-    /// Held while a new handle is found, so one request at a time connects.
-    replacing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -40,7 +33,8 @@ impl std::fmt::Debug for RedisCache {
     }
 }
 
-/// Logs why connections fail: the pool itself only reports "timed out".
+/// Logs the failures of connections bb8 opens by itself (the store opens its own, see
+/// `connector`), which bb8 reports nowhere else.
 #[derive(Debug, Clone, Copy)]
 struct LogSink;
 
@@ -59,10 +53,8 @@ impl RedisCache {
     /// `test_on_check_out(false)` (a `PING` per checkout is a round trip per request).
     pub fn new(pool: Pool<RedisManager>) -> Self {
         RedisCache {
-            pool,
+            connector: Connector::new(pool),
             prefix: String::new(),
-            current: Arc::new(Mutex::new(None)),
-            replacing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -106,8 +98,8 @@ impl RedisCache {
             .max_size(options.pool_size)
             .connection_timeout(options.connect_timeout)
             .test_on_check_out(false)
-            // a refused connection fails the request now (503, cause logged) instead of
-            // being retried until the connection timeout with the session locked
+            // the store connects by itself and reports failures at once (see `connector`);
+            // bb8 is not to retry behind its back
             .retry_connection(false)
             .error_sink(Box::new(LogSink))
             .build_unchecked(manager);
@@ -135,67 +127,16 @@ impl RedisCache {
 
     /// Sends one plain command.
     async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
-        let mut handle = self.handle(operation).await?;
-        let result = send(&mut handle, cmd).await;
+        let mut handle = self.connector.handle(operation).await?;
+        let result = handle.send(cmd).await;
         settle(&handle, operation, result)
-    }
-
-    /// The current handle, or else an idle pooled connection, or else a new connection.
-    /// Pooled connections go back to the pool at once (handles multiplex over them); a
-    /// broken one is dropped by bb8 when it comes back.
-    ///
-    /// A new connection is made here rather than through `Pool::get`, which never
-    /// reports a failed connect and waits out its whole connection timeout instead: a
-    /// refused connection or a failed TLS handshake fails the call at once, with its
-    /// cause.
-    async fn handle(&self, operation: &'static str) -> Result<Handle> {
-        if let Some(handle) = self.usable_current() {
-            return Ok(handle);
-        }
-        let _one_at_a_time = self.replacing.lock().await;
-        if let Some(handle) = self.usable_current() {
-            return Ok(handle);
-        }
-        let mut idle = self.pool.state().idle_connections;
-        while idle > 0 {
-            idle -= 1;
-            let handle = match self.pool.get().await {
-                Ok(pooled) => pooled.handle(),
-                Err(RunError::User(error)) => return Err(Error::store(operation, error)),
-                Err(RunError::TimedOut) => break,
-            };
-            if !handle.is_broken() {
-                *self.lock_current() = Some(handle.clone());
-                return Ok(handle);
-            }
-        }
-        let connection = self
-            .pool
-            .dedicated_connection()
-            .await
-            .map_err(|error| Error::store(operation, error))?;
-        let handle = connection.handle();
-        // A full pool keeps its connections; this one then lives on in its handles.
-        let _ = self.pool.add(connection);
-        *self.lock_current() = Some(handle.clone());
-        Ok(handle)
-    }
-
-    fn usable_current(&self) -> Option<Handle> {
-        self.lock_current().as_ref().filter(|h| !h.is_broken()).cloned()
-    }
-
-    fn lock_current(&self) -> std::sync::MutexGuard<'_, Option<Handle>> {
-        self.current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
     /// restart), loads it and calls again.
     async fn run<T: FromRedisValue>(&self, operation: &'static str, call: &ScriptCall) -> Result<T> {
-        let mut handle = self.handle(operation).await?;
-        let mut result = send(&mut handle, &call.cmd).await;
+        let mut handle = self.connector.handle(operation).await?;
+        let mut result = handle.send(&call.cmd).await;
         if matches!(&result, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) {
             // boxed: a rare path that would otherwise double every call's future
             result = Box::pin(reload_and_send(&mut handle, call)).await;
@@ -226,13 +167,8 @@ impl RedisCache {
 
 /// Loads the script of `call`, then sends `call` again.
 async fn reload_and_send(handle: &mut Handle, call: &ScriptCall) -> std::result::Result<Value, RedisError> {
-    send(handle, &call.script.load()).await?;
-    send(handle, &call.cmd).await
-}
-
-/// Sends one command and reads its reply, server errors included.
-async fn send(handle: &mut Handle, cmd: &Cmd) -> std::result::Result<Value, RedisError> {
-    handle.conn.send_packed_command(cmd).await?.extract_error()
+    handle.send(&call.script.load()).await?;
+    handle.send(&call.cmd).await
 }
 
 /// Maps a Redis result, marking the connection broken on transport errors.

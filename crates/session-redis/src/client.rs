@@ -70,9 +70,10 @@ fn check_certificates(pem: &[u8]) -> Result<()> {
 }
 
 /// rustls needs a process-wide crypto provider when the build enables more than one (or
-/// none explicitly); ring's is installed unless the app installed one already.
+/// none explicitly); ring's is installed unless the app installed one already. Called
+/// before a TLS client is built and before each TLS connect (a pool built by hand).
 #[cfg(feature = "tls")]
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err only if another thread installed one meanwhile, which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -13,8 +13,9 @@
 //!   (`localhost:6379`, `host:6380,password=...,ssl=True`); see [`RedisCacheOptions::url`].
 //! - **TLS** (feature `tls`): `rediss://` over rustls, verified against the system's roots
 //!   or the options' own.
-//! - **Outages:** calls fail fast with the cause logged; broken connections are dropped,
-//!   so the app recovers by itself when Redis is back.
+//! - **Outages:** calls fail fast with the cause; broken connections, and those whose
+//!   call was cut off before its reply, are dropped, so the app recovers by itself when
+//!   Redis is back.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), session_core::Error> {
@@ -35,6 +36,7 @@
 mod address;
 mod cache;
 mod client;
+mod connector;
 mod keys;
 mod manager;
 mod options;

@@ -19,7 +19,7 @@ use std::{
 };
 
 use bb8_redis::redis::{
-    aio::MultiplexedConnection, AsyncConnectionConfig, Client, IntoConnectionInfo, RedisError,
+    aio::MultiplexedConnection, AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, RedisError, Value,
 };
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -95,6 +95,19 @@ impl RedisConnection {
 }
 
 impl Handle {
+    /// Sends one command and reads its reply, server errors included.
+    ///
+    /// A call dropped before its reply arrives (the engine's IO timeout cut it off)
+    /// marks the connection broken: it may have died without a word (no RST), and would
+    /// otherwise go on serving calls that time out until TCP gives up on it, minutes
+    /// later. The next call then takes a new connection.
+    pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<Value, RedisError> {
+        let awaiting = AwaitingReply(Some(&self.broken));
+        let reply = self.conn.send_packed_command(cmd).await;
+        awaiting.arrived();
+        reply?.extract_error()
+    }
+
     /// Whether a command on this connection failed at the transport level.
     pub(crate) fn is_broken(&self) -> bool {
         self.broken.load(Ordering::Relaxed)
@@ -113,11 +126,35 @@ impl Handle {
     }
 }
 
+/// Marks a connection broken when dropped, unless its reply [`arrived`](Self::arrived).
+struct AwaitingReply<'a>(Option<&'a AtomicBool>);
+
+impl AwaitingReply<'_> {
+    fn arrived(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AwaitingReply<'_> {
+    fn drop(&mut self) {
+        if let Some(broken) = self.0 {
+            broken.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 impl bb8::ManageConnection for RedisManager {
     type Connection = RedisConnection;
     type Error = RedisError;
 
     async fn connect(&self) -> Result<RedisConnection, RedisError> {
+        #[cfg(feature = "tls")]
+        if matches!(
+            self.client.get_connection_info().addr(),
+            bb8_redis::redis::ConnectionAddr::TcpTls { .. }
+        ) {
+            crate::client::install_crypto_provider();
+        }
         let conn = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)

@@ -66,16 +66,17 @@ impl RedisCacheOptions {
         self
     }
 
-    /// Most connections in the pool (default 4). Each is multiplexed and only lent out
-    /// for the moment it takes to clone its handle, so concurrent requests pipeline their
-    /// commands over a few connections; more rarely helps.
+    /// Most connections in the pool (default 4). Store calls share one multiplexed
+    /// connection (redis-rs pipelines concurrent commands on it) until it breaks; the pool
+    /// keeps the connections that replace it.
     pub fn pool_size(mut self, size: u32) -> Self {
         self.pool_size = size.max(1);
         self
     }
 
-    /// How long to wait for a new connection (TCP, handshake, loading the scripts) and
-    /// for a free one from the pool.
+    /// How long a new connection may take to open (TCP, TLS, `AUTH`/`SELECT`), and then
+    /// to load the scripts. A connection that is refused, or whose TLS handshake fails,
+    /// fails the call at once.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -83,6 +84,11 @@ impl RedisCacheOptions {
 
     /// Trusts these PEM certificates (one or more, concatenated) for `rediss://` instead
     /// of the system's roots: for a Redis whose certificate a private CA signed.
+    /// (redis-rs still reads the system's roots at each TLS connect and fails if they
+    /// cannot be read, for example an `SSL_CERT_FILE` naming a missing file.)
+    ///
+    /// With TLS, if no rustls crypto provider is installed for the process when the
+    /// cache connects, ring's is installed: an app that wants another installs it first.
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
