@@ -14,8 +14,8 @@ const MOST_CANDIDATES: usize = 8;
 
 /// Finds the value of the cookie `name` in raw `Cookie` header values.
 ///
-/// Headers that are not UTF-8, malformed pairs and values of the wrong length are
-/// skipped. With one plausible value, that one is taken (and verified later, when the
+/// Malformed pairs and values that are not ASCII or of the wrong length are skipped;
+/// bytes that are not UTF-8 elsewhere in a header do not hide the cookie. With one plausible value, that one is taken (and verified later, when the
 /// session is first used). With several (a stale cookie of another path or domain may
 /// come first), the first that `verifies` is taken, else the first.
 pub(crate) fn find<'a>(
@@ -25,11 +25,11 @@ pub(crate) fn find<'a>(
 ) -> Option<CookieValue> {
     let mut candidates = headers
         .into_iter()
-        .filter_map(|raw| std::str::from_utf8(raw).ok())
-        .flat_map(|header| header.split(';'))
+        .flat_map(|header| header.split(|b| *b == b';'))
         .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+            let mut parts = pair.splitn(2, |b| *b == b'=');
+            let (k, v) = (parts.next()?, parts.next()?);
+            (k.trim_ascii() == name.as_bytes()).then(|| trim_quotes(v.trim_ascii()))
         })
         .filter_map(CookieValue::new);
     let first = candidates.next()?;
@@ -48,12 +48,27 @@ pub(crate) fn find<'a>(
 #[derive(Clone, Copy)]
 pub(crate) struct CookieValue([u8; COOKIE_VALUE_LEN]);
 
+/// `value` without the double quotes around it (`"v"`, as some clients send).
+fn trim_quotes(mut value: &[u8]) -> &[u8] {
+    while let [b'"', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b'"'] = value {
+        value = rest;
+    }
+    value
+}
+
 impl CookieValue {
-    fn new(value: &str) -> Option<Self> {
-        value.as_bytes().try_into().ok().map(CookieValue)
+    /// An ASCII value of the one plausible length.
+    fn new(value: &[u8]) -> Option<Self> {
+        if !value.is_ascii() {
+            return None;
+        }
+        value.try_into().ok().map(CookieValue)
     }
 
-    /// The value as text (it came from a `&str`, so it is UTF-8).
+    /// The value as text (it is ASCII).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
@@ -118,6 +133,23 @@ mod tests {
         assert_eq!(found.as_ref().map(CookieValue::as_str), Some(V));
         assert!(find([b"kr.session=1".as_slice()], "Kr.Session", |_| true).is_none());
         assert!(find([b"\xff\xfe".as_slice()], "Kr.Session", |_| true).is_none());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_in_other_cookies_do_not_hide_it() {
+        for header in [
+            format!("x=\u{e9}; Kr.Session={V}").into_bytes(),
+            [b"x=\xe9; Kr.Session=".as_slice(), V.as_bytes()].concat(),
+            [b"Kr.Session=\"", V.as_bytes(), b"\"; y=\xff\xfe".as_slice()].concat(),
+        ] {
+            let found = find([header.as_slice()], "Kr.Session", |_| true);
+            assert_eq!(found.as_ref().map(CookieValue::as_str), Some(V), "{header:?}");
+        }
+        let mut bad = format!("Kr.Session={V}").into_bytes();
+        if let Some(last) = bad.last_mut() {
+            *last = 0xe9;
+        }
+        assert!(find([bad.as_slice()], "Kr.Session", |_| true).is_none());
     }
 
     #[test]
