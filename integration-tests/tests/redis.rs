@@ -11,6 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use distributed_session::redis::redis as redis_client;
 use distributed_session::{
     DistributedCache, LockAttempt, LockToken, Outcome, RedisCache, RedisCacheOptions, SessionEngine,
     SigningKey,
@@ -110,6 +111,38 @@ async fn a_refused_connection_fails_the_call_with_its_cause() {
     assert!(error.to_lowercase().contains("refused"), "{error}");
     server.restart();
     cache.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_request_after_redis_dropped_its_connections_succeeds() {
+    let Some(mut server) = RedisServer::start(true) else {
+        return;
+    };
+    let engine = engine(redis_cache(&server).await);
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+    let increment = |expected: i32| {
+        let (engine, cookie) = (&engine, &cookie);
+        async move {
+            let scope = engine.start([cookie.as_bytes()], false);
+            let n = scope.session().get_i32("n").await.unwrap().unwrap();
+            assert_eq!(n, expected - 1);
+            scope.session().set_i32("n", expected).await.unwrap();
+            assert_eq!(scope.finish().await, Outcome::Unchanged);
+        }
+    };
+    // Redis closes every client connection (as with its idle `timeout`)
+    let mut inspector = server.connection().unwrap();
+    let _: redis_client::Value = redis_client::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal"])
+        .query(&mut inspector)
+        .unwrap();
+    increment(2).await;
+    // Redis restarts (persistent: the session is still there)
+    server.stop();
+    server.restart();
+    increment(3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,16 +127,37 @@ impl RedisCache {
 
     /// Sends one plain command.
     async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
-        let mut handle = self.connector.handle(operation).await?;
-        let result = handle.send(cmd).await;
+        let (handle, result) = self.deliver(operation, cmd).await?;
         settle(&handle, operation, result)
+    }
+
+    /// Sends `cmd` on the shared connection. If that connection turns out dead (Redis
+    /// restarted, or closed idle clients), `cmd` goes once more on a new one, so the
+    /// first request after a restart does not fail. Every script is safe to send twice:
+    /// the lock script takes the same lease again for the same token, and a commit that
+    /// did run the first time finds its lease gone and reports it lost (503) rather than
+    /// writing again.
+    async fn deliver(
+        &self,
+        operation: &'static str,
+        cmd: &Cmd,
+    ) -> Result<(Handle, std::result::Result<Value, RedisError>)> {
+        let mut handle = self.connector.handle(operation).await?;
+        match handle.send(cmd).await {
+            Err(error) if handle.observe(&error) => {
+                tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
+                let mut fresh = self.connector.handle(operation).await?;
+                let result = fresh.send(cmd).await;
+                Ok((fresh, result))
+            }
+            result => Ok((handle, result)),
+        }
     }
 
     /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
     /// restart), loads it and calls again.
     async fn run<T: FromRedisValue>(&self, operation: &'static str, call: &ScriptCall) -> Result<T> {
-        let mut handle = self.connector.handle(operation).await?;
-        let mut result = handle.send(&call.cmd).await;
+        let (mut handle, mut result) = self.deliver(operation, &call.cmd).await?;
         if matches!(&result, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) {
             // boxed: a rare path that would otherwise double every call's future
             result = Box::pin(reload_and_send(&mut handle, call)).await;

@@ -114,15 +114,16 @@ impl Handle {
     }
 
     /// Marks the connection broken if `error` came from the transport (the server went
-    /// away, the connection was reset, a read timed out).
-    pub(crate) fn observe(&self, error: &RedisError) {
-        if error.is_io_error()
+    /// away, the connection was reset, a read timed out), and says whether it did.
+    pub(crate) fn observe(&self, error: &RedisError) -> bool {
+        let transport = error.is_io_error()
             || error.is_connection_dropped()
             || error.is_connection_refusal()
-            || error.is_timeout()
-        {
+            || error.is_timeout();
+        if transport {
             self.broken.store(true, Ordering::Relaxed);
         }
+        transport
     }
 }
 
