@@ -157,7 +157,7 @@ fn table_named(schema: &str, table: &str) -> Result<Table> {
 /// marks it broken.
 async fn execute(
     conn: &mut SqlConnection,
-    statement: Statement,
+    statement: &Statement,
 ) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
     conn.broken = true;
     let result = send(conn, statement).await;
@@ -170,15 +170,15 @@ async fn execute(
 
 async fn send(
     conn: &mut SqlConnection,
-    statement: Statement,
+    statement: &Statement,
 ) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
-    let mut query = Query::new(statement.sql);
-    for param in statement.params {
+    let mut query = Query::new(statement.sql.as_str());
+    for param in &statement.params {
         match param {
-            Param::Str(s) => query.bind(s),
-            Param::Bytes(b) => query.bind(b),
-            Param::Int(i) => query.bind(i),
-            Param::Time(t) => query.bind(sql::iso8601(t)),
+            Param::Str(s) => query.bind(s.as_str()),
+            Param::Bytes(b) => query.bind(b.as_slice()),
+            Param::Int(i) => query.bind(*i),
+            Param::Time(t) => query.bind(sql::iso8601(*t)),
         }
     }
     query.query(&mut conn.client).await?.into_row().await
@@ -186,14 +186,29 @@ async fn send(
 
 impl Inner {
     /// Runs one statement; returns the first row of its last result, if any.
+    ///
+    /// A pooled connection that turns out dead (the server restarted, or a network
+    /// device dropped the idle connection) is discarded and the statement runs again on
+    /// the next one, so the first requests after a restart do not fail; a new connection
+    /// that fails is not retried. Every statement is safe to run twice: the lock takes
+    /// the same lease again for the same token, and a commit that did run the first time
+    /// finds its lease gone and reports it lost rather than writing again.
     async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
-        let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
-        if !self.table_ready.initialized() {
-            Box::pin(self.table_ready.get_or_try_init(|| self.create_table(&mut conn))).await?;
+        let mut pooled_left = self.pool.status().max_size;
+        loop {
+            let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
+            if !self.table_ready.initialized() {
+                Box::pin(self.table_ready.get_or_try_init(|| self.create_table(&mut conn))).await?;
+            }
+            let reused = managed::Object::metrics(&conn).recycle_count > 0;
+            match execute(&mut conn, &statement).await {
+                Err(error) if conn.broken && reused && pooled_left > 0 => {
+                    pooled_left -= 1;
+                    tracing::debug!(error = %error_chain(&error), "pooled SQL Server connection found dead; running the statement on another");
+                }
+                result => return result.map_err(|error| Error::store(operation, error)),
+            }
         }
-        execute(&mut conn, statement)
-            .await
-            .map_err(|error| Error::store(operation, error))
     }
 
     /// Creates the table if it is missing (run once through `table_ready`: concurrent
@@ -202,7 +217,7 @@ impl Inner {
     /// retrying, so it is logged and the statements run (and fail with their own errors
     /// if the table is missing).
     async fn create_table(&self, conn: &mut SqlConnection) -> Result<()> {
-        match execute(conn, sql::create_table(&self.table)).await {
+        match execute(conn, &sql::create_table(&self.table)).await {
             Ok(_) => tracing::info!("session table ready (created if it was missing)"),
             Err(error) => {
                 if conn.broken {

@@ -14,7 +14,8 @@
 //!   `MERGE`, no NULL parameters, duplicate keys 2627/2601 treated as "exists", no index
 //!   lookups by name. All statements are in one module with unit tests.
 //! - **Outages:** every call is bounded by the engine's IOTimeout; broken connections are
-//!   replaced, so the app recovers by itself.
+//!   replaced, and a statement that finds its pooled connection dead runs again on the
+//!   next, so the app recovers by itself without failing the first requests.
 //! - **Housekeeping:** expired rows (and stale leases) are deleted every
 //!   `expired_items_deletion_interval`, in batches of 1,000.
 //!
