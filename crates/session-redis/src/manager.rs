@@ -81,7 +81,7 @@ pub struct RedisConnection {
 /// A clone of a pooled connection's handle.
 #[derive(Clone)]
 pub(crate) struct Handle {
-    pub conn: MultiplexedConnection,
+    conn: MultiplexedConnection,
     broken: Arc<AtomicBool>,
 }
 
