@@ -5,7 +5,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -13,17 +13,20 @@ use std::{
 
 use distributed_session::{
     async_trait, CommitOp, DistributedCache, EntryOptions, Error, KeyRing, LockAttempt, LockToken,
-    MemoryCache, Outcome, Result, SessionEngine, SessionLock, SigningKey,
+    MemoryCache, Outcome, Result, SessionEngine, SessionLock, SessionScope, SigningKey,
 };
 
-/// Counts the store calls of a memory cache.
+/// A memory cache that counts its store calls, and can be told to answer its next lock
+/// call late (after taking the lease) or to stall its next commit (never applying it).
 #[derive(Default)]
-struct Counting {
+struct Probe {
     inner: MemoryCache,
     calls: AtomicUsize,
+    late_lock: AtomicBool,
+    stalled_commit: AtomicBool,
 }
 
-impl Counting {
+impl Probe {
     fn take(&self) -> usize {
         self.calls.swap(0, Ordering::SeqCst)
     }
@@ -33,7 +36,7 @@ impl Counting {
 }
 
 #[async_trait]
-impl DistributedCache for Counting {
+impl DistributedCache for Probe {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.hit();
         self.inner.get(key).await
@@ -56,13 +59,20 @@ impl DistributedCache for Counting {
 }
 
 #[async_trait]
-impl SessionLock for Counting {
+impl SessionLock for Probe {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         self.hit();
-        self.inner.try_lock_and_get(key, token, lease).await
+        let attempt = self.inner.try_lock_and_get(key, token, lease).await;
+        if self.late_lock.swap(false, Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        attempt
     }
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
         self.hit();
+        if self.stalled_commit.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.inner.commit_and_unlock(key, token, op).await
     }
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
@@ -133,7 +143,7 @@ async fn new_session(engine: &SessionEngine, n: i32) -> String {
 
 #[tokio::test]
 async fn untouched_and_read_only_requests_cost_what_they_should() {
-    let cache = Arc::new(Counting::default());
+    let cache = Arc::new(Probe::default());
     let engine = engine_over(cache.clone());
     let cookie = new_session(&engine, 1).await;
     assert_eq!(cache.take(), 1, "a new session is one create");
@@ -353,52 +363,9 @@ async fn a_cancelled_request_releases_the_lock() {
     let _ = scope.finish().await;
 }
 
-/// A memory store whose next lock call takes the lease, then answers too late.
-#[derive(Default)]
-struct LateLock {
-    inner: MemoryCache,
-    late: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl DistributedCache for LateLock {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        self.inner.get(key).await
-    }
-    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
-        self.inner.set(key, value, options).await
-    }
-    async fn refresh(&self, key: &str) -> Result<()> {
-        self.inner.refresh(key).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        self.inner.remove(key).await
-    }
-    fn session_lock(&self) -> Option<&dyn SessionLock> {
-        Some(self)
-    }
-}
-
-#[async_trait]
-impl SessionLock for LateLock {
-    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
-        let attempt = self.inner.try_lock_and_get(key, token, lease).await;
-        if self.late.swap(false, Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        }
-        attempt
-    }
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
-        self.inner.commit_and_unlock(key, token, op).await
-    }
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
-        self.inner.create(key, value, options).await
-    }
-}
-
 #[tokio::test]
 async fn a_lock_taken_after_its_call_timed_out_is_released() {
-    let cache = Arc::new(LateLock::default());
+    let cache = Arc::new(Probe::default());
     let engine = SessionEngine::builder()
         .signing_key(key(1))
         .io_timeout(Duration::from_millis(200))
@@ -407,7 +374,7 @@ async fn a_lock_taken_after_its_call_timed_out_is_released() {
         .build_shared(cache.clone())
         .unwrap();
     let cookie = new_session(&engine, 5).await;
-    cache.late.store(true, Ordering::SeqCst);
+    cache.late_lock.store(true, Ordering::SeqCst);
     let scope = engine.start([cookie.as_bytes()], false);
     let err = scope.session().get_i32("counter").await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -416,6 +383,78 @@ async fn a_lock_taken_after_its_call_timed_out_is_released() {
     let scope = engine.start([cookie.as_bytes()], false);
     assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
     let _ = scope.finish().await;
+}
+
+/// An engine over `cache` whose store leases outlive the test (60 s): a lease left taken
+/// shows as a lock timeout (2 s) in the next request.
+fn engine_with_long_leases(cache: Arc<Probe>, io_timeout: Duration) -> SessionEngine {
+    SessionEngine::builder()
+        .signing_key(key(1))
+        .io_timeout(io_timeout)
+        .lock_wait(Duration::from_secs(2))
+        .lock_lease(Duration::from_secs(60))
+        .build_shared(cache)
+        .unwrap()
+}
+
+/// A session holding `counter = 5`, and a request of it whose first access the handler
+/// gave up on (100 ms) while the store's lock call was in flight.
+async fn first_access_cut_off() -> (SessionEngine, String, SessionScope) {
+    let cache = Arc::new(Probe::default());
+    let engine = engine_with_long_leases(cache.clone(), Duration::from_secs(10));
+    let cookie = new_session(&engine, 5).await;
+    cache.late_lock.store(true, Ordering::SeqCst);
+    let scope = engine.start([cookie.as_bytes()], false);
+    let cut = tokio::time::timeout(Duration::from_millis(100), scope.session().get_i32("counter")).await;
+    assert!(cut.is_err(), "the lock call answers late");
+    (engine, cookie, scope)
+}
+
+#[tokio::test]
+async fn a_request_cancelled_during_its_lock_call_releases_the_lease() {
+    let (engine, cookie, scope) = first_access_cut_off().await;
+    drop(scope); // the client went away while the store call was in flight
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+}
+
+#[tokio::test]
+async fn a_first_access_given_up_by_the_handler_can_be_tried_again() {
+    let (engine, cookie, scope) = first_access_cut_off().await;
+    // the same cookie, so the same session: not a fresh one replacing it
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
+    scope.session().set_i32("counter", 6).await.unwrap();
+    assert_eq!(scope.finish().await, Outcome::Unchanged, "no new cookie");
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(6));
+    let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn a_commit_cancelled_or_timed_out_releases_the_lease() {
+    for cancelled in [true, false] {
+        let cache = Arc::new(Probe::default());
+        let engine = engine_with_long_leases(cache.clone(), Duration::from_millis(200));
+        let cookie = new_session(&engine, 5).await;
+        cache.stalled_commit.store(true, Ordering::SeqCst);
+        let scope = engine.start([cookie.as_bytes()], false);
+        scope.session().set_i32("counter", 6).await.unwrap();
+        if cancelled {
+            let cut = tokio::time::timeout(Duration::from_millis(100), scope.finish()).await;
+            assert!(cut.is_err(), "the commit stalls");
+        } else {
+            assert!(matches!(scope.finish().await, Outcome::Failed(e) if e.status == 503));
+        }
+        // the stalled commit never applied: the session is as it was, and free
+        let scope = engine.start([cookie.as_bytes()], false);
+        assert_eq!(
+            scope.session().get_i32("counter").await.unwrap(),
+            Some(5),
+            "cancelled: {cancelled}"
+        );
+        let _ = scope.finish().await;
+    }
 }
 
 #[tokio::test]
@@ -475,6 +514,30 @@ async fn absolute_lifetime_ends_active_sessions() {
         "past its absolute lifetime"
     );
     let _ = scope.finish().await;
+}
+
+#[tokio::test]
+async fn a_stored_creation_time_out_of_range_is_corrupt_data_not_a_panic() {
+    let cache = Arc::new(MemoryCache::default());
+    let engine = SessionEngine::builder()
+        .signing_key(key(1))
+        .absolute_lifetime(Duration::from_secs(3600))
+        .build_shared(cache.clone())
+        .unwrap();
+    let cookie = new_session(&engine, 1).await;
+    let id = cookie.split_once('=').unwrap().1.split_once('.').unwrap().0;
+    // format 1: created = u64::MAX (bincode varint: 253 then 8 bytes), no values
+    let mut payload = vec![1, 253];
+    payload.extend([0xff; 8]);
+    payload.push(0);
+    cache
+        .set(id, payload, EntryOptions::sliding(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), None);
+    scope.session().set_i32("counter", 1).await.unwrap();
+    assert_ne!(cookie_of(&scope.finish().await), cookie, "a new session");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Byte encodings of the typed helpers.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -56,6 +56,14 @@ pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// When a session created at `created` (Unix seconds) ends with an absolute `lifetime`;
+/// `None` if that is beyond what `SystemTime` holds (only a corrupt stored time is).
+pub(crate) fn lifetime_end(created: u64, lifetime: Duration) -> Option<SystemTime> {
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(created))?
+        .checked_add(lifetime)
 }
 
 #[cfg(test)]

@@ -1,10 +1,7 @@
 //! End of request: create, write, refresh or delete the session, release its lock, and
 //! tell the adapter what to do to the response.
 
-use std::{
-    sync::Arc,
-    time::{Duration, UNIX_EPOCH},
-};
+use std::sync::Arc;
 
 use super::EngineInner;
 use crate::{
@@ -15,6 +12,7 @@ use crate::{
     lock::CommitOp,
     payload::{self, Payload},
     session::{Phase, State},
+    values::lifetime_end,
     Error, Result,
 };
 
@@ -180,8 +178,13 @@ fn encode(state: &mut State) -> Result<Vec<u8>> {
 
 fn entry_options(engine: &EngineInner, created: u64) -> EntryOptions {
     let options = EntryOptions::sliding(engine.limits.idle_timeout);
-    match engine.limits.absolute_lifetime {
-        Some(lifetime) => options.with_absolute(UNIX_EPOCH + Duration::from_secs(created) + lifetime),
+    // `created` is now or a stored time that loading checked against the lifetime
+    match engine
+        .limits
+        .absolute_lifetime
+        .and_then(|lifetime| lifetime_end(created, lifetime))
+    {
+        Some(end) => options.with_absolute(end),
         None => options,
     }
 }

@@ -11,9 +11,10 @@ use crate::{
 
 /// The lock on one session id, held from load to commit.
 ///
-/// Dropping a lease without committing (a request cancelled mid-handler) releases the
-/// store lease in a background task, and frees the in-process lock only after that, so
-/// the next request of this process does not find the store lease still taken.
+/// Dropping a lease without committing (a request cancelled mid-handler, or during a
+/// store call) releases the store lease in a background task, and frees the in-process
+/// lock only after that, so the next request of this process does not find the store
+/// lease still taken.
 pub(crate) struct Lease {
     engine: Arc<EngineInner>,
     id: SessionId,
@@ -35,11 +36,27 @@ impl Lease {
         &self.id
     }
 
+    pub fn token(&self) -> &LockToken {
+        &self.token
+    }
+
+    /// Frees the in-process lock without a store call: the store holds no lease for
+    /// this token (it answered that the session is missing, or failed the call).
+    pub fn forget(mut self) {
+        drop(self.guard.take());
+    }
+
     /// Applies `op` in the store and releases both locks.
+    ///
+    /// If the call times out, or this future is dropped while the call is in flight (the
+    /// client went away), the store may still apply it or hold the lease: the lease is
+    /// then released in the background, as when a lease is dropped unused. Releasing is
+    /// safe either way: it removes the lease only if this token still owns it.
     pub async fn commit(mut self, op: CommitOp) -> Result<()> {
-        let guard = self.guard.take();
         let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
-        drop(guard);
+        if !matches!(result, Err(Error::Timeout { .. })) {
+            drop(self.guard.take());
+        }
         result
     }
 }

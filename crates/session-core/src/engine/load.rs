@@ -1,6 +1,6 @@
 //! First access: verify the cookie, take the session's lock, read and decode.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{EngineInner, Lease};
 use crate::{
@@ -9,7 +9,7 @@ use crate::{
     lock::{CommitOp, LockAttempt, LockToken},
     payload,
     session::{Phase, State},
-    values::now_unix,
+    values::{lifetime_end, now_unix},
     Error, Result,
 };
 
@@ -18,9 +18,13 @@ use crate::{
 /// On failure the state is marked failed (the response will be a 503) and the error is
 /// returned to the handler.
 pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State) -> Result<()> {
-    let incoming = state.incoming.take();
-    let had_cookie = incoming.is_some();
-    let verified = incoming.and_then(|value| engine.keys.verify(value.as_str()));
+    // The cookie stays in `state` until the load ends: a handler that gives up on its
+    // first access (a timeout around it) and tries again loads the same session.
+    let had_cookie = state.incoming.is_some();
+    let verified = state
+        .incoming
+        .as_ref()
+        .and_then(|value| engine.keys.verify(value.as_str()));
     if had_cookie && verified.is_none() {
         tracing::debug!("session cookie rejected (bad format or signature); a new session will be used");
     }
@@ -66,47 +70,45 @@ async fn lock_and_read(
 ) -> Result<Option<(Lease, Vec<u8>)>> {
     let wait = engine.limits.lock_wait();
     let (guard, waited) = engine.locks.acquire(*id.bytes(), wait).await?;
+    // Armed before the store call: if this future is dropped while the call is in flight
+    // (the client went away), or the call times out, the store may still take the lease
+    // for this token, and dropping the lease releases it behind that call.
+    let lease = Lease::new(
+        std::sync::Arc::clone(engine),
+        id.clone(),
+        LockToken::generate(),
+        guard,
+    );
     // Set on the first `Busy` only: the uncontended path reads no clock.
     let mut deadline = None;
-    let token = LockToken::generate();
     let mut backoff = Duration::from_millis(2);
     loop {
         let attempt = engine
             .store
-            .try_lock_and_get(id.expose(), &token, engine.limits.lock_lease)
+            .try_lock_and_get(id.expose(), lease.token(), engine.limits.lock_lease)
             .await;
-        let attempt = match attempt {
-            Ok(attempt) => attempt,
-            Err(error @ Error::Timeout { .. }) => {
-                // The store may still take the lease for `token` after we gave up (the
-                // call was sent): release it behind that call, or it would block the
-                // session until the lease expires. Dropping a lease does that in the
-                // background and keeps the in-process lock until it is done.
-                drop(Lease::new(
-                    std::sync::Arc::clone(engine),
-                    id.clone(),
-                    token,
-                    guard,
-                ));
-                return Err(error);
-            }
-            Err(error) => return Err(error),
-        };
         match attempt {
-            LockAttempt::Acquired(bytes) => {
-                let lease = Lease::new(std::sync::Arc::clone(engine), id.clone(), token, guard);
-                return Ok(Some((lease, bytes)));
+            Ok(LockAttempt::Acquired(bytes)) => return Ok(Some((lease, bytes))),
+            Ok(LockAttempt::Missing) => {
+                lease.forget();
+                return Ok(None);
             }
-            LockAttempt::Missing => return Ok(None),
-            LockAttempt::Busy => {
+            Ok(LockAttempt::Busy) => {
                 let now = Instant::now();
                 let deadline = *deadline.get_or_insert_with(|| now + wait.saturating_sub(waited));
                 if now + backoff > deadline {
+                    lease.forget();
                     return Err(Error::LockTimeout { after: wait });
                 }
                 tracing::debug!(session = %id, "session locked by another instance; waiting");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_millis(50));
+            }
+            // dropped: released in the background (see above)
+            Err(error @ Error::Timeout { .. }) => return Err(error),
+            Err(error) => {
+                lease.forget();
+                return Err(error);
             }
         }
     }
@@ -138,7 +140,8 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
         }
     };
     if let Some(lifetime) = engine.limits.absolute_lifetime {
-        if stored.created.saturating_add(lifetime.as_secs()) <= now_unix() {
+        // (a creation time out of range is corrupt data: treated as expired, not a panic)
+        if lifetime_end(stored.created, lifetime).is_none_or(|end| end <= SystemTime::now()) {
             tracing::warn!(session = %lease.id(), "session expired (past its absolute lifetime); a new session will be used");
             state.retired = Some(lease);
             return Filled::Discarded;

@@ -75,8 +75,16 @@ impl LockTable {
             Err(_) => {
                 tracing::debug!("waiting for a session lock held by another request");
                 let started = std::time::Instant::now();
+                // Declared before the wait, so dropped after it: whether the wait times
+                // out or is cancelled (the request went away), the entry is removed if
+                // this waiter was the last one interested in it.
+                let _leaving = Leaving {
+                    table: self,
+                    key: &key,
+                };
                 // boxed: only contended requests pay for the wait's future
-                match Box::pin(tokio::time::timeout(wait, slot.clone().lock_owned())).await {
+                let wait_for = Box::pin(tokio::time::timeout(wait, slot.lock_owned()));
+                match wait_for.await {
                     Ok(guard) => {
                         let waited = started.elapsed();
                         if waited >= SLOW_WAIT {
@@ -85,15 +93,12 @@ impl LockTable {
                         (guard, waited)
                     }
                     Err(_) => {
-                        drop(slot);
-                        self.forget_if_unused(&key);
                         tracing::warn!(?wait, "session lock not acquired in time");
                         return Err(Error::LockTimeout { after: wait });
                     }
                 }
             }
         };
-        drop(slot);
         let guard = LockGuard {
             table: Arc::clone(self),
             key,
@@ -116,6 +121,18 @@ impl LockTable {
         (0..SHARDS)
             .map(|i| self.shards[i].lock().map(|s| s.len()).unwrap_or(0))
             .sum()
+    }
+}
+
+/// Removes an entry when a waiter leaves it (see [`LockTable::acquire`]).
+struct Leaving<'a> {
+    table: &'a LockTable,
+    key: &'a Key,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.table.forget_if_unused(self.key);
     }
 }
 
@@ -166,6 +183,28 @@ mod tests {
         tokio::task::yield_now().await;
         drop(held);
         assert!(waiter.await.unwrap_or(false));
+        assert_eq!(table.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_waiter_leaves_nothing_behind() {
+        let table = Arc::new(LockTable::new(1000));
+        let held = table.acquire(key(4), Duration::from_secs(1)).await;
+        let t2 = Arc::clone(&table);
+        let waiter = tokio::spawn(async move { t2.acquire(key(4), Duration::from_secs(60)).await.is_ok() });
+        tokio::task::yield_now().await;
+        waiter.abort();
+        assert!(waiter.await.is_err_and(|e| e.is_cancelled()));
+        drop(held);
+        assert_eq!(table.len(), 0);
+        // and the other order: the holder leaves first, then the waiter is cancelled
+        let held = table.acquire(key(4), Duration::from_secs(1)).await;
+        let t2 = Arc::clone(&table);
+        let waiter = tokio::spawn(async move { t2.acquire(key(4), Duration::from_secs(60)).await.is_ok() });
+        tokio::task::yield_now().await;
+        drop(held);
+        waiter.abort();
+        let _ = waiter.await;
         assert_eq!(table.len(), 0);
     }
 
