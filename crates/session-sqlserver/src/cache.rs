@@ -99,8 +99,7 @@ impl SqlServerCache {
         if options.connection_string.trim().is_empty() {
             return Err(Error::Config("no SQL Server connection string".into()));
         }
-        let manager = SqlManager::from_ado_string(&options.connection_string)
-            .map_err(|e| Error::Config(format!("invalid SQL Server connection string: {e}")))?;
+        let manager = SqlManager::from_ado_string(&options.connection_string)?;
         let pool = managed::Pool::builder(manager)
             .max_size(options.pool_size)
             .wait_timeout(Some(options.connect_timeout))

@@ -25,12 +25,20 @@ impl SqlManager {
     /// A manager for an ADO.NET connection string
     /// (`Server=tcp:host,1433;Database=..;User Id=..;Password=..;TrustServerCertificate=true`).
     ///
+    /// Without an `Encrypt` setting the whole connection is encrypted (TLS), as with
+    /// Microsoft.Data.SqlClient 4 and later; `Encrypt=false` encrypts only the login,
+    /// `encrypt=DANGER_PLAINTEXT` nothing.
+    ///
     /// # Errors
-    /// If the connection string cannot be parsed.
-    pub fn from_ado_string(connection_string: &str) -> Result<Self, deadpool_tiberius::SqlServerError> {
-        Ok(SqlManager {
-            inner: deadpool_tiberius::Manager::from_ado_string(connection_string)?,
-        })
+    /// [`session_core::Error::Config`] if the connection string cannot be parsed.
+    pub fn from_ado_string(connection_string: &str) -> session_core::Result<Self> {
+        let settings = crate::ado::read(connection_string)?;
+        let mut inner = deadpool_tiberius::Manager::from_ado_string(connection_string)
+            .map_err(|e| session_core::Error::Config(format!("invalid SQL Server connection string: {e}")))?;
+        if let Some(level) = settings.encryption {
+            inner = inner.encryption(level);
+        }
+        Ok(SqlManager { inner })
     }
 }
 

@@ -31,6 +31,20 @@ pub(crate) enum Param {
     Time(time::OffsetDateTime),
 }
 
+/// `at` within the range of `datetimeoffset`, which ends with the year 9999: a later
+/// expiry (an absolute lifetime of millennia) is stored as that end, where converting it
+/// as it is would panic. (Expiries before 1970 are not given; they would read as 1970,
+/// long past all the same.)
+fn datetimeoffset(at: std::time::SystemTime) -> time::OffsetDateTime {
+    /// 9999-12-31T23:59:59.9999999Z, in nanoseconds since the Unix epoch.
+    const END: i128 = 253_402_300_799_999_999_900;
+    let nanos = at
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(END));
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos.min(END))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// `YYYY-MM-DDThh:mm:ss.fffffff+00:00`, in UTC.
 pub(crate) fn iso8601(at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
@@ -117,7 +131,7 @@ fn expiry(options: &EntryOptions, params: &mut Vec<Param>) -> (String, String, S
     let abs = options.absolute_expiration.map(|at| {
         format!(
             "CAST({} AS datetimeoffset(7))",
-            next(Param::Time(time::OffsetDateTime::from(at)))
+            next(Param::Time(datetimeoffset(at)))
         )
     });
     let exp = match (&sld, &abs) {
@@ -554,8 +568,18 @@ mod tests {
 
     #[test]
     fn times_are_sent_as_utc_iso_strings() {
-        let y2k = time::OffsetDateTime::from(at(946_684_800) + Duration::from_nanos(123_456_700));
+        let y2k = datetimeoffset(at(946_684_800) + Duration::from_nanos(123_456_700));
         assert_eq!(iso8601(y2k), "2000-01-01T00:00:00.1234567+00:00");
+        // past the type's range: its end, not a panic
+        let far = datetimeoffset(at(u64::MAX / 4));
+        assert_eq!(iso8601(far), "9999-12-31T23:59:59.9999999+00:00");
+        let far = set(
+            &table(),
+            "k",
+            vec![1],
+            &EntryOptions::default().with_absolute(at(u64::MAX / 4)),
+        );
+        assert!(matches!(far.params[2], Param::Time(t) if t == datetimeoffset(at(u64::MAX / 4))));
         let s = set(
             &table(),
             "k",

@@ -1,0 +1,69 @@
+//! The ADO.NET connection string, read before tiberius reads it, for what tiberius gets
+//! wrong or would panic on.
+
+use connection_string::AdoNetString;
+use deadpool_tiberius::tiberius::EncryptionLevel;
+use session_core::{Error, Result};
+
+/// What the manager adds to tiberius's reading of a connection string.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// `Some(Required)` when the string does not say `Encrypt`: the whole connection is
+    /// encrypted, as with Microsoft.Data.SqlClient 4 and later, where tiberius would
+    /// encrypt only the login.
+    pub encryption: Option<EncryptionLevel>,
+}
+
+/// Reads `connection_string`.
+///
+/// # Errors
+/// [`Error::Config`] if it cannot be parsed, or gives both `TrustServerCertificate` and
+/// `TrustServerCertificateCA` (tiberius panics on that). Messages never repeat the string.
+pub(crate) fn read(connection_string: &str) -> Result<Settings> {
+    let settings: AdoNetString = connection_string
+        .parse()
+        .map_err(|e| Error::Config(format!("invalid SQL Server connection string: {e}")))?;
+    if settings.contains_key("trustservercertificate") && settings.contains_key("trustservercertificateca") {
+        return Err(Error::Config(
+            "SQL Server connection string: give TrustServerCertificate or TrustServerCertificateCA, not both"
+                .to_owned(),
+        ));
+    }
+    Ok(Settings {
+        encryption: (!settings.contains_key("encrypt")).then_some(EncryptionLevel::Required),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn encryption_is_required_unless_the_string_says_otherwise() {
+        let unsaid = read("Server=tcp:db,1433;User Id=u;Password=p;TrustServerCertificate=true").unwrap();
+        assert!(matches!(unsaid.encryption, Some(EncryptionLevel::Required)));
+        for said in ["Encrypt=false", "encrypt=DANGER_PLAINTEXT", "ENCRYPT=true"] {
+            let settings = read(&format!("Server=tcp:db,1433;{said}")).unwrap();
+            assert!(settings.encryption.is_none(), "{said}");
+        }
+    }
+
+    #[test]
+    fn both_trust_settings_are_a_config_error_not_a_panic() {
+        let error =
+            read("Server=db;TrustServerCertificate=true;TrustServerCertificateCA=/ca.pem").unwrap_err();
+        assert!(
+            matches!(&error, Error::Config(m) if m.contains("not both")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn errors_do_not_repeat_the_string() {
+        let error = read("Server=db;Password='secret").unwrap_err();
+        assert!(matches!(&error, Error::Config(_)), "{error}");
+        assert!(!error.to_string().contains("secret"), "{error}");
+    }
+}
