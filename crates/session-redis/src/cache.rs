@@ -23,6 +23,7 @@ use crate::{
 pub struct RedisCache {
     connector: Connector,
     prefix: String,
+    ping_timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -55,7 +56,16 @@ impl RedisCache {
         RedisCache {
             connector: Connector::new(pool),
             prefix: String::new(),
+            ping_timeout: RedisCacheOptions::default().connect_timeout,
         }
+    }
+
+    /// Sets how long [`ping`](Self::ping) waits for Redis (default: the default
+    /// [`connect_timeout`](RedisCacheOptions::connect_timeout), 5 s;
+    /// [`connect`](Self::connect) uses the options' one).
+    pub fn with_ping_timeout(mut self, timeout: Duration) -> Self {
+        self.ping_timeout = timeout;
+        self
     }
 
     /// Sets the key prefix (ASP.NET's `InstanceName`).
@@ -103,26 +113,33 @@ impl RedisCache {
             .retry_connection(false)
             .error_sink(Box::new(LogSink))
             .build_unchecked(manager);
-        let cache = RedisCache::new(pool).with_instance_name(options.instance_name);
-        match tokio::time::timeout(options.connect_timeout, cache.ping()).await {
-            Ok(Ok(())) => tracing::info!("connected to Redis"),
-            Ok(Err(error)) => {
+        let cache = RedisCache::new(pool)
+            .with_instance_name(options.instance_name)
+            .with_ping_timeout(options.connect_timeout);
+        match cache.ping().await {
+            Ok(()) => tracing::info!("connected to Redis"),
+            Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "Redis is not reachable yet; session requests will answer 503 until it is")
             }
-            Err(_) => tracing::warn!(
-                "Redis did not answer within {:?}; session requests will answer 503 until it does",
-                options.connect_timeout
-            ),
         }
         Ok(cache)
     }
 
-    /// Sends `PING` (for health checks).
+    /// Sends `PING` (for health checks), waiting at most the
+    /// [ping timeout](Self::with_ping_timeout).
     ///
     /// # Errors
-    /// [`Error::Store`] if Redis cannot be reached.
+    /// [`Error::Store`] if Redis cannot be reached, [`Error::Timeout`] if it does not
+    /// answer in time.
     pub async fn ping(&self) -> Result<()> {
-        self.exec("ping", &bb8_redis::redis::cmd("PING")).await.map(drop)
+        let command = bb8_redis::redis::cmd("PING");
+        match tokio::time::timeout(self.ping_timeout, self.exec("ping", &command)).await {
+            Ok(result) => result.map(drop),
+            Err(_) => Err(Error::Timeout {
+                operation: "ping",
+                after: self.ping_timeout,
+            }),
+        }
     }
 
     /// Sends one plain command.
