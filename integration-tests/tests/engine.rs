@@ -597,6 +597,12 @@ async fn invalid_configuration_is_refused() {
         SessionEngine::builder().idle_timeout(Duration::ZERO),
         SessionEngine::builder().io_timeout(Duration::ZERO),
         SessionEngine::builder().max_payload(1),
+        // durations no store can express an expiry for (a CLI value of u64::MAX seconds)
+        SessionEngine::builder().idle_timeout(Duration::from_secs(u64::MAX)),
+        SessionEngine::builder().io_timeout(Duration::from_secs(u64::MAX)),
+        SessionEngine::builder().lock_wait(Duration::from_secs(101 * 366 * 86_400)),
+        SessionEngine::builder().lock_lease(Duration::MAX),
+        SessionEngine::builder().absolute_lifetime(Duration::from_secs(u64::MAX)),
         SessionEngine::builder().cookie(distributed_session::CookieOptions::new("bad name;")),
         SessionEngine::builder().cookie(distributed_session::CookieOptions::default().path("/a\r\nX: 1")),
         SessionEngine::builder()

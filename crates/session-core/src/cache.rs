@@ -33,9 +33,10 @@ impl EntryOptions {
         self
     }
 
-    /// The instant this entry expires if it is last touched at `now`, or `None` if never.
+    /// The instant this entry expires if it is last touched at `now`, or `None` if never
+    /// (also for a sliding window too long for `SystemTime` to hold its end).
     pub fn expires_at(&self, now: SystemTime) -> Option<SystemTime> {
-        let sliding = self.sliding_expiration.map(|d| now + d);
+        let sliding = self.sliding_expiration.and_then(|d| now.checked_add(d));
         match (sliding, self.absolute_expiration) {
             (Some(s), Some(a)) => Some(s.min(a)),
             (s, a) => s.or(a),
@@ -96,5 +97,19 @@ pub trait DistributedCache: Send + Sync + 'static {
     /// process, but not across processes, and logs a warning when it is built.
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_longer_than_system_time_holds_never_ends() {
+        let now = SystemTime::now();
+        assert_eq!(EntryOptions::sliding(Duration::MAX).expires_at(now), None);
+        let at = now + Duration::from_secs(60);
+        let capped = EntryOptions::sliding(Duration::MAX).with_absolute(at);
+        assert_eq!(capped.expires_at(now), Some(at));
     }
 }

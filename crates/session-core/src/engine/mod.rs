@@ -121,6 +121,10 @@ pub struct SessionEngineBuilder {
     keys: Option<KeyRing>,
 }
 
+/// The longest timeout, lease or lifetime the builder takes (100 years): every store can express an
+/// expiry this far out (Redis in milliseconds, SQL Server within `datetimeoffset`).
+const MAX_DURATION: Duration = Duration::from_secs(36_525 * 24 * 3600);
+
 impl SessionEngineBuilder {
     /// The session cookie.
     pub fn cookie(mut self, cookie: CookieOptions) -> Self {
@@ -189,7 +193,8 @@ impl SessionEngineBuilder {
     /// Builds the engine over `cache`.
     ///
     /// # Errors
-    /// [`Error::Config`] for a zero timeout or lease, a cookie name, path or domain that
+    /// [`Error::Config`] for a zero timeout or lease, a duration over 100 years (stores
+    /// could not express its expiry), a cookie name, path or domain that
     /// cannot be written into a `Set-Cookie` header, a `__Host-` / `__Secure-` cookie
     /// that browsers would drop, or a payload cap too small to hold an empty session.
     pub fn build(self, cache: impl DistributedCache) -> Result<SessionEngine> {
@@ -203,12 +208,20 @@ impl SessionEngineBuilder {
     pub fn build_shared(self, cache: Arc<dyn DistributedCache>) -> Result<SessionEngine> {
         let limits = self.limits;
         for (name, value) in [
-            ("idle timeout", limits.idle_timeout),
-            ("IO timeout", limits.io_timeout),
-            ("lock lease", limits.lock_lease),
+            ("idle timeout", Some(limits.idle_timeout)),
+            ("IO timeout", Some(limits.io_timeout)),
+            ("lock lease", Some(limits.lock_lease)),
+            ("lock wait", limits.lock_wait),
+            ("absolute lifetime", limits.absolute_lifetime),
         ] {
-            if value.is_zero() {
-                return Err(Error::Config(format!("the {name} must be greater than zero")));
+            match value {
+                Some(value) if value.is_zero() => {
+                    return Err(Error::Config(format!("the {name} must be greater than zero")))
+                }
+                Some(value) if value > MAX_DURATION => {
+                    return Err(Error::Config(format!("the {name} must be at most 100 years")))
+                }
+                _ => {}
             }
         }
         if limits.max_payload < 16 {
