@@ -11,6 +11,8 @@ pub struct Reply {
     pub status: u16,
     pub set_cookies: Vec<String>,
     pub content_type: String,
+    /// `Cache-Control`, `Pragma` and `Expires`, as sent ("" if absent).
+    pub no_cache: [String; 3],
     pub text: String,
 }
 
@@ -92,12 +94,20 @@ impl Browser {
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let no_cache = [
+            header(reqwest::header::CACHE_CONTROL),
+            header(reqwest::header::PRAGMA),
+            header(reqwest::header::EXPIRES),
+        ];
         for set in &set_cookies {
             self.apply(set);
         }
@@ -106,6 +116,7 @@ impl Browser {
             status,
             set_cookies,
             content_type,
+            no_cache,
             text,
         }
     }

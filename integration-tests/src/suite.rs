@@ -122,6 +122,8 @@ pub async fn first_write_sets_one_cookie(target: &Target) {
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookies[0].contains(attr), "{t}: {attr} missing in {}", cookies[0]);
     }
+    // as ASP.NET Core's session middleware: a response handing out a session is not cached
+    assert_eq!(r.no_cache, ["no-cache,no-store", "no-cache", "-1"], "{t}");
     for path in [
         "/session/counter",
         "/session/set?key=a&value=b",
@@ -135,6 +137,7 @@ pub async fn first_write_sets_one_cookie(target: &Target) {
             "{t}: {path} re-sent {:?}",
             r.set_cookies
         );
+        assert_eq!(r.no_cache, ["", "", ""], "{t}: {path}");
     }
     server.stop().await;
 }

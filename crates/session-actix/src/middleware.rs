@@ -5,7 +5,7 @@ use std::future::{ready, Ready};
 use actix_web::{
     body::{EitherBody, MessageBody},
     dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
-    http::header::{HeaderValue, COOKIE, SET_COOKIE},
+    http::header::{HeaderName, HeaderValue, COOKIE, SET_COOKIE},
     Error, HttpMessage,
 };
 use futures_util::future::LocalBoxFuture;
@@ -93,7 +93,11 @@ where
                 Outcome::Unchanged => {}
                 Outcome::SetCookie(value) => match HeaderValue::try_from(value) {
                     Ok(value) => {
-                        response.headers_mut().append(SET_COOKIE, value);
+                        let headers = response.headers_mut();
+                        headers.append(SET_COOKIE, value);
+                        for (name, value) in Outcome::NO_CACHE_HEADERS {
+                            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+                        }
                     }
                     Err(_) => {
                         tracing::error!(

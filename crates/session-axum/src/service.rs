@@ -6,7 +6,7 @@ use axum::response::Response;
 use futures_util::future::BoxFuture;
 use http::{
     header::{COOKIE, SET_COOKIE},
-    HeaderValue, Request,
+    HeaderName, HeaderValue, Request,
 };
 use session_core::{request_is_secure, ErrorResponse, Outcome, SessionEngine};
 use tower_service::Service;
@@ -66,7 +66,11 @@ where
                 Outcome::Unchanged => {}
                 Outcome::SetCookie(value) => match HeaderValue::try_from(value) {
                     Ok(value) => {
-                        response.headers_mut().append(SET_COOKIE, value);
+                        let headers = response.headers_mut();
+                        headers.append(SET_COOKIE, value);
+                        for (name, value) in Outcome::NO_CACHE_HEADERS {
+                            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+                        }
                     }
                     Err(_) => {
                         tracing::error!(

@@ -28,6 +28,18 @@ pub enum Outcome {
     Failed(ErrorResponse),
 }
 
+impl Outcome {
+    /// Headers an adapter sets, replacing the handler's, on a response that carries a
+    /// [`SetCookie`](Self::SetCookie), as ASP.NET Core's session middleware does: no
+    /// cache may keep a response that hands out a session cookie and replay it to other
+    /// clients. (Lower-case names, valid as static header names and values.)
+    pub const NO_CACHE_HEADERS: [(&'static str, &'static str); 3] = [
+        ("cache-control", "no-cache,no-store"),
+        ("pragma", "no-cache"),
+        ("expires", "-1"),
+    ];
+}
+
 /// An error response an adapter sends in place of the handler's: a status and a JSON
 /// body `{"error": "..."}` that never contains internal details.
 #[derive(Debug, Clone, PartialEq, Eq)]
