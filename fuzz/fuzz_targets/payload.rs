@@ -19,6 +19,10 @@ fuzz_target!(|stored: &[u8]| {
         for key in keys {
             let _ = session.get_string(&key).await;
             let _ = session.get_i32(&key).await;
+            let _ = session.get_i64(&key).await;
+            let _ = session.get_bool(&key).await;
+            let _ = session.get_bytes(&key).await;
+            let _ = session.get::<Vec<String>>(&key).await;
         }
         let _ = scope.finish().await;
     });
