@@ -613,4 +613,7 @@ async fn invalid_configuration_is_refused() {
             Err(Error::Config(_))
         ));
     }
+    // a zero lock wait is valid: a busy session answers 503 at once
+    let fail_fast = SessionEngine::builder().lock_wait(Duration::ZERO);
+    assert!(fail_fast.build(MemoryCache::default()).is_ok());
 }

@@ -207,15 +207,16 @@ impl SessionEngineBuilder {
     /// As [`build`](Self::build).
     pub fn build_shared(self, cache: Arc<dyn DistributedCache>) -> Result<SessionEngine> {
         let limits = self.limits;
-        for (name, value) in [
-            ("idle timeout", Some(limits.idle_timeout)),
-            ("IO timeout", Some(limits.io_timeout)),
-            ("lock lease", Some(limits.lock_lease)),
-            ("lock wait", limits.lock_wait),
-            ("absolute lifetime", limits.absolute_lifetime),
+        // (a zero lock wait is valid: a busy session answers 503 at once)
+        for (name, value, may_be_zero) in [
+            ("idle timeout", Some(limits.idle_timeout), false),
+            ("IO timeout", Some(limits.io_timeout), false),
+            ("lock lease", Some(limits.lock_lease), false),
+            ("lock wait", limits.lock_wait, true),
+            ("absolute lifetime", limits.absolute_lifetime, true),
         ] {
             match value {
-                Some(value) if value.is_zero() => {
+                Some(value) if value.is_zero() && !may_be_zero => {
                     return Err(Error::Config(format!("the {name} must be greater than zero")))
                 }
                 Some(value) if value > MAX_DURATION => {
