@@ -66,4 +66,36 @@ mod tests {
         assert!(matches!(&error, Error::Config(_)), "{error}");
         assert!(!error.to_string().contains("secret"), "{error}");
     }
+
+    #[test]
+    fn odd_connection_strings_are_errors_or_managers_never_panics() {
+        for text in [
+            "",
+            ";;;",
+            "Server=",
+            "Server=,",
+            "Server=tcp:",
+            "Server=tcp:,",
+            "Server=a\\",
+            "Server=\\",
+            "Server=a\\b\\c",
+            "Server=a,99999",
+            "Server=a,1,2",
+            "Server=a,-1",
+            "Server=(local)",
+            "Server=a;Encrypt=maybe",
+            "Server=a;TrustServerCertificate=maybe",
+            "Server=a;Integrated Security=true",
+            "Server=a;User Id=;Password=",
+            "Server='a;b'",
+            "Server=\"",
+            "Server={a",
+            "Server=a;ApplicationIntent=ReadOnly;Database=",
+            "=x",
+            "Server=a;=",
+        ] {
+            let result = std::panic::catch_unwind(|| crate::SqlManager::from_ado_string(text).is_ok());
+            assert!(result.is_ok(), "panicked on {text:?}");
+        }
+    }
 }
