@@ -79,3 +79,41 @@ pub(crate) fn install_crypto_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{address, options::RedisCacheOptions};
+
+    #[test]
+    fn odd_addresses_are_errors_or_clients_never_panics() {
+        let options = RedisCacheOptions::default();
+        for text in [
+            "",
+            ",",
+            ":",
+            "redis://",
+            "redis://:@/",
+            "redis://[::1",
+            "redis://h:99999",
+            "redis://h:-1",
+            "redis://h/notanumber",
+            "redis://h/99999999999999999999",
+            "redis+unix://",
+            "unix:///",
+            "rediss://",
+            "h:6379,password=",
+            "h:,ssl=maybe",
+            "[::1]:6379",
+            "::1",
+            "h:6379:1",
+            "h:6379,defaultDatabase=x",
+            "h:6379,=",
+            "%zz:1",
+        ] {
+            let result = std::panic::catch_unwind(|| {
+                address::parse(text).map(|a| super::open(&a.url, &options).is_ok())
+            });
+            assert!(result.is_ok(), "panicked on {text:?}");
+        }
+    }
+}
