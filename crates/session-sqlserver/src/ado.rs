@@ -25,7 +25,7 @@ pub(crate) fn read(connection_string: &str) -> Result<Settings> {
         .map_err(|e| Error::Config(format!("invalid SQL Server connection string: {e}")))?;
     if settings.contains_key("trustservercertificate") && settings.contains_key("trustservercertificateca") {
         return Err(Error::Config(
-            "SQL Server connection string: give TrustServerCertificate or TrustServerCertificateCA, not both"
+            "SQL Server connection string: give TrustServerCertificate=true or TrustServerCertificateCA, not both"
                 .to_owned(),
         ));
     }
