@@ -17,13 +17,18 @@ pub(crate) struct Settings {
 /// Reads `connection_string`.
 ///
 /// # Errors
-/// [`Error::Config`] if it cannot be parsed, or gives both `TrustServerCertificate` and
-/// `TrustServerCertificateCA` (tiberius panics on that). Messages never repeat the string.
+/// [`Error::Config`] if it cannot be parsed, or sets `TrustServerCertificate=true` (or
+/// `yes`) together with `TrustServerCertificateCA` (tiberius panics on that). Messages never
+/// repeat the string.
 pub(crate) fn read(connection_string: &str) -> Result<Settings> {
     let settings: AdoNetString = connection_string
         .parse()
         .map_err(|e| Error::Config(format!("invalid SQL Server connection string: {e}")))?;
-    if settings.contains_key("trustservercertificate") && settings.contains_key("trustservercertificateca") {
+    // tiberius's reading of a boolean
+    let trust_all = settings
+        .get("trustservercertificate")
+        .is_some_and(|v| matches!(v.trim().to_lowercase().as_str(), "true" | "yes"));
+    if trust_all && settings.contains_key("trustservercertificateca") {
         return Err(Error::Config(
             "SQL Server connection string: give TrustServerCertificate=true or TrustServerCertificateCA, not both"
                 .to_owned(),
@@ -51,12 +56,19 @@ mod tests {
     }
 
     #[test]
-    fn both_trust_settings_are_a_config_error_not_a_panic() {
-        let error =
-            read("Server=db;TrustServerCertificate=true;TrustServerCertificateCA=/ca.pem").unwrap_err();
+    fn trusting_every_certificate_and_a_ca_is_a_config_error_not_a_panic() {
+        for trust in ["true", " YES"] {
+            let text = format!("Server=db;TrustServerCertificate={trust};TrustServerCertificateCA=/ca.pem");
+            let error = read(&text).unwrap_err();
+            assert!(
+                matches!(&error, Error::Config(m) if m.contains("not both")),
+                "{error}"
+            );
+        }
+        // not trusting every certificate, with a private CA, is fine
         assert!(
-            matches!(&error, Error::Config(m) if m.contains("not both")),
-            "{error}"
+            read("Server=db;Encrypt=True;TrustServerCertificate=False;TrustServerCertificateCA=/ca.pem")
+                .is_ok()
         );
     }
 
