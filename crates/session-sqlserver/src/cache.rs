@@ -195,7 +195,11 @@ impl Inner {
     async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
         let mut pooled_left = self.pool.status().max_size;
         loop {
-            let mut conn = self.pool.get().await.map_err(|e| Error::store(operation, e))?;
+            let mut conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| Error::store(operation, unconnected(e)))?;
             if !self.table_ready.initialized() {
                 Box::pin(self.table_ready.get_or_try_init(|| self.create_table(&mut conn))).await?;
             }
@@ -251,6 +255,29 @@ impl Inner {
         if total > 0 {
             tracing::debug!(deleted = total, "expired SQL Server rows deleted");
         }
+    }
+}
+
+/// Why the pool gave no connection, in words that point at the fix: deadpool's own
+/// timeout messages ("Timeout occurred while creating a new object") name neither.
+#[derive(Debug, thiserror::Error)]
+enum Unconnected {
+    #[error(
+        "connecting to SQL Server took longer than the connect timeout (TCP connect, TLS handshake \
+         or login); a server without TLS needs `encrypt=DANGER_PLAINTEXT` in the connection string"
+    )]
+    ConnectTimeout,
+    #[error("no pooled SQL Server connection came free within the connect timeout")]
+    PoolBusy,
+    #[error(transparent)]
+    Other(managed::PoolError<deadpool_tiberius::tiberius::error::Error>),
+}
+
+fn unconnected(error: managed::PoolError<deadpool_tiberius::tiberius::error::Error>) -> Unconnected {
+    match error {
+        managed::PoolError::Timeout(managed::TimeoutType::Create) => Unconnected::ConnectTimeout,
+        managed::PoolError::Timeout(managed::TimeoutType::Wait) => Unconnected::PoolBusy,
+        other => Unconnected::Other(other),
     }
 }
 
@@ -341,5 +368,26 @@ impl SessionLock for SqlServerCache {
             Some(created) => Ok(created == 1),
             None => Err(Error::store("create", NoResult("create"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_timeouts_say_what_to_check() {
+        let create = unconnected(managed::PoolError::Timeout(managed::TimeoutType::Create)).to_string();
+        assert!(
+            create.contains("TLS handshake") && create.contains("encrypt=DANGER_PLAINTEXT"),
+            "{create}"
+        );
+        let wait = unconnected(managed::PoolError::Timeout(managed::TimeoutType::Wait)).to_string();
+        assert!(wait.contains("came free"), "{wait}");
+        let closed = unconnected(managed::PoolError::Closed).to_string();
+        assert_eq!(
+            closed,
+            managed::PoolError::<deadpool_tiberius::tiberius::error::Error>::Closed.to_string()
+        );
     }
 }
