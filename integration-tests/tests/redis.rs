@@ -166,6 +166,14 @@ async fn a_call_cut_off_before_its_reply_retires_its_connection() {
             .unwrap()
     };
     let before = connections(&mut inspector);
+    // a call given up at once (its client went away) says nothing about the connection,
+    // which the other requests share: it stays
+    server.pause();
+    let quick = tokio::time::timeout(Duration::from_millis(10), cache.ping()).await;
+    server.resume();
+    assert!(quick.is_err(), "the paused server answered");
+    cache.ping().await.unwrap();
+    assert_eq!(connections(&mut inspector), before, "a connection was opened");
     // a server that stops answering without closing anything, as a host that vanished
     server.pause();
     let cut_off = cache.ping().await;

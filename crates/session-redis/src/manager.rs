@@ -15,7 +15,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bb8_redis::redis::{
@@ -97,12 +97,18 @@ impl RedisConnection {
 impl Handle {
     /// Sends one command and reads its reply, server errors included.
     ///
-    /// A call dropped before its reply arrives (the engine's IO timeout cut it off)
-    /// marks the connection broken: it may have died without a word (no RST), and would
-    /// otherwise go on serving calls that time out until TCP gives up on it, minutes
-    /// later. The next call then takes a new connection.
+    /// A call dropped after waiting [`SUSPECT_AFTER`] or longer for its reply (the
+    /// engine's IO timeout cut it off) marks the connection broken: it may have died
+    /// without a word (no RST), and would otherwise go on serving calls that time out
+    /// until TCP gives up on it, minutes later. The next call then takes a new
+    /// connection. A call dropped sooner (its client went away) says nothing about the
+    /// connection, which the other requests keep sharing; a release sent after it then
+    /// travels behind it on the same connection.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<Value, RedisError> {
-        let awaiting = AwaitingReply(Some(&self.broken));
+        let awaiting = AwaitingReply {
+            broken: Some(&self.broken),
+            since: Instant::now(),
+        };
         let reply = self.conn.send_packed_command(cmd).await;
         awaiting.arrived();
         reply?.extract_error()
@@ -127,19 +133,30 @@ impl Handle {
     }
 }
 
-/// Marks a connection broken when dropped, unless its reply [`arrived`](Self::arrived).
-struct AwaitingReply<'a>(Option<&'a AtomicBool>);
+/// How long a reply may be awaited before a call dropped without it makes its
+/// connection suspect. Replies take well under a millisecond on a healthy connection,
+/// even under load.
+const SUSPECT_AFTER: Duration = Duration::from_millis(100);
+
+/// Marks a connection broken when dropped after [`SUSPECT_AFTER`] or longer, unless its
+/// reply [`arrived`](Self::arrived).
+struct AwaitingReply<'a> {
+    broken: Option<&'a AtomicBool>,
+    since: Instant,
+}
 
 impl AwaitingReply<'_> {
     fn arrived(mut self) {
-        self.0 = None;
+        self.broken = None;
     }
 }
 
 impl Drop for AwaitingReply<'_> {
     fn drop(&mut self) {
-        if let Some(broken) = self.0 {
-            broken.store(true, Ordering::Relaxed);
+        if let Some(broken) = self.broken {
+            if self.since.elapsed() >= SUSPECT_AFTER {
+                broken.store(true, Ordering::Relaxed);
+            }
         }
     }
 }
