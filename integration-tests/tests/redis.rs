@@ -174,6 +174,17 @@ async fn a_call_cut_off_before_its_reply_retires_its_connection() {
     assert!(quick.is_err(), "the paused server answered");
     cache.ping().await.unwrap();
     assert_eq!(connections(&mut inspector), before, "a connection was opened");
+    // but calls given up in a row, none answered, are an IO timeout shorter than the
+    // wait that marks a connection suspect: it goes
+    server.pause();
+    for _ in 0..3 {
+        let quick = tokio::time::timeout(Duration::from_millis(10), cache.ping()).await;
+        assert!(quick.is_err(), "the paused server answered");
+    }
+    server.resume();
+    cache.ping().await.unwrap();
+    assert_eq!(connections(&mut inspector), before + 1);
+    let before = before + 1;
     // a server that stops answering without closing anything, as a host that vanished
     server.pause();
     let cut_off = cache.ping().await;

@@ -12,7 +12,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -75,21 +75,30 @@ impl RedisManager {
 /// concurrent requests share a few connections and redis-rs pipelines their commands.
 pub struct RedisConnection {
     pub(crate) conn: MultiplexedConnection,
-    pub(crate) broken: Arc<AtomicBool>,
+    pub(crate) health: Arc<Health>,
+}
+
+/// What the calls on one connection have seen, shared by its handles.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    /// A call failed at the transport level, or the connection looks dead.
+    broken: AtomicBool,
+    /// Calls dropped in a row before their reply (any reply resets it).
+    unanswered: AtomicU32,
 }
 
 /// A clone of a pooled connection's handle.
 #[derive(Clone)]
 pub(crate) struct Handle {
     conn: MultiplexedConnection,
-    broken: Arc<AtomicBool>,
+    health: Arc<Health>,
 }
 
 impl RedisConnection {
     pub(crate) fn handle(&self) -> Handle {
         Handle {
             conn: self.conn.clone(),
-            broken: Arc::clone(&self.broken),
+            health: Arc::clone(&self.health),
         }
     }
 }
@@ -98,15 +107,16 @@ impl Handle {
     /// Sends one command and reads its reply, server errors included.
     ///
     /// A call dropped after waiting [`SUSPECT_AFTER`] or longer for its reply (the
-    /// engine's IO timeout cut it off) marks the connection broken: it may have died
-    /// without a word (no RST), and would otherwise go on serving calls that time out
-    /// until TCP gives up on it, minutes later. The next call then takes a new
-    /// connection. A call dropped sooner (its client went away) says nothing about the
-    /// connection, which the other requests keep sharing; a release sent after it then
-    /// travels behind it on the same connection.
+    /// engine's IO timeout cut it off), or the [`UNANSWERED_LIMIT`]th call in a row
+    /// dropped before its reply (IO timeouts shorter than that), marks the connection
+    /// broken: it may have died without a word (no RST), and would otherwise go on
+    /// serving calls that time out until TCP gives up on it, minutes later. The next
+    /// call then takes a new connection. A single call dropped sooner (its client went
+    /// away) says nothing about the connection, which the other requests keep sharing;
+    /// a release sent after it then travels behind it on the same connection.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<Value, RedisError> {
         let awaiting = AwaitingReply {
-            broken: Some(&self.broken),
+            health: Some(&self.health),
             since: Instant::now(),
         };
         let reply = self.conn.send_packed_command(cmd).await;
@@ -116,7 +126,7 @@ impl Handle {
 
     /// Whether a command on this connection failed at the transport level.
     pub(crate) fn is_broken(&self) -> bool {
-        self.broken.load(Ordering::Relaxed)
+        self.health.broken.load(Ordering::Relaxed)
     }
 
     /// Marks the connection broken if `error` came from the transport (the server went
@@ -127,7 +137,7 @@ impl Handle {
             || error.is_connection_refusal()
             || error.is_timeout();
         if transport {
-            self.broken.store(true, Ordering::Relaxed);
+            self.health.broken.store(true, Ordering::Relaxed);
         }
         transport
     }
@@ -138,24 +148,37 @@ impl Handle {
 /// even under load.
 const SUSPECT_AFTER: Duration = Duration::from_millis(100);
 
-/// Marks a connection broken when dropped after [`SUSPECT_AFTER`] or longer, unless its
-/// reply [`arrived`](Self::arrived).
+/// How many calls in a row may be dropped before their replies, however soon, before
+/// the connection counts as dead.
+const UNANSWERED_LIMIT: u32 = 3;
+
+/// Judges a connection when its call is dropped before the reply
+/// [`arrived`](Self::arrived) (see [`Handle::send`]).
 struct AwaitingReply<'a> {
-    broken: Option<&'a AtomicBool>,
+    health: Option<&'a Health>,
     since: Instant,
 }
 
 impl AwaitingReply<'_> {
     fn arrived(mut self) {
-        self.broken = None;
+        if let Some(health) = self.health.take() {
+            // (read first: the common case writes nothing to the shared line)
+            if health.unanswered.load(Ordering::Relaxed) != 0 {
+                health.unanswered.store(0, Ordering::Relaxed);
+            }
+        }
     }
 }
 
 impl Drop for AwaitingReply<'_> {
     fn drop(&mut self) {
-        if let Some(broken) = self.broken {
-            if self.since.elapsed() >= SUSPECT_AFTER {
-                broken.store(true, Ordering::Relaxed);
+        if let Some(health) = self.health {
+            let in_a_row = health
+                .unanswered
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1);
+            if self.since.elapsed() >= SUSPECT_AFTER || in_a_row >= UNANSWERED_LIMIT {
+                health.broken.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -191,7 +214,7 @@ impl bb8::ManageConnection for RedisManager {
             })??;
         Ok(RedisConnection {
             conn,
-            broken: Arc::new(AtomicBool::new(false)),
+            health: Arc::default(),
         })
     }
 
@@ -204,6 +227,6 @@ impl bb8::ManageConnection for RedisManager {
     }
 
     fn has_broken(&self, conn: &mut RedisConnection) -> bool {
-        conn.broken.load(Ordering::Relaxed)
+        conn.health.broken.load(Ordering::Relaxed)
     }
 }
