@@ -14,7 +14,7 @@ use crate::{
     connector::Connector,
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
-    options::RedisCacheOptions,
+    options::{self, RedisCacheOptions},
     scripts::{self, Lua, ScriptCall},
 };
 
@@ -56,7 +56,7 @@ impl RedisCache {
         RedisCache {
             connector: Connector::new(pool),
             prefix: String::new(),
-            ping_timeout: RedisCacheOptions::default().connect_timeout,
+            ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
         }
     }
 

@@ -87,6 +87,16 @@ pub(crate) struct Health {
     unanswered: AtomicU32,
 }
 
+impl Health {
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
+    fn mark_broken(&self) {
+        self.broken.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A clone of a pooled connection's handle.
 #[derive(Clone)]
 pub(crate) struct Handle {
@@ -126,7 +136,7 @@ impl Handle {
 
     /// Whether a command on this connection failed at the transport level.
     pub(crate) fn is_broken(&self) -> bool {
-        self.health.broken.load(Ordering::Relaxed)
+        self.health.is_broken()
     }
 
     /// Marks the connection broken if `error` came from the transport (the server went
@@ -137,7 +147,7 @@ impl Handle {
             || error.is_connection_refusal()
             || error.is_timeout();
         if transport {
-            self.health.broken.store(true, Ordering::Relaxed);
+            self.health.mark_broken();
         }
         transport
     }
@@ -178,7 +188,7 @@ impl Drop for AwaitingReply<'_> {
                 .fetch_add(1, Ordering::Relaxed)
                 .saturating_add(1);
             if self.since.elapsed() >= SUSPECT_AFTER || in_a_row >= UNANSWERED_LIMIT {
-                health.broken.store(true, Ordering::Relaxed);
+                health.mark_broken();
             }
         }
     }
@@ -227,6 +237,6 @@ impl bb8::ManageConnection for RedisManager {
     }
 
     fn has_broken(&self, conn: &mut RedisConnection) -> bool {
-        conn.health.broken.load(Ordering::Relaxed)
+        conn.health.is_broken()
     }
 }

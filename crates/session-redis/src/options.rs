@@ -15,6 +15,9 @@ pub struct RedisCacheOptions {
     pub(crate) tls_root_certificates: Option<Vec<u8>>,
 }
 
+/// The default [`connect_timeout`](RedisCacheOptions::connect_timeout).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Default for RedisCacheOptions {
     /// `redis://127.0.0.1:6379`, no key prefix, a pool of 4 connections, 5-second
     /// connect timeout.
@@ -23,7 +26,7 @@ impl Default for RedisCacheOptions {
             url: "redis://127.0.0.1:6379".to_owned(),
             instance_name: String::new(),
             pool_size: 4,
-            connect_timeout: Duration::from_secs(5),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             #[cfg(feature = "tls")]
             tls_root_certificates: None,
         }
