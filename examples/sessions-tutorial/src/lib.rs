@@ -32,8 +32,11 @@ where
     let args = <Args as clap::Parser>::parse();
     match start(args).await {
         Ok(running) => {
+            // listening before the URL line: a signal sent as soon as it is read stops the
+            // server cleanly instead of killing it
+            let shutdown = ShutdownSignal::listen();
             println!("Session tutorial ({framework}) listening on {}", running.url());
-            shutdown_signal().await;
+            shutdown.received().await;
             running.stop().await;
             std::process::ExitCode::SUCCESS
         }
@@ -56,27 +59,51 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Resolves when the process receives Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Ctrl-C and SIGTERM, caught from the moment [`listen`](Self::listen) is called (until
+/// then, they end the process at once).
+pub struct ShutdownSignal {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    /// Starts catching the signals. Call it inside the Tokio runtime.
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            ShutdownSignal {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        ShutdownSignal {}
+    }
+
+    /// Resolves when the process receives Ctrl-C or SIGTERM.
+    pub async fn received(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => {},
+                () = next(self.terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
