@@ -17,13 +17,16 @@ use distributed_session::{
 };
 
 /// A memory cache that counts its store calls, and can be told to answer its next lock
-/// call late (after taking the lease) or to stall its next commit (never applying it).
+/// call late (after taking the lease), to stall its next lock call (never taking the
+/// lease), or to stall its next commit or next release (never applying it).
 #[derive(Default)]
 struct Probe {
     inner: MemoryCache,
     calls: AtomicUsize,
     late_lock: AtomicBool,
+    stalled_lock: AtomicBool,
     stalled_commit: AtomicBool,
+    stalled_release: AtomicBool,
 }
 
 impl Probe {
@@ -62,6 +65,9 @@ impl DistributedCache for Probe {
 impl SessionLock for Probe {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         self.hit();
+        if self.stalled_lock.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         let attempt = self.inner.try_lock_and_get(key, token, lease).await;
         if self.late_lock.swap(false, Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -70,7 +76,12 @@ impl SessionLock for Probe {
     }
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
         self.hit();
-        if self.stalled_commit.swap(false, Ordering::SeqCst) {
+        let stalled = if op == CommitOp::Release {
+            &self.stalled_release
+        } else {
+            &self.stalled_commit
+        };
+        if stalled.swap(false, Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
         self.inner.commit_and_unlock(key, token, op).await
@@ -366,23 +377,23 @@ async fn a_cancelled_request_releases_the_lock() {
 #[tokio::test]
 async fn a_lock_taken_after_its_call_timed_out_is_released() {
     let cache = Arc::new(Probe::default());
-    let engine = SessionEngine::builder()
-        .signing_key(key(1))
-        .io_timeout(Duration::from_millis(200))
-        .lock_wait(Duration::from_secs(2))
-        .lock_lease(Duration::from_secs(60))
-        .build_shared(cache.clone())
-        .unwrap();
+    let engine = engine_with_long_leases(cache.clone(), Duration::from_millis(200));
     let cookie = new_session(&engine, 5).await;
     cache.late_lock.store(true, Ordering::SeqCst);
+    // the lease the late call took is released in the background, long before it expires
+    a_timed_out_lock_call_leaves_the_session_free(&engine, &cookie).await;
+}
+
+/// A request of the session at `cookie` (counter = 5) whose lock call times out, then
+/// the next request, which must find the session free.
+async fn a_timed_out_lock_call_leaves_the_session_free(engine: &SessionEngine, cookie: &str) {
     let scope = engine.start([cookie.as_bytes()], false);
     let err = scope.session().get_i32("counter").await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     let _ = scope.finish().await;
-    // the lease the late call took is released in the background, long before it expires
     let scope = engine.start([cookie.as_bytes()], false);
     assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
-    let _ = scope.finish().await;
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
 }
 
 /// An engine over `cache` whose store leases outlive the test (60 s): a lease left taken
@@ -455,6 +466,44 @@ async fn a_commit_cancelled_or_timed_out_releases_the_lease() {
         );
         let _ = scope.finish().await;
     }
+}
+
+#[tokio::test]
+async fn the_next_request_does_not_wait_for_a_stalled_release() {
+    let cache = Arc::new(Probe::default());
+    let engine = engine_with_long_leases(cache.clone(), Duration::from_millis(200));
+    let cookie = new_session(&engine, 5).await;
+    // the lock call stalls before it takes the lease, and so does the release after it
+    cache.stalled_lock.store(true, Ordering::SeqCst);
+    cache.stalled_release.store(true, Ordering::SeqCst);
+    // the next request goes to the store at once (waiting for that release, it would
+    // time out) and finds the session free
+    a_timed_out_lock_call_leaves_the_session_free(&engine, &cookie).await;
+}
+
+#[tokio::test]
+async fn requests_queued_behind_a_failed_store_call_fail_with_it() {
+    let cache = Arc::new(Probe::default());
+    let engine = engine_with_long_leases(cache.clone(), Duration::from_millis(200));
+    let cookie = new_session(&engine, 5).await;
+    cache.stalled_lock.store(true, Ordering::SeqCst);
+    let (first, second) = (
+        engine.start([cookie.as_bytes()], false),
+        engine.start([cookie.as_bytes()], false),
+    );
+    // the first takes the lock and stalls in the store; the second queues behind it
+    let (session_a, session_b) = (first.session(), second.session());
+    let (a, b) = tokio::join!(session_a.get_i32("counter"), session_b.get_i32("counter"));
+    assert!(matches!(a, Err(Error::Timeout { .. })), "{a:?}");
+    // rather than trying the store again after its lock wait: answered with the first
+    assert!(matches!(b, Err(Error::Unavailable(_))), "{b:?}");
+    for scope in [first, second] {
+        assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+    }
+    // a request that comes afterwards tries the store itself
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
+    let _ = scope.finish().await;
 }
 
 #[tokio::test]

@@ -88,7 +88,8 @@ pub enum Error {
     /// The session was used after its response was committed.
     #[error("session used after its request finished")]
     Closed,
-    /// The session could not be loaded earlier in this request; see the log for the cause.
+    /// The session could not be loaded: earlier in this request, or for the request of
+    /// the same session ahead of this one; see the log for the cause.
     #[error("session unavailable: {0}")]
     Unavailable(&'static str),
     /// The configuration is invalid.
@@ -144,6 +145,11 @@ impl Error {
     /// Whether the error means the store (or its lock) could not serve the request.
     pub fn is_unavailable(&self) -> bool {
         self.status() == 503
+    }
+
+    /// The store could not be reached or did not answer in time.
+    pub(crate) fn is_store_failure(&self) -> bool {
+        matches!(self, Error::Store { .. } | Error::Timeout { .. })
     }
 
     /// The same kind of error without its cause, for reporting a failure a second time.

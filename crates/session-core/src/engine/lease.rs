@@ -12,9 +12,11 @@ use crate::{
 /// The lock on one session id, held from load to commit.
 ///
 /// Dropping a lease without committing (a request cancelled mid-handler, or during a
-/// store call) releases the store lease in a background task, and frees the in-process
-/// lock only after that, so the next request of this process does not find the store
-/// lease still taken.
+/// store call) releases the store lease in a background task. The in-process lock is
+/// freed at once: the next request of the session does not wait for that release (with
+/// the store stalled, it would take a whole IO timeout, on top of its own call). If it
+/// finds the store lease still taken, it waits for it within its lock wait, as for a
+/// lease of another instance.
 pub(crate) struct Lease {
     engine: Arc<EngineInner>,
     id: SessionId,
@@ -40,6 +42,14 @@ impl Lease {
         &self.token
     }
 
+    /// Records that the store failed this request: the requests of this process queued
+    /// behind it fail at once rather than each trying the store again in turn.
+    pub fn store_failed(&mut self) {
+        if let Some(guard) = &mut self.guard {
+            guard.store_failed();
+        }
+    }
+
     /// Frees the in-process lock without a store call, when the store most likely holds
     /// no lease for this token: it answered that the session is missing or busy, or the
     /// call failed. (A call that failed after the store ran it, its reply lost, leaves a
@@ -57,6 +67,9 @@ impl Lease {
     /// safe either way: it removes the lease only if this token still owns it.
     pub async fn commit(mut self, op: CommitOp) -> Result<()> {
         let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
+        if result.as_ref().is_err_and(Error::is_store_failure) {
+            self.store_failed();
+        }
         if !matches!(result, Err(Error::Timeout { .. })) {
             drop(self.guard.take());
         }
@@ -69,6 +82,7 @@ impl Drop for Lease {
         let Some(guard) = self.guard.take() else {
             return;
         };
+        drop(guard);
         if !self.engine.store.has_lock() {
             return;
         }
@@ -88,7 +102,6 @@ impl Drop for Lease {
                     tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; it will expire with its lease");
                 }
             }
-            drop(guard);
         });
     }
 }

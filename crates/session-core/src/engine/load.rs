@@ -73,7 +73,7 @@ async fn lock_and_read(
     // Armed before the store call: if this future is dropped while the call is in flight
     // (the client went away), or the call times out, the store may still take the lease
     // for this token, and dropping the lease releases it behind that call.
-    let lease = Lease::new(
+    let mut lease = Lease::new(
         std::sync::Arc::clone(engine),
         id.clone(),
         LockToken::generate(),
@@ -105,8 +105,14 @@ async fn lock_and_read(
                 backoff = (backoff * 2).min(Duration::from_millis(50));
             }
             // dropped: released in the background (see above)
-            Err(error @ Error::Timeout { .. }) => return Err(error),
+            Err(error @ Error::Timeout { .. }) => {
+                lease.store_failed();
+                return Err(error);
+            }
             Err(error) => {
+                if error.is_store_failure() {
+                    lease.store_failed();
+                }
                 lease.forget();
                 return Err(error);
             }

@@ -4,11 +4,15 @@
 //! out removes it, so the table never grows with the ids it has seen. It is sharded to
 //! keep requests of different sessions off each other's toes, bounded (a full table
 //! refuses new ids rather than growing), and every wait is bounded by a timeout.
+//!
+//! Requests queued behind a holder whose store call failed (the store is down or
+//! stalled) take that failure instead of each trying the store again in turn: otherwise
+//! the last of them would answer only after its lock wait *and* its own IO timeout.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
@@ -16,7 +20,8 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::{id::ID_BYTES, Error, Result};
 
 type Key = [u8; ID_BYTES];
-type Slot = Arc<AsyncMutex<()>>;
+/// The lock of one id, holding when the store last failed one of its holders.
+type Slot = Arc<AsyncMutex<Option<Instant>>>;
 
 const SHARDS: usize = 32;
 /// Lock waits at least this long are logged as warnings.
@@ -34,7 +39,7 @@ pub(crate) struct LockTable {
 pub(crate) struct LockGuard {
     table: Arc<LockTable>,
     key: Key,
-    guard: Option<OwnedMutexGuard<()>>,
+    guard: Option<OwnedMutexGuard<Option<Instant>>>,
 }
 
 impl LockTable {
@@ -85,6 +90,13 @@ impl LockTable {
                 // boxed: only contended requests pay for the wait's future
                 let wait_for = Box::pin(tokio::time::timeout(wait, slot.lock_owned()));
                 match wait_for.await {
+                    Ok(guard) if guard.is_some_and(|failed| failed >= started) => {
+                        tracing::warn!(
+                            "the session store failed for the request ahead of this one; not trying again"
+                        );
+                        drop(guard);
+                        return Err(Error::Unavailable("session store failed for the request ahead"));
+                    }
                     Ok(guard) => {
                         let waited = started.elapsed();
                         if waited >= SLOW_WAIT {
@@ -133,6 +145,15 @@ struct Leaving<'a> {
 impl Drop for Leaving<'_> {
     fn drop(&mut self) {
         self.table.forget_if_unused(self.key);
+    }
+}
+
+impl LockGuard {
+    /// Records that the store failed this holder: the requests waiting now fail too.
+    pub fn store_failed(&mut self) {
+        if let Some(guard) = &mut self.guard {
+            **guard = Some(Instant::now());
+        }
     }
 }
 
@@ -206,6 +227,27 @@ mod tests {
         waiter.abort();
         let _ = waiter.await;
         assert_eq!(table.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn waiters_take_the_store_failure_of_the_holder_ahead() {
+        let table = Arc::new(LockTable::new(1000));
+        let (mut held, _) = table.acquire(key(5), Duration::from_secs(1)).await.unwrap();
+        let t2 = Arc::clone(&table);
+        let waiter = tokio::spawn(async move { t2.acquire(key(5), Duration::from_secs(5)).await.map(drop) });
+        tokio::task::yield_now().await;
+        held.store_failed();
+        drop(held);
+        assert!(matches!(waiter.await.unwrap(), Err(Error::Unavailable(_))));
+        assert_eq!(table.len(), 0);
+        // a request that comes after the failure tries for itself
+        let (mut held, _) = table.acquire(key(5), Duration::from_secs(1)).await.unwrap();
+        held.store_failed();
+        let t2 = Arc::clone(&table);
+        let waiter = tokio::spawn(async move { t2.acquire(key(5), Duration::from_secs(5)).await.map(drop) });
+        tokio::task::yield_now().await;
+        drop(held);
+        assert!(waiter.await.unwrap().is_ok());
     }
 
     #[tokio::test]
