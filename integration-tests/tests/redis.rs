@@ -204,6 +204,51 @@ async fn a_call_cut_off_before_its_reply_retires_its_connection() {
     assert_eq!(connections(&mut inspector), before + 1);
 }
 
+/// A stalled Redis (paused here; a slow command or a fork in real life) runs the lock
+/// calls it holds when it resumes, long after their requests gave up: they take leases
+/// for tokens that never commit. The releases sent behind them free the session at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_calls_cut_off_by_a_stalled_redis_leave_no_lease_behind() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = SessionEngine::builder()
+        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
+        .io_timeout(Duration::from_millis(300))
+        .lock_wait(Duration::from_secs(2))
+        // a lease left behind outlasts the test: the next request's lock wait runs out
+        .lock_lease(Duration::from_secs(60))
+        .build(redis_cache(&server).await)
+        .unwrap();
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+
+    server.pause();
+    // a request whose client goes away (its connection stays in use) ...
+    let scope = engine.start([cookie.as_bytes()], false);
+    let quick = tokio::time::timeout(Duration::from_millis(10), scope.session().get_i32("n")).await;
+    assert!(quick.is_err(), "the paused server answered");
+    drop(scope);
+    // ... and one that the IO timeout cuts off (its connection is retired)
+    let scope = engine.start([cookie.as_bytes()], false);
+    let cut_off = scope.session().get_i32("n").await;
+    assert!(
+        matches!(cut_off, Err(distributed_session::Error::Timeout { .. })),
+        "{cut_off:?}"
+    );
+    assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+    server.resume();
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(1));
+    scope.session().set_i32("n", 2).await.unwrap();
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    let mut conn = server.connection().unwrap();
+    let leases: Vec<String> = redis_client::cmd("KEYS").arg("*:lock").query(&mut conn).unwrap();
+    assert!(leases.is_empty(), "{leases:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_uses_the_aspnet_layout_under_the_instance_name() {
     let Some(server) = RedisServer::start(false) else {

@@ -1,6 +1,9 @@
 //! `RedisCache`: the store operations, each one script call on one pooled connection.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 use bb8::{ErrorSink, Pool};
@@ -12,6 +15,7 @@ use session_core::{
 use crate::{
     address, client,
     connector::Connector,
+    cut_off::{LockCall, Released},
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::{self, RedisCacheOptions},
@@ -24,6 +28,7 @@ pub struct RedisCache {
     connector: Connector,
     prefix: String,
     ping_timeout: Duration,
+    released: Arc<Released>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -57,6 +62,7 @@ impl RedisCache {
             connector: Connector::new(pool),
             prefix: String::new(),
             ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
+            released: Arc::default(),
         }
     }
 
@@ -144,8 +150,9 @@ impl RedisCache {
 
     /// Sends one plain command.
     async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
-        let (handle, result) = self.deliver(operation, cmd).await?;
-        settle(&handle, operation, result)
+        let mut handle = None;
+        let result = self.deliver(operation, cmd, &mut handle).await?;
+        settle(handle.as_ref(), operation, result)
     }
 
     /// Sends `cmd` on the shared connection. If that connection turns out dead (Redis
@@ -154,32 +161,47 @@ impl RedisCache {
     /// the lock script takes the same lease again for the same token, and a commit that
     /// did run the first time finds its lease gone and reports it lost (503) rather than
     /// writing again.
+    ///
+    /// `handle` holds the connection `cmd` is on its way on, if any.
     async fn deliver(
         &self,
         operation: &'static str,
         cmd: &Cmd,
-    ) -> Result<(Handle, std::result::Result<Value, RedisError>)> {
-        let mut handle = self.connector.handle(operation).await?;
-        match handle.send(cmd).await {
-            Err(error) if handle.observe(&error) => {
+        handle: &mut Option<Handle>,
+    ) -> Result<std::result::Result<Value, RedisError>> {
+        let first = handle.insert(self.connector.handle(operation).await?);
+        match first.send(cmd).await {
+            Err(error) if first.observe(&error) => {
                 tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
-                let mut fresh = self.connector.handle(operation).await?;
-                let result = fresh.send(cmd).await;
-                Ok((fresh, result))
+                *handle = None;
+                let fresh = handle.insert(self.connector.handle(operation).await?);
+                Ok(fresh.send(cmd).await)
             }
-            result => Ok((handle, result)),
+            result => Ok(result),
         }
     }
 
     /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
     /// restart), loads it and calls again.
     async fn run<T: FromRedisValue>(&self, operation: &'static str, call: &ScriptCall) -> Result<T> {
-        let (mut handle, mut result) = self.deliver(operation, &call.cmd).await?;
-        if matches!(&result, Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)) {
-            // boxed: a rare path that would otherwise double every call's future
-            result = Box::pin(reload_and_send(&mut handle, call)).await;
+        self.run_on(operation, call, &mut None).await
+    }
+
+    /// [`run`](Self::run), keeping the connection the call is on its way on in `handle`.
+    async fn run_on<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        call: &ScriptCall,
+        handle: &mut Option<Handle>,
+    ) -> Result<T> {
+        let mut result = self.deliver(operation, &call.cmd, handle).await?;
+        if let (Some(handle), Err(e)) = (handle.as_mut(), &result) {
+            if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) {
+                // boxed: a rare path that would otherwise double every call's future
+                result = Box::pin(reload_and_send(handle, call)).await;
+            }
         }
-        let value = settle(&handle, operation, result)?;
+        let value = settle(handle.as_ref(), operation, result)?;
         T::from_redis_value(value).map_err(|error| Error::store(operation, error))
     }
 
@@ -204,19 +226,24 @@ impl RedisCache {
 }
 
 /// Loads the script of `call`, then sends `call` again.
-async fn reload_and_send(handle: &mut Handle, call: &ScriptCall) -> std::result::Result<Value, RedisError> {
+pub(crate) async fn reload_and_send(
+    handle: &mut Handle,
+    call: &ScriptCall,
+) -> std::result::Result<Value, RedisError> {
     handle.send(&call.script.load()).await?;
     handle.send(&call.cmd).await
 }
 
 /// Maps a Redis result, marking the connection broken on transport errors.
 fn settle<T>(
-    handle: &Handle,
+    handle: Option<&Handle>,
     operation: &'static str,
     result: std::result::Result<T, RedisError>,
 ) -> Result<T> {
     result.map_err(|error| {
-        handle.observe(&error);
+        if let Some(handle) = handle {
+            handle.observe(&error);
+        }
         Error::store(operation, error)
     })
 }
@@ -273,7 +300,12 @@ impl SessionLock for RedisCache {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
-        let (status, value): (i64, Option<Vec<u8>>) = self.run("lock", &call).await?;
+        let mut in_flight = LockCall::new(&self.prefix, key, token, &self.released, lease);
+        let reply = self.run_on("lock", &call, &mut in_flight.handle).await;
+        // (an error says the call did not run, or the connection died: nothing to send
+        // behind it)
+        in_flight.answered();
+        let (status, value): (i64, Option<Vec<u8>>) = reply?;
         Ok(match (status, value) {
             (2, Some(value)) => LockAttempt::Acquired(value),
             (1, _) => LockAttempt::Busy,
@@ -282,6 +314,10 @@ impl SessionLock for RedisCache {
     }
 
     async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        if matches!(op, CommitOp::Release) && self.released.take(token) {
+            // sent behind the cut-off lock call that may take the lease (see `cut_off`)
+            return Ok(());
+        }
         let data = KeyName::data(&self.prefix, key);
         let keys = [data, data.lock()];
         let call = match op {
@@ -319,7 +355,7 @@ impl SessionLock for RedisCache {
 }
 
 /// The call that releases the lease, deleting the entry too if `remove`.
-fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> ScriptCall {
+pub(crate) fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> ScriptCall {
     let mut call = scripts::COMMIT_UNLOCK.call(keys, 64);
     call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
     call

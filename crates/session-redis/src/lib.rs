@@ -37,6 +37,7 @@ mod address;
 mod cache;
 mod client;
 mod connector;
+mod cut_off;
 mod keys;
 mod manager;
 mod options;
