@@ -36,3 +36,12 @@ kill -TERM $pid
 for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $pid 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; exit 1; fi
 echo "ok   stops on SIGTERM"
+# a signal sent as soon as the URL line is out must stop it cleanly (exit 0), not kill it
+for _ in $(seq 30); do
+  coproc early { exec "./target/debug/$bin" --port 0 --http 2>/dev/null; }
+  read -r _ <&"${early[0]}"
+  kill -TERM "$early_PID"
+  rc=0; wait "$early_PID" || rc=$?
+  [ "$rc" = 0 ] || { echo "FAIL: SIGTERM right after start-up: exit $rc"; exit 1; }
+done
+echo "ok   SIGTERM right after start-up stops it cleanly"
