@@ -39,9 +39,10 @@ echo "ok   stops on SIGTERM"
 # a signal sent as soon as the URL line is out must stop it cleanly (exit 0), not kill it
 for _ in $(seq 30); do
   coproc early { exec "./target/debug/$bin" --port 0 --http 2>/dev/null; }
+  early_pid=$early_PID   # (bash unsets early_PID once the coprocess has exited)
   read -r _ <&"${early[0]}"
-  kill -TERM "$early_PID"
-  rc=0; wait "$early_PID" || rc=$?
+  kill -TERM "$early_pid"
+  rc=0; wait "$early_pid" || rc=$?
   [ "$rc" = 0 ] || { echo "FAIL: SIGTERM right after start-up: exit $rc"; exit 1; }
 done
 echo "ok   SIGTERM right after start-up stops it cleanly"

@@ -471,13 +471,20 @@ async fn a_commit_cancelled_or_timed_out_releases_the_lease() {
 #[tokio::test]
 async fn the_next_request_does_not_wait_for_a_stalled_release() {
     let cache = Arc::new(Probe::default());
-    let engine = engine_with_long_leases(cache.clone(), Duration::from_millis(200));
+    // a lock wait shorter than the IO timeout: waiting for that release (cut off by the
+    // IO timeout), the next request would time out
+    let engine = SessionEngine::builder()
+        .signing_key(key(1))
+        .io_timeout(Duration::from_millis(300))
+        .lock_wait(Duration::from_millis(100))
+        .lock_lease(Duration::from_secs(60))
+        .build_shared(cache.clone())
+        .unwrap();
     let cookie = new_session(&engine, 5).await;
     // the lock call stalls before it takes the lease, and so does the release after it
     cache.stalled_lock.store(true, Ordering::SeqCst);
     cache.stalled_release.store(true, Ordering::SeqCst);
-    // the next request goes to the store at once (waiting for that release, it would
-    // time out) and finds the session free
+    // the next request goes to the store at once and finds the session free
     a_timed_out_lock_call_leaves_the_session_free(&engine, &cookie).await;
 }
 

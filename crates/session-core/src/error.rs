@@ -147,11 +147,6 @@ impl Error {
         self.status() == 503
     }
 
-    /// The store could not be reached or did not answer in time.
-    pub(crate) fn is_store_failure(&self) -> bool {
-        matches!(self, Error::Store { .. } | Error::Timeout { .. })
-    }
-
     /// The same kind of error without its cause, for reporting a failure a second time.
     pub(crate) fn summary(&self) -> &'static str {
         match self {

@@ -148,6 +148,16 @@ impl RedisCache {
         }
     }
 
+    /// The key prefix (ASP.NET's `InstanceName`).
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The tokens whose release a cut-off lock call sent (see `cut_off`).
+    pub(crate) fn released(&self) -> &Released {
+        &self.released
+    }
+
     /// Sends one plain command.
     async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
         let mut handle = None;
@@ -183,7 +193,11 @@ impl RedisCache {
 
     /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
     /// restart), loads it and calls again.
-    async fn run<T: FromRedisValue>(&self, operation: &'static str, call: &ScriptCall) -> Result<T> {
+    pub(crate) async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        call: &ScriptCall,
+    ) -> Result<T> {
         self.run_on(operation, call, &mut None).await
     }
 
@@ -293,6 +307,11 @@ impl DistributedCache for RedisCache {
     }
 }
 
+/// Beyond the [`SessionLock`] contract: a `try_lock_and_get` future dropped before its
+/// reply (cut off by a timeout, or its request went away) sends the release of its token
+/// behind the call, since Redis may still run it; the next `Release` of that token is
+/// then answered without a round trip. So a caller must not retry a cut-off call with the
+/// same token (the engine draws a new token for every request).
 #[async_trait]
 impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
@@ -300,7 +319,7 @@ impl SessionLock for RedisCache {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
-        let mut in_flight = LockCall::new(&self.prefix, key, token, &self.released, lease);
+        let mut in_flight = LockCall::new(self, key, token, lease);
         let reply = self.run_on("lock", &call, &mut in_flight.handle).await;
         // (an error says the call did not run, or the connection died: nothing to send
         // behind it)

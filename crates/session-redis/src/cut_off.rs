@@ -3,14 +3,17 @@
 //! A lock call that its request gave up on (the IO timeout, or the client went away) may
 //! still run in Redis: a stalled or paused server runs it when it resumes, and takes the
 //! lease for a token that will never commit. The session would then answer 503 until
-//! that lease expired. So the release of that token is sent at once, on the connection
-//! the call went out on: Redis runs the commands of one connection in order, so the
-//! release finds the lease the call took, whenever that runs. It does so even when the
-//! connection is retired meanwhile, because commands already sent on a closed connection
-//! still run.
+//! that lease expired. So the release of that token is handed at once to the connection
+//! the call went out on: redis-rs writes one connection's commands in the order they were
+//! handed to it, and Redis runs them in that order, so the release runs after the call,
+//! whenever that runs. The task that sent it keeps the connection open (even one retired
+//! as possibly dead) until the release is answered, for at most the lease; commands
+//! still queued in redis-rs when the last handle of a connection goes are thrown away.
+//! If the release fails or gets no answer in that time, it is sent once more on a
+//! working connection.
 //!
 //! The engine sends a release of its own after a cut-off lock call. This store answers
-//! that one without a round trip, because its release is on its way already.
+//! that one without a round trip, because the task above is responsible for it.
 
 use std::{
     collections::HashSet,
@@ -18,13 +21,14 @@ use std::{
     time::Duration,
 };
 
-use bb8_redis::redis::{ErrorKind, ServerErrorKind};
+use bb8_redis::redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use session_core::{error_chain, LockToken};
 
 use crate::{
-    cache::{reload_and_send, unlock_call},
+    cache::{reload_and_send, unlock_call, RedisCache},
     keys::KeyName,
     manager::Handle,
+    scripts::ScriptCall,
 };
 
 /// More tokens than this waiting for the engine's release means releases go missing (a
@@ -60,10 +64,9 @@ impl Released {
 /// A lock call on its way. Dropped before [`answered`](Self::answered), it sends the
 /// release of its token behind the call (see the module docs).
 pub(crate) struct LockCall<'a> {
-    prefix: &'a str,
+    cache: &'a RedisCache,
     key: &'a str,
     token: &'a LockToken,
-    released: &'a Released,
     /// How long the release waits for its reply (keeping the connection open).
     lease: Duration,
     /// The connection the call went out on, once it did.
@@ -71,18 +74,11 @@ pub(crate) struct LockCall<'a> {
 }
 
 impl<'a> LockCall<'a> {
-    pub(crate) fn new(
-        prefix: &'a str,
-        key: &'a str,
-        token: &'a LockToken,
-        released: &'a Released,
-        lease: Duration,
-    ) -> Self {
+    pub(crate) fn new(cache: &'a RedisCache, key: &'a str, token: &'a LockToken, lease: Duration) -> Self {
         LockCall {
-            prefix,
+            cache,
             key,
             token,
-            released,
             lease,
             handle: None,
         }
@@ -97,35 +93,47 @@ impl<'a> LockCall<'a> {
 
 impl Drop for LockCall<'_> {
     fn drop(&mut self) {
-        let Some(mut handle) = self.handle.take() else {
+        let Some(handle) = self.handle.take() else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // no runtime to send it on: the engine's release goes out on its own
             return;
         };
-        let data = KeyName::data(self.prefix, self.key);
+        let data = KeyName::data(self.cache.prefix(), self.key);
         let release = unlock_call(&[data, data.lock()], self.token, false);
-        self.released.record(self.token);
-        let lease = self.lease;
-        runtime.spawn(async move {
-            let sent = tokio::time::timeout(lease, async {
-                match handle.send(&release.cmd).await {
-                    Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                        reload_and_send(&mut handle, &release).await
-                    }
-                    result => result,
-                }
-            })
-            .await;
-            match sent {
-                Ok(Ok(_)) => tracing::debug!("lease of a cut-off lock call released"),
-                Ok(Err(error)) => {
-                    tracing::debug!(error = %error_chain(&error), "releasing the lease of a cut-off lock call failed; it expires on its own")
-                }
-                // written behind the call: Redis runs it after the call if it runs that
-                Err(_) => tracing::debug!("no reply to the release of a cut-off lock call"),
-            }
-        });
+        self.cache.released().record(self.token);
+        runtime.spawn(release_behind(self.cache.clone(), handle, release, self.lease));
+    }
+}
+
+/// Sends `release` on `handle` (behind the cut-off call), and once more on a working
+/// connection if that fails or gets no answer within `lease`.
+async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCall, lease: Duration) {
+    let behind = tokio::time::timeout(lease, send(&mut handle, &release)).await;
+    drop(handle);
+    if let Ok(Ok(_)) = behind {
+        tracing::debug!("lease of a cut-off lock call released");
+        return;
+    }
+    match tokio::time::timeout(lease, cache.run::<i64>("release", &release)).await {
+        Ok(Ok(_)) => tracing::debug!("lease of a cut-off lock call released on another connection"),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error_chain(&error), "releasing the lease of a cut-off lock call failed; it will expire on its own")
+        }
+        Err(_) => tracing::warn!(
+            ?lease,
+            "releasing the lease of a cut-off lock call got no answer; it will expire on its own"
+        ),
+    }
+}
+
+/// Sends a script call on `handle`, loading the script first if Redis forgot it.
+async fn send(handle: &mut Handle, call: &ScriptCall) -> Result<Value, RedisError> {
+    match handle.send(&call.cmd).await {
+        Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            reload_and_send(handle, call).await
+        }
+        result => result,
     }
 }

@@ -42,8 +42,10 @@ impl Lease {
         &self.token
     }
 
-    /// Records that the store failed this request: the requests of this process queued
-    /// behind it fail at once rather than each trying the store again in turn.
+    /// Records that the store did not answer this request in time: the requests of this
+    /// process queued behind it fail at once rather than each waiting out the IO timeout
+    /// in turn. (Only timeouts: other store errors come back at once, or belong to one
+    /// request, as a deadlock victim's.)
     pub fn store_failed(&mut self) {
         if let Some(guard) = &mut self.guard {
             guard.store_failed();
@@ -67,10 +69,10 @@ impl Lease {
     /// safe either way: it removes the lease only if this token still owns it.
     pub async fn commit(mut self, op: CommitOp) -> Result<()> {
         let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
-        if result.as_ref().is_err_and(Error::is_store_failure) {
+        if matches!(result, Err(Error::Timeout { .. })) {
+            // kept for `Drop`, which releases the lease in the background
             self.store_failed();
-        }
-        if !matches!(result, Err(Error::Timeout { .. })) {
+        } else {
             drop(self.guard.take());
         }
         result

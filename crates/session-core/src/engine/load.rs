@@ -110,9 +110,6 @@ async fn lock_and_read(
                 return Err(error);
             }
             Err(error) => {
-                if error.is_store_failure() {
-                    lease.store_failed();
-                }
                 lease.forget();
                 return Err(error);
             }

@@ -5,9 +5,10 @@
 //! keep requests of different sessions off each other's toes, bounded (a full table
 //! refuses new ids rather than growing), and every wait is bounded by a timeout.
 //!
-//! Requests queued behind a holder whose store call failed (the store is down or
-//! stalled) take that failure instead of each trying the store again in turn: otherwise
-//! the last of them would answer only after its lock wait *and* its own IO timeout.
+//! Requests queued behind a holder whose store call timed out (the store is stalled or
+//! unreachable) take that failure instead of each trying the store again in turn:
+//! otherwise the last of them would answer only after its lock wait *and* its own IO
+//! timeout.
 
 use std::{
     collections::HashMap,
@@ -20,7 +21,7 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use crate::{id::ID_BYTES, Error, Result};
 
 type Key = [u8; ID_BYTES];
-/// The lock of one id, holding when the store last failed one of its holders.
+/// The lock of one id, holding when the store last timed out on one of its holders.
 type Slot = Arc<AsyncMutex<Option<Instant>>>;
 
 const SHARDS: usize = 32;
@@ -92,10 +93,12 @@ impl LockTable {
                 match wait_for.await {
                     Ok(guard) if guard.is_some_and(|failed| failed >= started) => {
                         tracing::warn!(
-                            "the session store failed for the request ahead of this one; not trying again"
+                            "the session store did not answer the request ahead of this one; not trying again"
                         );
                         drop(guard);
-                        return Err(Error::Unavailable("session store failed for the request ahead"));
+                        return Err(Error::Unavailable(
+                            "session store did not answer the request ahead",
+                        ));
                     }
                     Ok(guard) => {
                         let waited = started.elapsed();
@@ -149,7 +152,8 @@ impl Drop for Leaving<'_> {
 }
 
 impl LockGuard {
-    /// Records that the store failed this holder: the requests waiting now fail too.
+    /// Records that the store did not answer this holder in time: the requests waiting
+    /// now fail too.
     pub fn store_failed(&mut self) {
         if let Some(guard) = &mut self.guard {
             **guard = Some(Instant::now());
