@@ -172,7 +172,9 @@ impl RedisCache {
     /// did run the first time finds its lease gone and reports it lost (503) rather than
     /// writing again.
     ///
-    /// `handle` holds the connection `cmd` is on its way on, if any.
+    /// `handle` holds the connection `cmd` went out on last (or is about to), if any: the
+    /// dead one while a new one is found, so that a call cut off then still has its
+    /// release sent (it may have run before the connection died).
     async fn deliver(
         &self,
         operation: &'static str,
@@ -183,7 +185,6 @@ impl RedisCache {
         match first.send(cmd).await {
             Err(error) if first.observe(&error) => {
                 tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
-                *handle = None;
                 let fresh = handle.insert(self.connector.handle(operation).await?);
                 Ok(fresh.send(cmd).await)
             }
@@ -309,8 +310,8 @@ impl DistributedCache for RedisCache {
 
 /// Beyond the [`SessionLock`] contract: a `try_lock_and_get` future dropped before its
 /// reply (cut off by a timeout, or its request went away) sends the release of its token
-/// behind the call, since Redis may still run it; the next `Release` of that token is
-/// then answered without a round trip. So a caller must not retry a cut-off call with the
+/// behind the call, since Redis may still run it (or sends nothing, if the call never
+/// went out); the next `Release` of that token is then answered without a round trip. So a caller must not retry a cut-off call with the
 /// same token (the engine draws a new token for every request).
 #[async_trait]
 impl SessionLock for RedisCache {

@@ -13,7 +13,9 @@
 //! working connection.
 //!
 //! The engine sends a release of its own after a cut-off lock call. This store answers
-//! that one without a round trip, because the task above is responsible for it.
+//! that one without a round trip, because the task above is responsible for it, or
+//! because the call was cut off before it went out (waiting for a connection, as during
+//! an outage), when there is nothing to release.
 
 use std::{
     collections::HashSet,
@@ -62,15 +64,17 @@ impl Released {
 }
 
 /// A lock call on its way. Dropped before [`answered`](Self::answered), it sends the
-/// release of its token behind the call (see the module docs).
+/// release of its token behind the call, or notes that there is none to send if the call
+/// never went out (see the module docs).
 pub(crate) struct LockCall<'a> {
     cache: &'a RedisCache,
     key: &'a str,
     token: &'a LockToken,
     /// How long the release waits for its reply (keeping the connection open).
     lease: Duration,
-    /// The connection the call went out on, once it did.
+    /// The connection the call went out on (or is about to), once there is one.
     pub(crate) handle: Option<Handle>,
+    answered: bool,
 }
 
 impl<'a> LockCall<'a> {
@@ -81,19 +85,25 @@ impl<'a> LockCall<'a> {
             token,
             lease,
             handle: None,
+            answered: false,
         }
     }
 
     /// The call came back (with a reply or an error that says it did not run): nothing
     /// to release here.
     pub(crate) fn answered(mut self) {
-        self.handle = None;
+        self.answered = true;
     }
 }
 
 impl Drop for LockCall<'_> {
     fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
         let Some(handle) = self.handle.take() else {
+            // cut off before it went out: no lease can come of it
+            self.cache.released().record(self.token);
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
