@@ -204,6 +204,23 @@ async fn a_call_cut_off_before_its_reply_retires_its_connection() {
     assert_eq!(connections(&mut inspector), before + 1);
 }
 
+/// An engine whose store leases outlast the test (60 s), so that a lease left behind
+/// shows as a lock timeout (5 s) in the next request, and the cookie of a session of it
+/// holding `n = 1`.
+async fn session_with_long_leases(server: &RedisServer, io_timeout: Duration) -> (SessionEngine, String) {
+    let engine = SessionEngine::builder()
+        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
+        .io_timeout(io_timeout)
+        .lock_wait(Duration::from_secs(5))
+        .lock_lease(Duration::from_secs(60))
+        .build(redis_cache(server).await)
+        .unwrap();
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+    (engine, cookie)
+}
+
 /// A stalled Redis (paused here; a slow command or a fork in real life) runs the lock
 /// calls it holds when it resumes, long after their requests gave up: they take leases
 /// for tokens that never commit. The releases sent behind them free the session at once.
@@ -212,17 +229,7 @@ async fn lock_calls_cut_off_by_a_stalled_redis_leave_no_lease_behind() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let engine = SessionEngine::builder()
-        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
-        .io_timeout(Duration::from_millis(300))
-        .lock_wait(Duration::from_secs(2))
-        // a lease left behind outlasts the test: the next request's lock wait runs out
-        .lock_lease(Duration::from_secs(60))
-        .build(redis_cache(&server).await)
-        .unwrap();
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let cookie = cookie_of(&scope.finish().await);
+    let (engine, cookie) = session_with_long_leases(&server, Duration::from_millis(300)).await;
 
     server.pause();
     // a request that the IO timeout cuts off (its connection is retired as possibly dead)
@@ -244,6 +251,36 @@ async fn lock_calls_cut_off_by_a_stalled_redis_leave_no_lease_behind() {
     let mut conn = server.connection().unwrap();
     let leases: Vec<String> = redis_client::cmd("KEYS").arg("*:lock").query(&mut conn).unwrap();
     assert!(leases.is_empty(), "{leases:?}");
+}
+
+/// Redis goes down while a request holds its session's lease, and comes back with its
+/// data (AOF): the commit fails (503), and the lease, back with the data, is released as
+/// soon as Redis is, not when it expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_held_when_redis_went_down_is_released_when_it_returns() {
+    let Some(mut server) = RedisServer::start(true) else {
+        return;
+    };
+    let (engine, cookie) = session_with_long_leases(&server, Duration::from_secs(1)).await;
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(
+        scope.session().get_i32("n").await.unwrap(),
+        Some(1),
+        "lease taken"
+    );
+    scope.session().set_i32("n", 2).await.unwrap();
+    server.stop();
+    assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+    server.restart();
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(
+        scope.session().get_i32("n").await.unwrap(),
+        Some(1),
+        "free, and without the write that failed"
+    );
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

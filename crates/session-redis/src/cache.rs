@@ -1,7 +1,10 @@
 //! `RedisCache`: the store operations, each one script call on one pooled connection.
 
 use std::{
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, SystemTime},
 };
 
@@ -15,12 +18,16 @@ use session_core::{
 use crate::{
     address, client,
     connector::Connector,
-    cut_off::{LockCall, Released},
+    cut_off::{self, LockCall, Released},
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::{self, RedisCacheOptions},
     scripts::{self, Lua, ScriptCall},
 };
+
+/// The lease a lease left behind is assumed to have before any lock call said (the
+/// engine's default `lock_lease`).
+const DEFAULT_LEASE_MS: u64 = 30_000;
 
 /// The Redis store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -29,6 +36,8 @@ pub struct RedisCache {
     prefix: String,
     ping_timeout: Duration,
     released: Arc<Released>,
+    /// The lease of the last lock call, in ms: how long a lease left behind may last.
+    lease_ms: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -63,6 +72,7 @@ impl RedisCache {
             prefix: String::new(),
             ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
             released: Arc::default(),
+            lease_ms: Arc::new(AtomicU64::new(DEFAULT_LEASE_MS)),
         }
     }
 
@@ -156,6 +166,20 @@ impl RedisCache {
     /// The tokens whose release a cut-off lock call sent (see `cut_off`).
     pub(crate) fn released(&self) -> &Released {
         &self.released
+    }
+
+    /// Releases the lease of `token` on `key` in the background, trying again while Redis
+    /// cannot be reached, for as long as the lease may last (see
+    /// [`cut_off::release_again`]).
+    fn release_again(&self, key: &str, token: &LockToken) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let data = KeyName::data(&self.prefix, key);
+        let release = unlock_call(&[data, data.lock()], token, false);
+        let lease = Duration::from_millis(self.lease_ms.load(Ordering::Relaxed));
+        let cache = self.clone();
+        runtime.spawn(async move { cut_off::release_again(&cache, &release, lease).await });
     }
 
     /// Sends one plain command.
@@ -318,13 +342,15 @@ impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         let data = KeyName::data(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
+        // (read first: the common case writes nothing to the shared line)
+        if self.lease_ms.load(Ordering::Relaxed) != lease_ms {
+            self.lease_ms.store(lease_ms, Ordering::Relaxed);
+        }
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
         let mut in_flight = LockCall::new(self, key, token, lease);
         let reply = self.run_on("lock", &call, &mut in_flight.handle).await;
-        // (an error says the call did not run, or the connection died: nothing to send
-        // behind it)
-        in_flight.answered();
+        in_flight.returned(&reply);
         let (status, value): (i64, Option<Vec<u8>>) = reply?;
         Ok(match (status, value) {
             (2, Some(value)) => LockAttempt::Acquired(value),
@@ -359,7 +385,15 @@ impl SessionLock for RedisCache {
             CommitOp::Remove => unlock_call(&keys, token, true),
             CommitOp::Release => unlock_call(&keys, token, false),
         };
-        match self.run::<i64>("commit", &call).await? {
+        let mut handle = None;
+        let reply = self.run_on::<i64>("commit", &call, &mut handle).await;
+        if reply.is_err() && handle.as_ref().is_some_and(Handle::is_broken) {
+            // The connection failed under the call: it may not have run, and the lease it
+            // was to release may still be in Redis (and come back with a restart). The
+            // engine releases nothing after a store error, so it is released from here.
+            self.release_again(key, token);
+        }
+        match reply? {
             1 => Ok(()),
             _ => Err(Error::LeaseLost),
         }

@@ -20,7 +20,7 @@
 use std::{
     collections::HashSet,
     sync::{Mutex, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bb8_redis::redis::{ErrorKind, RedisError, ServerErrorKind, Value};
@@ -63,7 +63,7 @@ impl Released {
     }
 }
 
-/// A lock call on its way. Dropped before [`answered`](Self::answered), it sends the
+/// A lock call on its way. Dropped before it [`returned`](Self::returned), it sends the
 /// release of its token behind the call, or notes that there is none to send if the call
 /// never went out (see the module docs).
 pub(crate) struct LockCall<'a> {
@@ -74,7 +74,19 @@ pub(crate) struct LockCall<'a> {
     lease: Duration,
     /// The connection the call went out on (or is about to), once there is one.
     pub(crate) handle: Option<Handle>,
-    answered: bool,
+    fate: Fate,
+}
+
+/// How a [`LockCall`] ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Not at all: it was cut off (the engine releases the token too).
+    CutOff,
+    /// With a reply, or an error that says it did not run.
+    Answered,
+    /// With its connection failing under it: it may have run, its reply lost (the engine
+    /// releases nothing after a store error).
+    Failed,
 }
 
 impl<'a> LockCall<'a> {
@@ -85,20 +97,26 @@ impl<'a> LockCall<'a> {
             token,
             lease,
             handle: None,
-            answered: false,
+            fate: Fate::CutOff,
         }
     }
 
-    /// The call came back (with a reply or an error that says it did not run): nothing
-    /// to release here.
-    pub(crate) fn answered(mut self) {
-        self.answered = true;
+    /// The call came back with `reply`. A reply, or an error while its connection still
+    /// works, leaves nothing to release; an error of a connection that failed under the
+    /// call may hide a lease the call took, which is then released in the background.
+    pub(crate) fn returned<T>(mut self, reply: &session_core::Result<T>) {
+        let failed_under = reply.is_err() && self.handle.as_ref().is_some_and(Handle::is_broken);
+        self.fate = if failed_under {
+            Fate::Failed
+        } else {
+            Fate::Answered
+        };
     }
 }
 
 impl Drop for LockCall<'_> {
     fn drop(&mut self) {
-        if self.answered {
+        if self.fate == Fate::Answered {
             return;
         }
         let Some(handle) = self.handle.take() else {
@@ -107,18 +125,20 @@ impl Drop for LockCall<'_> {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // no runtime to send it on: the engine's release goes out on its own
+            // no runtime to send it on: the lease expires on its own
             return;
         };
         let data = KeyName::data(self.cache.prefix(), self.key);
         let release = unlock_call(&[data, data.lock()], self.token, false);
-        self.cache.released().record(self.token);
+        if self.fate == Fate::CutOff {
+            self.cache.released().record(self.token);
+        }
         runtime.spawn(release_behind(self.cache.clone(), handle, release, self.lease));
     }
 }
 
-/// Sends `release` on `handle` (behind the cut-off call), and once more on a working
-/// connection if that fails or gets no answer within `lease`.
+/// Sends `release` on `handle` (behind the call), and [again](release_again) on working
+/// connections if that fails or gets no answer within `lease`.
 async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCall, lease: Duration) {
     let behind = tokio::time::timeout(lease, send(&mut handle, &release)).await;
     drop(handle);
@@ -126,15 +146,40 @@ async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCa
         tracing::debug!("lease of a cut-off lock call released");
         return;
     }
-    match tokio::time::timeout(lease, cache.run::<i64>("release", &release)).await {
-        Ok(Ok(_)) => tracing::debug!("lease of a cut-off lock call released on another connection"),
-        Ok(Err(error)) => {
-            tracing::warn!(error = %error_chain(&error), "releasing the lease of a cut-off lock call failed; it will expire on its own")
+    release_again(&cache, &release, lease).await;
+}
+
+/// Sends `release` (of a lease that may still be in Redis) on a working connection,
+/// trying again while Redis cannot be reached (every 100 ms, doubling to 2 s) for at most
+/// `lease`: a Redis that restarts with its data (AOF) brings the lease back, and the
+/// session is free again as soon as Redis is, rather than when the lease expires.
+pub(crate) async fn release_again(cache: &RedisCache, release: &ScriptCall, lease: Duration) {
+    let deadline = Instant::now() + lease;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, cache.run::<i64>("release", release)).await {
+            Ok(Ok(_)) => {
+                tracing::debug!("abandoned session lease released");
+                return;
+            }
+            Ok(Err(error)) if Instant::now() + pause < deadline => {
+                tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error_chain(&error), "releasing an abandoned session lease failed; it will expire on its own");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    ?lease,
+                    "releasing an abandoned session lease got no answer; it will expire on its own"
+                );
+                return;
+            }
         }
-        Err(_) => tracing::warn!(
-            ?lease,
-            "releasing the lease of a cut-off lock call got no answer; it will expire on its own"
-        ),
     }
 }
 
