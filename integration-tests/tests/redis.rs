@@ -113,6 +113,24 @@ async fn a_refused_connection_fails_the_call_with_its_cause() {
     cache.ping().await.unwrap();
 }
 
+/// A port that accepts connections and never answers (not a Redis, or a TLS address for
+/// a Redis without TLS): the error says which connect step got no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_fails_the_call_naming_the_connect_step() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    let options = RedisCacheOptions::default().connect_timeout(Duration::from_millis(300));
+    let cache = RedisCache::connect(&url, options)
+        .await
+        .unwrap()
+        .with_ping_timeout(Duration::from_secs(5));
+    let error = distributed_session::error_chain(&cache.ping().await.unwrap_err());
+    assert!(
+        error.contains("no answer within the connect timeout (300ms) while connecting"),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_request_after_redis_dropped_its_connections_succeeds() {
     let Some(mut server) = RedisServer::start(true) else {

@@ -16,7 +16,7 @@ use std::{
 
 use bb8::Pool;
 use bb8_redis::redis::RedisError;
-use session_core::{Error, Result};
+use session_core::{error_chain, Error, Result};
 
 use crate::manager::{Handle, RedisManager};
 
@@ -94,11 +94,23 @@ impl Shared {
         }
     }
 
+    /// Records an attempt's result, logging when the store becomes unreachable (with
+    /// the cause) and when it is reachable again, not every attempt in between.
     fn record(&self, found: &std::result::Result<Handle, Arc<RedisError>>) {
         if let Ok(handle) = found {
             *lock(&self.current) = Some(handle.clone());
         }
         let mut attempts = lock(&self.attempts);
+        match (&attempts.1, found) {
+            (None, Err(error)) => {
+                tracing::warn!(error = %error_chain(&**error), "cannot connect to Redis; session requests answer 503 until it is back")
+            }
+            (Some(_), Ok(_)) => tracing::info!("connected to Redis again"),
+            (Some(_), Err(error)) => {
+                tracing::debug!(error = %error_chain(&**error), "cannot connect to Redis (still)")
+            }
+            (None, Ok(_)) => {}
+        }
         *attempts = (attempts.0 + 1, found.as_ref().err().map(Arc::clone));
     }
 }

@@ -194,6 +194,17 @@ impl Drop for AwaitingReply<'_> {
     }
 }
 
+const CONNECTING: &str = "connecting (TCP connect, TLS handshake, AUTH/SELECT); is the address a Redis, and does it speak TLS exactly when the address asks for it?";
+const LOADING: &str = "loading the session scripts";
+
+/// A connect step that got no answer within the connect timeout, saying which.
+fn timed_out(after: Duration, step: &str) -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no answer within the connect timeout ({after:?}) while {step}"),
+    ))
+}
+
 impl bb8::ManageConnection for RedisManager {
     type Connection = RedisConnection;
     type Error = RedisError;
@@ -209,19 +220,21 @@ impl bb8::ManageConnection for RedisManager {
         let conn = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
-            .await?;
+            .await
+            .map_err(|error| {
+                if error.is_timeout() {
+                    timed_out(self.connect_timeout, CONNECTING)
+                } else {
+                    error
+                }
+            })?;
         let mut load = bb8_redis::redis::pipe();
         for script in crate::scripts::all() {
             load.add_command(script.load()).ignore();
         }
         tokio::time::timeout(self.connect_timeout, load.exec_async(&mut conn.clone()))
             .await
-            .map_err(|_| {
-                RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "loading the session scripts timed out",
-                ))
-            })??;
+            .map_err(|_| timed_out(self.connect_timeout, LOADING))??;
         Ok(RedisConnection {
             conn,
             health: Arc::default(),
