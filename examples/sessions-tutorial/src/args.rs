@@ -83,7 +83,8 @@ impl Args {
             .io_timeout(Duration::from_secs(self.io_timeout))
             .lock_lease(Duration::from_secs(self.lock_lease));
         if let Some(secret) = &self.signing_key {
-            let key = SigningKey::from_bytes(secret.as_bytes()).context("--signing-key")?;
+            let key = SigningKey::from_bytes(secret.as_bytes())
+                .context("--signing-key (or SESSION_SIGNING_KEY)")?;
             builder = builder.key_ring(KeyRing::new(key));
         }
         let engine = match self.store {
