@@ -36,8 +36,14 @@ pub struct Args {
     pub store: StoreKind,
     /// Redis for `--store redis`: a URL (`redis://`, `rediss://` for TLS) or a
     /// StackExchange.Redis configuration string (`localhost:6379`,
-    /// `host:6380,password=...,ssl=True`).
-    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    /// `host:6380,password=...,ssl=True`). From the environment, it stays out of the
+    /// process list (it may hold a password).
+    #[arg(
+        long,
+        env = "SESSION_REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis_url: String,
     /// ADO.NET-style connection string for `--store sqlserver` (the table `dbo.Sessions`
     /// is created if missing).
