@@ -113,6 +113,28 @@ async fn a_refused_connection_fails_the_call_with_its_cause() {
     cache.ping().await.unwrap();
 }
 
+/// A Redis that asks for a password nobody gave: the error says so once, not once per
+/// script the connection loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_password_is_reported_once() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let mut admin = server.connection().unwrap();
+    let () = redis_client::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("a-password")
+        .query(&mut admin)
+        .unwrap();
+    let cache = RedisCache::connect(&server.url(), RedisCacheOptions::default())
+        .await
+        .unwrap();
+    let error = distributed_session::error_chain(&cache.ping().await.unwrap_err());
+    assert!(error.contains("NOAUTH"), "{error}");
+    assert_eq!(error.matches("NOAUTH").count(), 1, "{error}");
+}
+
 /// A port that accepts connections and never answers (not a Redis, or a TLS address for
 /// a Redis without TLS): the error says which connect step got no answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -205,6 +205,24 @@ fn timed_out(after: Duration, step: &str) -> RedisError {
     ))
 }
 
+/// A script load that Redis refused, as its first refusal: Redis refuses every command
+/// of the pipeline alike (`NOAUTH` when a password is missing), and the whole list would
+/// make a long line of the same words.
+fn first_refusal(error: RedisError) -> RedisError {
+    let transport = error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout();
+    if transport {
+        return error;
+    }
+    let (kind, text) = (error.kind(), error.to_string());
+    match error.into_server_errors().as_deref() {
+        Some([(_, first), ..]) => RedisError::from(first.clone()),
+        _ => RedisError::from((kind, "loading the session scripts failed", text)),
+    }
+}
+
 impl bb8::ManageConnection for RedisManager {
     type Connection = RedisConnection;
     type Error = RedisError;
@@ -234,7 +252,8 @@ impl bb8::ManageConnection for RedisManager {
         }
         tokio::time::timeout(self.connect_timeout, load.exec_async(&mut conn.clone()))
             .await
-            .map_err(|_| timed_out(self.connect_timeout, LOADING))??;
+            .map_err(|_| timed_out(self.connect_timeout, LOADING))?
+            .map_err(first_refusal)?;
         Ok(RedisConnection {
             conn,
             health: Arc::default(),
