@@ -293,34 +293,48 @@ async fn lock_calls_cut_off_by_a_stalled_redis_leave_no_lease_behind() {
     assert!(leases.is_empty(), "{leases:?}");
 }
 
-/// Redis goes down while a request holds its session's lease, and comes back with its
-/// data (AOF): the commit fails (503), and the lease, back with the data, is released as
-/// soon as Redis is, not when it expires.
+/// Redis goes down while requests hold their sessions' leases, and comes back with its
+/// data (AOF): their commits fail (503), the first on the connection that broke and the
+/// others finding no connection, and the leases, back with the data, are released as
+/// soon as Redis is, not when they expire.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_held_when_redis_went_down_is_released_when_it_returns() {
+async fn leases_held_when_redis_went_down_are_released_when_it_returns() {
     let Some(mut server) = RedisServer::start(true) else {
         return;
     };
-    let (engine, cookie) = session_with_long_leases(&server, Duration::from_secs(1)).await;
-
-    let scope = engine.start([cookie.as_bytes()], false);
-    assert_eq!(
-        scope.session().get_i32("n").await.unwrap(),
-        Some(1),
-        "lease taken"
-    );
-    scope.session().set_i32("n", 2).await.unwrap();
+    let (engine, first) = session_with_long_leases(&server, Duration::from_secs(1)).await;
+    let mut cookies = vec![first];
+    for _ in 0..2 {
+        let scope = engine.start([], false);
+        scope.session().set_i32("n", 1).await.unwrap();
+        cookies.push(cookie_of(&scope.finish().await));
+    }
+    let mut holding = Vec::new();
+    for cookie in &cookies {
+        let scope = engine.start([cookie.as_bytes()], false);
+        assert_eq!(
+            scope.session().get_i32("n").await.unwrap(),
+            Some(1),
+            "lease taken"
+        );
+        scope.session().set_i32("n", 2).await.unwrap();
+        holding.push(scope);
+    }
     server.stop();
-    assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+    for scope in holding {
+        assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+    }
     server.restart();
 
-    let scope = engine.start([cookie.as_bytes()], false);
-    assert_eq!(
-        scope.session().get_i32("n").await.unwrap(),
-        Some(1),
-        "free, and without the write that failed"
-    );
-    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    for cookie in &cookies {
+        let scope = engine.start([cookie.as_bytes()], false);
+        assert_eq!(
+            scope.session().get_i32("n").await.unwrap(),
+            Some(1),
+            "free, and without the write that failed"
+        );
+        assert_eq!(scope.finish().await, Outcome::Unchanged);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,7 +27,7 @@ use crate::{
 
 /// The lease a lease left behind is assumed to have before any lock call said (the
 /// engine's default `lock_lease`).
-const DEFAULT_LEASE_MS: u64 = 30_000;
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// The Redis store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -36,7 +36,8 @@ pub struct RedisCache {
     prefix: String,
     ping_timeout: Duration,
     released: Arc<Released>,
-    /// The lease of the last lock call, in ms: how long a lease left behind may last.
+    /// The longest lease of the lock calls so far, in ms (0: none yet): how long a lease
+    /// left behind may last.
     lease_ms: Arc<AtomicU64>,
 }
 
@@ -72,7 +73,7 @@ impl RedisCache {
             prefix: String::new(),
             ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
             released: Arc::default(),
-            lease_ms: Arc::new(AtomicU64::new(DEFAULT_LEASE_MS)),
+            lease_ms: Arc::default(),
         }
     }
 
@@ -135,7 +136,8 @@ impl RedisCache {
         match cache.ping().await {
             Ok(()) => tracing::info!("connected to Redis"),
             Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "Redis is not reachable yet; session requests will answer 503 until it is")
+                // (the connector warns when a connection cannot be made, with the cause)
+                tracing::info!(error = %error_chain(&error), "Redis is not reachable yet; the app starts all the same")
             }
         }
         Ok(cache)
@@ -177,9 +179,13 @@ impl RedisCache {
         };
         let data = KeyName::data(&self.prefix, key);
         let release = unlock_call(&[data, data.lock()], token, false);
-        let lease = Duration::from_millis(self.lease_ms.load(Ordering::Relaxed));
+        let lease = match self.lease_ms.load(Ordering::Relaxed) {
+            0 => DEFAULT_LEASE,
+            ms => Duration::from_millis(ms),
+        };
         let cache = self.clone();
-        runtime.spawn(async move { cut_off::release_again(&cache, &release, lease).await });
+        let deadline = std::time::Instant::now() + lease;
+        runtime.spawn(async move { cut_off::release_again(&cache, &release, deadline).await });
     }
 
     /// Sends one plain command.
@@ -342,9 +348,9 @@ impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         let data = KeyName::data(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        // (read first: the common case writes nothing to the shared line)
-        if self.lease_ms.load(Ordering::Relaxed) != lease_ms {
-            self.lease_ms.store(lease_ms, Ordering::Relaxed);
+        // the longest lease in use (read first: the common case writes nothing)
+        if self.lease_ms.load(Ordering::Relaxed) < lease_ms {
+            self.lease_ms.fetch_max(lease_ms, Ordering::Relaxed);
         }
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
@@ -385,12 +391,13 @@ impl SessionLock for RedisCache {
             CommitOp::Remove => unlock_call(&keys, token, true),
             CommitOp::Release => unlock_call(&keys, token, false),
         };
-        let mut handle = None;
-        let reply = self.run_on::<i64>("commit", &call, &mut handle).await;
-        if reply.is_err() && handle.as_ref().is_some_and(Handle::is_broken) {
-            // The connection failed under the call: it may not have run, and the lease it
-            // was to release may still be in Redis (and come back with a restart). The
-            // engine releases nothing after a store error, so it is released from here.
+        let reply = self.run::<i64>("commit", &call).await;
+        if let Err(Error::Store { .. }) = &reply {
+            // The call did not run (no connection, a refusal such as OOM), or it may not
+            // have (the connection failed under it): the lease it was to release may still
+            // be in Redis, and come back with a restart. The engine releases nothing after
+            // a store error, so it is released from here. (Only requests that hold a lease
+            // get this far: during an outage, as many as held one when it began.)
             self.release_again(key, token);
         }
         match reply? {

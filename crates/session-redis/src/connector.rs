@@ -100,18 +100,22 @@ impl Shared {
         if let Ok(handle) = found {
             *lock(&self.current) = Some(handle.clone());
         }
-        let mut attempts = lock(&self.attempts);
-        match (&attempts.1, found) {
-            (None, Err(error)) => {
+        let failing_before = {
+            let mut attempts = lock(&self.attempts);
+            let before = attempts.1.is_some();
+            *attempts = (attempts.0 + 1, found.as_ref().err().map(Arc::clone));
+            before
+        };
+        match (failing_before, found) {
+            (false, Err(error)) => {
                 tracing::warn!(error = %error_chain(&**error), "cannot connect to Redis; session requests answer 503 until it is back")
             }
-            (Some(_), Ok(_)) => tracing::info!("connected to Redis again"),
-            (Some(_), Err(error)) => {
+            (true, Ok(_)) => tracing::info!("connected to Redis again"),
+            (true, Err(error)) => {
                 tracing::debug!(error = %error_chain(&**error), "cannot connect to Redis (still)")
             }
-            (None, Ok(_)) => {}
+            (false, Ok(_)) => {}
         }
-        *attempts = (attempts.0 + 1, found.as_ref().err().map(Arc::clone));
     }
 }
 

@@ -9,8 +9,8 @@
 //! whenever that runs. The task that sent it keeps the connection open (even one retired
 //! as possibly dead) until the release is answered, for at most the lease; commands
 //! still queued in redis-rs when the last handle of a connection goes are thrown away.
-//! If the release fails or gets no answer in that time, it is sent once more on a
-//! working connection.
+//! If the release fails or gets no answer in that time, it is sent again on working
+//! connections until the lease would have expired anyway.
 //!
 //! The engine sends a release of its own after a cut-off lock call. This store answers
 //! that one without a round trip, because the task above is responsible for it, or
@@ -29,7 +29,7 @@ use session_core::{error_chain, LockToken};
 use crate::{
     cache::{reload_and_send, unlock_call, RedisCache},
     keys::KeyName,
-    manager::Handle,
+    manager::{is_transport_failure, Handle},
     scripts::ScriptCall,
 };
 
@@ -101,11 +101,12 @@ impl<'a> LockCall<'a> {
         }
     }
 
-    /// The call came back with `reply`. A reply, or an error while its connection still
-    /// works, leaves nothing to release; an error of a connection that failed under the
-    /// call may hide a lease the call took, which is then released in the background.
+    /// The call came back with `reply`. A reply, or an error from the server, leaves
+    /// nothing to release; a transport error after the call went out (the connection
+    /// failed under it) may hide a lease the call took, which is then released in the
+    /// background.
     pub(crate) fn returned<T>(mut self, reply: &session_core::Result<T>) {
-        let failed_under = reply.is_err() && self.handle.as_ref().is_some_and(Handle::is_broken);
+        let failed_under = self.handle.is_some() && reply.as_ref().err().is_some_and(is_transport_failure);
         self.fate = if failed_under {
             Fate::Failed
         } else {
@@ -138,48 +139,50 @@ impl Drop for LockCall<'_> {
 }
 
 /// Sends `release` on `handle` (behind the call), and [again](release_again) on working
-/// connections if that fails or gets no answer within `lease`.
+/// connections if that fails or gets no answer, until `lease` has passed.
 async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCall, lease: Duration) {
+    let deadline = Instant::now() + lease;
     let behind = tokio::time::timeout(lease, send(&mut handle, &release)).await;
     drop(handle);
     if let Ok(Ok(_)) = behind {
         tracing::debug!("lease of a cut-off lock call released");
         return;
     }
-    release_again(&cache, &release, lease).await;
+    release_again(&cache, &release, deadline).await;
 }
 
 /// Sends `release` (of a lease that may still be in Redis) on a working connection,
-/// trying again while Redis cannot be reached (every 100 ms, doubling to 2 s) for at most
-/// `lease`: a Redis that restarts with its data (AOF) brings the lease back, and the
-/// session is free again as soon as Redis is, rather than when the lease expires.
-pub(crate) async fn release_again(cache: &RedisCache, release: &ScriptCall, lease: Duration) {
-    let deadline = Instant::now() + lease;
+/// trying again while Redis cannot be reached (every 100 ms, doubling to 2 s) until
+/// `deadline`, when the lease has expired anyway: a Redis that restarts with its data
+/// (AOF or RDB) brings the lease back, and the session is free again as soon as Redis
+/// is. A refusal from the server (not a transport failure) is not tried again.
+pub(crate) async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Instant) {
     let mut pause = Duration::from_millis(100);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, cache.run::<i64>("release", release)).await {
+        let error = match tokio::time::timeout(left, cache.run::<i64>("release", release)).await {
             Ok(Ok(_)) => {
                 tracing::debug!("abandoned session lease released");
                 return;
             }
-            Ok(Err(error)) if Instant::now() + pause < deadline => {
-                tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(error = %error_chain(&error), "releasing an abandoned session lease failed; it will expire on its own");
-                return;
-            }
+            Ok(Err(error)) => error,
             Err(_) => {
-                tracing::warn!(
-                    ?lease,
-                    "releasing an abandoned session lease got no answer; it will expire on its own"
-                );
+                tracing::debug!("releasing an abandoned session lease got no answer until it expired");
                 return;
             }
+        };
+        if !is_transport_failure(&error) {
+            tracing::warn!(error = %error_chain(&error), "releasing an abandoned session lease failed; it will expire on its own");
+            return;
         }
+        if Instant::now() + pause >= deadline {
+            // Redis was away for the whole lease: the lease has expired by now
+            tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed until it expired");
+            return;
+        }
+        tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 

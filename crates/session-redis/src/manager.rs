@@ -142,14 +142,35 @@ impl Handle {
     /// Marks the connection broken if `error` came from the transport (the server went
     /// away, the connection was reset, a read timed out), and says whether it did.
     pub(crate) fn observe(&self, error: &RedisError) -> bool {
-        let transport = error.is_io_error()
-            || error.is_connection_dropped()
-            || error.is_connection_refusal()
-            || error.is_timeout();
+        let transport = is_transport(error);
         if transport {
             self.health.mark_broken();
         }
         transport
+    }
+}
+
+/// Whether `error` came from the transport (the server went away or was never reached,
+/// the connection was reset, a read timed out) rather than from a reply of the server.
+pub(crate) fn is_transport(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+}
+
+/// [`is_transport`] for the store's errors: an [`Error::Store`](session_core::Error)
+/// whose cause is such a Redis error (as a call reports it, or shared, as the connector
+/// reports a failed connection attempt to every call that waited for it).
+pub(crate) fn is_transport_failure(error: &session_core::Error) -> bool {
+    let session_core::Error::Store { source, .. } = error else {
+        return false;
+    };
+    match source.downcast_ref::<RedisError>() {
+        Some(redis) => is_transport(redis),
+        None => source
+            .downcast_ref::<Arc<RedisError>>()
+            .is_some_and(|redis| is_transport(redis)),
     }
 }
 
@@ -209,11 +230,7 @@ fn timed_out(after: Duration, step: &str) -> RedisError {
 /// of the pipeline alike (`NOAUTH` when a password is missing), and the whole list would
 /// make a long line of the same words.
 fn first_refusal(error: RedisError) -> RedisError {
-    let transport = error.is_io_error()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || error.is_timeout();
-    if transport {
+    if is_transport(&error) {
         return error;
     }
     let (kind, text) = (error.kind(), error.to_string());

@@ -102,7 +102,7 @@ impl Drop for Lease {
                 // the token holds no lease (it never got one, or it expired): nothing to do
                 Err(Error::LeaseLost) => tracing::debug!(session = %id, "abandoned session lock was not held"),
                 Err(error) => {
-                    tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; it will expire with its lease");
+                    tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; unless the store releases it later, it expires with its lease");
                 }
             }
         });
