@@ -18,7 +18,8 @@ use distributed_session::{
 
 /// A memory cache that counts its store calls, and can be told to answer its next lock
 /// call late (after taking the lease), to stall its next lock call (never taking the
-/// lease), or to stall its next commit or next release (never applying it).
+/// lease), to stall its next commit or next release (never applying it), or to fail
+/// its next commits and releases (as a store that went down).
 #[derive(Default)]
 struct Probe {
     inner: MemoryCache,
@@ -27,6 +28,7 @@ struct Probe {
     stalled_lock: AtomicBool,
     stalled_commit: AtomicBool,
     stalled_release: AtomicBool,
+    failing_commits: AtomicUsize,
 }
 
 impl Probe {
@@ -81,6 +83,15 @@ impl SessionLock for Probe {
         } else {
             &self.stalled_commit
         };
+        let failing = self
+            .failing_commits
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(Error::store(
+                "commit",
+                std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+            ));
+        }
         if stalled.swap(false, Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
@@ -486,6 +497,23 @@ async fn the_next_request_does_not_wait_for_a_stalled_release() {
     cache.stalled_release.store(true, Ordering::SeqCst);
     // the next request goes to the store at once and finds the session free
     a_timed_out_lock_call_leaves_the_session_free(&engine, &cookie).await;
+}
+
+#[tokio::test]
+async fn a_lease_held_when_the_store_went_down_is_released_when_it_is_back() {
+    let cache = Arc::new(Probe::default());
+    let engine = engine_with_long_leases(cache.clone(), Duration::from_secs(1));
+    let cookie = new_session(&engine, 5).await;
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().set_i32("counter", 6).await.unwrap();
+    // the commit fails, and so do the first two releases after it (100 ms, 200 ms apart)
+    cache.failing_commits.store(3, Ordering::SeqCst);
+    assert!(matches!(scope.finish().await, Outcome::Failed(r) if r.status == 503));
+    // the next request waits (its lock wait is 2 s; the lease, 60 s) until the store is
+    // back and the release gets through
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(5));
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
 }
 
 #[tokio::test]

@@ -1,10 +1,7 @@
 //! `RedisCache`: the store operations, each one script call on one pooled connection.
 
 use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
@@ -18,16 +15,12 @@ use session_core::{
 use crate::{
     address, client,
     connector::Connector,
-    cut_off::{self, LockCall, Released},
+    cut_off::{LockCall, Released},
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
     manager::{Handle, RedisManager},
     options::{self, RedisCacheOptions},
     scripts::{self, Lua, ScriptCall},
 };
-
-/// The lease a lease left behind is assumed to have before any lock call said (the
-/// engine's default `lock_lease`).
-const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// The Redis store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -36,9 +29,6 @@ pub struct RedisCache {
     prefix: String,
     ping_timeout: Duration,
     released: Arc<Released>,
-    /// The longest lease of the lock calls so far, in ms (0: none yet): how long a lease
-    /// left behind may last.
-    lease_ms: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -73,7 +63,6 @@ impl RedisCache {
             prefix: String::new(),
             ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
             released: Arc::default(),
-            lease_ms: Arc::default(),
         }
     }
 
@@ -168,24 +157,6 @@ impl RedisCache {
     /// The tokens whose release a cut-off lock call sent (see `cut_off`).
     pub(crate) fn released(&self) -> &Released {
         &self.released
-    }
-
-    /// Releases the lease of `token` on `key` in the background, trying again while Redis
-    /// cannot be reached, for as long as the lease may last (see
-    /// [`cut_off::release_again`]).
-    fn release_again(&self, key: &str, token: &LockToken) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let data = KeyName::data(&self.prefix, key);
-        let release = unlock_call(&[data, data.lock()], token, false);
-        let lease = match self.lease_ms.load(Ordering::Relaxed) {
-            0 => DEFAULT_LEASE,
-            ms => Duration::from_millis(ms),
-        };
-        let cache = self.clone();
-        let deadline = std::time::Instant::now() + lease;
-        runtime.spawn(async move { cut_off::release_again(&cache, &release, deadline).await });
     }
 
     /// Sends one plain command.
@@ -348,10 +319,6 @@ impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         let data = KeyName::data(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        // the longest lease in use (read first: the common case writes nothing)
-        if self.lease_ms.load(Ordering::Relaxed) < lease_ms {
-            self.lease_ms.fetch_max(lease_ms, Ordering::Relaxed);
-        }
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
         let mut in_flight = LockCall::new(self, key, token, lease);
@@ -391,16 +358,7 @@ impl SessionLock for RedisCache {
             CommitOp::Remove => unlock_call(&keys, token, true),
             CommitOp::Release => unlock_call(&keys, token, false),
         };
-        let reply = self.run::<i64>("commit", &call).await;
-        if let Err(Error::Store { .. }) = &reply {
-            // The call did not run (no connection, a refusal such as OOM), or it may not
-            // have (the connection failed under it): the lease it was to release may still
-            // be in Redis, and come back with a restart. The engine releases nothing after
-            // a store error, so it is released from here. (Only requests that hold a lease
-            // get this far: during an outage, as many as held one when it began.)
-            self.release_again(key, token);
-        }
-        match reply? {
+        match self.run::<i64>("commit", &call).await? {
             1 => Ok(()),
             _ => Err(Error::LeaseLost),
         }

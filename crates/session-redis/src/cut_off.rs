@@ -156,7 +156,7 @@ async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCa
 /// `deadline`, when the lease has expired anyway: a Redis that restarts with its data
 /// (AOF or RDB) brings the lease back, and the session is free again as soon as Redis
 /// is. A refusal from the server (not a transport failure) is not tried again.
-pub(crate) async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Instant) {
+async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Instant) {
     let mut pause = Duration::from_millis(100);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -1,6 +1,9 @@
 //! A held session lock: the in-process guard plus the store lease, released together.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use super::{lock_table::LockGuard, EngineInner};
 use crate::{
@@ -17,11 +20,18 @@ use crate::{
 /// the store stalled, it would take a whole IO timeout, on top of its own call). If it
 /// finds the store lease still taken, it waits for it within its lock wait, as for a
 /// lease of another instance.
+///
+/// A lease known to be held (the lock call said so) whose release fails because the
+/// store is down is released again and again until the store is back or the lease has
+/// expired: a store that comes back with its data (SQL Server's rows, a Redis restarted
+/// from AOF or RDB) frees the session at once rather than after `lock_lease`.
 pub(crate) struct Lease {
     engine: Arc<EngineInner>,
     id: SessionId,
     token: LockToken,
     guard: Option<LockGuard>,
+    /// When the store lease expires, once the lock call said it is held.
+    held_until: Option<Instant>,
 }
 
 impl Lease {
@@ -31,7 +41,13 @@ impl Lease {
             id,
             token,
             guard: Some(guard),
+            held_until: None,
         }
+    }
+
+    /// The lock call took the lease (it lasts `lock_lease` from about now).
+    pub fn held(&mut self) {
+        self.held_until = Some(Instant::now() + self.engine.limits.lock_lease);
     }
 
     pub fn id(&self) -> &SessionId {
@@ -64,17 +80,18 @@ impl Lease {
 
     /// Applies `op` in the store and releases both locks.
     ///
-    /// If the call times out, or this future is dropped while the call is in flight (the
-    /// client went away), the store may still apply it or hold the lease: the lease is
-    /// then released in the background, as when a lease is dropped unused. Releasing is
-    /// safe either way: it removes the lease only if this token still owns it.
+    /// If the call fails with a store error or times out, or this future is dropped
+    /// while the call is in flight (the client went away), the store may still apply it
+    /// or hold the lease: the lease is then released in the background, as when a lease
+    /// is dropped unused. Releasing is safe either way: it removes the lease only if this
+    /// token still owns it.
     pub async fn commit(mut self, op: CommitOp) -> Result<()> {
         let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
-        if matches!(result, Err(Error::Timeout { .. })) {
+        match &result {
+            Err(Error::Timeout { .. }) => self.store_failed(),
             // kept for `Drop`, which releases the lease in the background
-            self.store_failed();
-        } else {
-            drop(self.guard.take());
+            Err(Error::Store { .. }) => {}
+            _ => drop(self.guard.take()),
         }
         result
     }
@@ -93,18 +110,46 @@ impl Drop for Lease {
             // No runtime to release on: the store lease expires on its own.
             return;
         };
-        let engine = Arc::clone(&self.engine);
-        let id = self.id.clone();
-        let token = self.token.clone();
-        runtime.spawn(async move {
-            match engine.store.commit(id.expose(), &token, CommitOp::Release).await {
-                Ok(()) => {}
-                // the token holds no lease (it never got one, or it expired): nothing to do
-                Err(Error::LeaseLost) => tracing::debug!(session = %id, "abandoned session lock was not held"),
-                Err(error) => {
-                    tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; unless the store releases it later, it expires with its lease");
-                }
+        let release = release(
+            Arc::clone(&self.engine),
+            self.id.clone(),
+            self.token.clone(),
+            self.held_until,
+        );
+        runtime.spawn(release);
+    }
+}
+
+/// Releases the store lease of `token`. A lease held `until` some time is released
+/// again while the store fails (every 100 ms, doubling to 2 s) until then.
+async fn release(engine: Arc<EngineInner>, id: SessionId, token: LockToken, until: Option<Instant>) {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let error = match engine.store.commit(id.expose(), &token, CommitOp::Release).await {
+            Ok(()) => return,
+            // the token holds no lease (it never got one, or it expired): nothing to do
+            Err(Error::LeaseLost) => {
+                tracing::debug!(session = %id, "abandoned session lock was not held");
+                return;
             }
-        });
+            Err(error) => error,
+        };
+        let down = matches!(error, Error::Store { .. } | Error::Timeout { .. });
+        match until {
+            Some(until) if down && Instant::now() + pause < until => {
+                tracing::debug!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            // the store was away until the lease expired: nothing is left to release
+            Some(_) if down => {
+                tracing::debug!(session = %id, "the session store was away until the abandoned lock expired");
+                return;
+            }
+            _ => {
+                tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; unless the store releases it later, it expires with its lease");
+                return;
+            }
+        }
     }
 }

@@ -88,7 +88,10 @@ async fn lock_and_read(
             .try_lock_and_get(id.expose(), lease.token(), engine.limits.lock_lease)
             .await;
         match attempt {
-            Ok(LockAttempt::Acquired(bytes)) => return Ok(Some((lease, bytes))),
+            Ok(LockAttempt::Acquired(bytes)) => {
+                lease.held();
+                return Ok(Some((lease, bytes)));
+            }
             Ok(LockAttempt::Missing) => {
                 lease.forget();
                 return Ok(None);
