@@ -78,6 +78,6 @@ pub use cookie_header::request_is_secure;
 pub use engine::{ErrorResponse, Outcome, SessionEngine, SessionEngineBuilder, SessionScope};
 pub use error::{chain as error_chain, BoxError, Error, Result};
 pub use id::{Redacted, SessionId};
-pub use lock::{CommitOp, LockAttempt, LockToken, SessionLock};
+pub use lock::{CommitOp, LockAttempt, LockToken, ReleaseRetry, SessionLock};
 pub use options::{CookieOptions, SameSite, SecurePolicy};
 pub use session::Session;

@@ -24,7 +24,7 @@ use std::{
 };
 
 use bb8_redis::redis::{ErrorKind, RedisError, ServerErrorKind, Value};
-use session_core::{error_chain, LockToken};
+use session_core::{error_chain, LockToken, ReleaseRetry};
 
 use crate::{
     cache::{reload_and_send, unlock_call, RedisCache},
@@ -85,7 +85,7 @@ enum Fate {
     /// With a reply, or an error that says it did not run.
     Answered,
     /// With its connection failing under it: it may have run, its reply lost (the engine
-    /// releases nothing after a store error).
+    /// releases nothing after a lock call's store error).
     Failed,
 }
 
@@ -101,12 +101,16 @@ impl<'a> LockCall<'a> {
         }
     }
 
-    /// The call came back with `reply`. A reply, or an error from the server, leaves
-    /// nothing to release; a transport error after the call went out (the connection
-    /// failed under it) may hide a lease the call took, which is then released in the
-    /// background.
+    /// The call came back with `reply`. A reply, or an error from the server on a
+    /// working connection, leaves nothing to release; an error after the call went out
+    /// on a connection that failed (a transport error, or a refusal from the new
+    /// connection it was sent again on, as while Redis loads its data) may hide a lease
+    /// the call took, which is then released in the background.
     pub(crate) fn returned<T>(mut self, reply: &session_core::Result<T>) {
-        let failed_under = self.handle.is_some() && reply.as_ref().err().is_some_and(is_transport_failure);
+        let failed_under = match (&self.handle, reply) {
+            (Some(handle), Err(error)) => is_transport_failure(error) || handle.is_broken(),
+            _ => false,
+        };
         self.fate = if failed_under {
             Fate::Failed
         } else {
@@ -152,12 +156,12 @@ async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCa
 }
 
 /// Sends `release` (of a lease that may still be in Redis) on a working connection,
-/// trying again while Redis cannot be reached (every 100 ms, doubling to 2 s) until
-/// `deadline`, when the lease has expired anyway: a Redis that restarts with its data
-/// (AOF or RDB) brings the lease back, and the session is free again as soon as Redis
-/// is. A refusal from the server (not a transport failure) is not tried again.
+/// trying again while that fails ([`ReleaseRetry`]: Redis cannot be reached, or is still
+/// loading its data) until `deadline`, when the lease has expired anyway: a Redis that
+/// restarts with its data (AOF or RDB) brings the lease back, and the session is free
+/// again within about a second of Redis's return.
 async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Instant) {
-    let mut pause = Duration::from_millis(100);
+    let mut retry = ReleaseRetry::until(deadline);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let error = match tokio::time::timeout(left, cache.run::<i64>("release", release)).await {
@@ -171,18 +175,12 @@ async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Insta
                 return;
             }
         };
-        if !is_transport_failure(&error) {
-            tracing::warn!(error = %error_chain(&error), "releasing an abandoned session lease failed; it will expire on its own");
-            return;
-        }
-        if Instant::now() + pause >= deadline {
-            // Redis was away for the whole lease: the lease has expired by now
+        let Some(pause) = retry.next_pause() else {
             tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed until it expired");
             return;
-        }
+        };
         tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed; trying again");
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -1,14 +1,11 @@
 //! A held session lock: the in-process guard plus the store lease, released together.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use super::{lock_table::LockGuard, EngineInner};
 use crate::{
     id::SessionId,
-    lock::{CommitOp, LockToken},
+    lock::{CommitOp, LockToken, ReleaseRetry},
     Error, Result,
 };
 
@@ -22,9 +19,10 @@ use crate::{
 /// lease of another instance.
 ///
 /// A lease known to be held (the lock call said so) whose release fails because the
-/// store is down is released again and again until the store is back or the lease has
-/// expired: a store that comes back with its data (SQL Server's rows, a Redis restarted
-/// from AOF or RDB) frees the session at once rather than after `lock_lease`.
+/// store is down is released again ([`ReleaseRetry`]) until the store is back or the
+/// lease has expired: a store that comes back with its data (SQL Server's rows, a Redis
+/// restarted from AOF or RDB) frees the session within about a second of its return
+/// rather than after `lock_lease`.
 pub(crate) struct Lease {
     engine: Arc<EngineInner>,
     id: SessionId,
@@ -121,9 +119,9 @@ impl Drop for Lease {
 }
 
 /// Releases the store lease of `token`. A lease held `until` some time is released
-/// again while the store fails (every 100 ms, doubling to 2 s) until then.
+/// again while the store fails, on the [`ReleaseRetry`] schedule.
 async fn release(engine: Arc<EngineInner>, id: SessionId, token: LockToken, until: Option<Instant>) {
-    let mut pause = Duration::from_millis(100);
+    let mut retry = until.map(ReleaseRetry::until);
     loop {
         let error = match engine.store.commit(id.expose(), &token, CommitOp::Release).await {
             Ok(()) => return,
@@ -135,18 +133,17 @@ async fn release(engine: Arc<EngineInner>, id: SessionId, token: LockToken, unti
             Err(error) => error,
         };
         let down = matches!(error, Error::Store { .. } | Error::Timeout { .. });
-        match until {
-            Some(until) if down && Instant::now() + pause < until => {
+        match retry.as_mut().filter(|_| down).map(ReleaseRetry::next_pause) {
+            Some(Some(pause)) => {
                 tracing::debug!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; trying again");
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
             }
-            // the store was away until the lease expired: nothing is left to release
-            Some(_) if down => {
-                tracing::debug!(session = %id, "the session store was away until the abandoned lock expired");
+            // the store failed until the lease expired: nothing is left to release
+            Some(None) => {
+                tracing::debug!(session = %id, "the session store failed until the abandoned lock expired");
                 return;
             }
-            _ => {
+            None => {
                 tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; unless the store releases it later, it expires with its lease");
                 return;
             }
