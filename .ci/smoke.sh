@@ -38,11 +38,17 @@ if kill -0 $pid 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; exit 1; 
 echo "ok   stops on SIGTERM"
 # a signal sent as soon as the URL line is out must stop it cleanly (exit 0), not kill it
 for _ in $(seq 30); do
-  coproc early { exec "./target/debug/$bin" --port 0 --http 2>/dev/null; }
+  coproc early { exec "./target/debug/$bin" --port 0 --http 2>"$work/early.err"; }
   early_pid=$early_PID   # (bash unsets early_PID once the coprocess has exited)
-  read -r _ <&"${early[0]}"
+  if ! read -r -t 20 _ <&"${early[0]}"; then
+    echo "FAIL: no URL line within 20 s"; cat "$work/early.err"; kill "$early_pid" 2>/dev/null; exit 1
+  fi
   kill -TERM "$early_pid"
+  for _ in $(seq 100); do kill -0 "$early_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$early_pid" 2>/dev/null; then
+    echo "FAIL: did not stop within 10 s of a SIGTERM right after start-up"; kill -9 "$early_pid"; exit 1
+  fi
   rc=0; wait "$early_pid" || rc=$?
-  [ "$rc" = 0 ] || { echo "FAIL: SIGTERM right after start-up: exit $rc"; exit 1; }
+  [ "$rc" = 0 ] || { echo "FAIL: SIGTERM right after start-up: exit $rc"; cat "$work/early.err"; exit 1; }
 done
 echo "ok   SIGTERM right after start-up stops it cleanly"

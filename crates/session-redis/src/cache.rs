@@ -17,7 +17,7 @@ use crate::{
     connector::Connector,
     cut_off::{LockCall, Released},
     keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
-    manager::{Handle, RedisManager},
+    manager::{is_transport_failure, Handle, RedisManager},
     options::{self, RedisCacheOptions},
     scripts::{self, Lua, ScriptCall},
 };
@@ -124,9 +124,12 @@ impl RedisCache {
             .with_ping_timeout(options.connect_timeout);
         match cache.ping().await {
             Ok(()) => tracing::info!("connected to Redis"),
-            Err(error) => {
-                // (the connector warns when a connection cannot be made, with the cause)
+            // (the connector warns when a connection cannot be made, with the cause)
+            Err(error) if is_transport_failure(&error) || matches!(error, Error::Timeout { .. }) => {
                 tracing::info!(error = %error_chain(&error), "Redis is not reachable yet; the app starts all the same")
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "Redis refused the start-up check; session requests may fail")
             }
         }
         Ok(cache)
@@ -161,9 +164,9 @@ impl RedisCache {
 
     /// Sends one plain command.
     async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
-        let mut handle = None;
-        let result = self.deliver(operation, cmd, &mut handle).await?;
-        settle(handle.as_ref(), operation, result)
+        let mut route = Route::default();
+        let result = self.deliver(operation, cmd, &mut route).await?;
+        settle(route.handle.as_ref(), operation, result)
     }
 
     /// Sends `cmd` on the shared connection. If that connection turns out dead (Redis
@@ -173,20 +176,19 @@ impl RedisCache {
     /// did run the first time finds its lease gone and reports it lost (503) rather than
     /// writing again.
     ///
-    /// `handle` holds the connection `cmd` went out on last (or is about to), if any: the
-    /// dead one while a new one is found, so that a call cut off then still has its
-    /// release sent (it may have run before the connection died).
+    /// `route` tells where `cmd` went (see [`Route`]).
     async fn deliver(
         &self,
         operation: &'static str,
         cmd: &Cmd,
-        handle: &mut Option<Handle>,
+        route: &mut Route,
     ) -> Result<std::result::Result<Value, RedisError>> {
-        let first = handle.insert(self.connector.handle(operation).await?);
+        let first = route.handle.insert(self.connector.handle(operation).await?);
         match first.send(cmd).await {
             Err(error) if first.observe(&error) => {
                 tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
-                let fresh = handle.insert(self.connector.handle(operation).await?);
+                route.resent = true;
+                let fresh = route.handle.insert(self.connector.handle(operation).await?);
                 Ok(fresh.send(cmd).await)
             }
             result => Ok(result),
@@ -200,24 +202,24 @@ impl RedisCache {
         operation: &'static str,
         call: &ScriptCall,
     ) -> Result<T> {
-        self.run_on(operation, call, &mut None).await
+        self.run_on(operation, call, &mut Route::default()).await
     }
 
-    /// [`run`](Self::run), keeping the connection the call is on its way on in `handle`.
+    /// [`run`](Self::run), telling where the call went in `route`.
     async fn run_on<T: FromRedisValue>(
         &self,
         operation: &'static str,
         call: &ScriptCall,
-        handle: &mut Option<Handle>,
+        route: &mut Route,
     ) -> Result<T> {
-        let mut result = self.deliver(operation, &call.cmd, handle).await?;
-        if let (Some(handle), Err(e)) = (handle.as_mut(), &result) {
+        let mut result = self.deliver(operation, &call.cmd, route).await?;
+        if let (Some(handle), Err(e)) = (route.handle.as_mut(), &result) {
             if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) {
                 // boxed: a rare path that would otherwise double every call's future
                 result = Box::pin(reload_and_send(handle, call)).await;
             }
         }
-        let value = settle(handle.as_ref(), operation, result)?;
+        let value = settle(route.handle.as_ref(), operation, result)?;
         T::from_redis_value(value).map_err(|error| Error::store(operation, error))
     }
 
@@ -239,6 +241,16 @@ impl RedisCache {
         call.arg(value).arg(abs).arg(sld).arg(ttl);
         self.run(operation, &call).await.map(Some)
     }
+}
+
+/// Where a call went: the connection it went out on last (or is about to), if any, and
+/// whether it was sent again because the first connection failed under it (it may have
+/// run there, its reply lost). While a new connection is found, `handle` keeps the dead
+/// one, so that a call cut off then still has its release sent.
+#[derive(Default)]
+pub(crate) struct Route {
+    pub(crate) handle: Option<Handle>,
+    pub(crate) resent: bool,
 }
 
 /// Loads the script of `call`, then sends `call` again.
@@ -322,7 +334,7 @@ impl SessionLock for RedisCache {
         let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
         let mut in_flight = LockCall::new(self, key, token, lease);
-        let reply = self.run_on("lock", &call, &mut in_flight.handle).await;
+        let reply = self.run_on("lock", &call, &mut in_flight.route).await;
         in_flight.returned(&reply);
         let (status, value): (i64, Option<Vec<u8>>) = reply?;
         Ok(match (status, value) {

@@ -27,7 +27,7 @@ use bb8_redis::redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use session_core::{error_chain, LockToken, ReleaseRetry};
 
 use crate::{
-    cache::{reload_and_send, unlock_call, RedisCache},
+    cache::{reload_and_send, unlock_call, RedisCache, Route},
     keys::KeyName,
     manager::{is_transport_failure, Handle},
     scripts::ScriptCall,
@@ -72,8 +72,8 @@ pub(crate) struct LockCall<'a> {
     token: &'a LockToken,
     /// How long the release waits for its reply (keeping the connection open).
     lease: Duration,
-    /// The connection the call went out on (or is about to), once there is one.
-    pub(crate) handle: Option<Handle>,
+    /// Where the call went.
+    pub(crate) route: Route,
     fate: Fate,
 }
 
@@ -96,7 +96,7 @@ impl<'a> LockCall<'a> {
             key,
             token,
             lease,
-            handle: None,
+            route: Route::default(),
             fate: Fate::CutOff,
         }
     }
@@ -107,8 +107,10 @@ impl<'a> LockCall<'a> {
     /// connection it was sent again on, as while Redis loads its data) may hide a lease
     /// the call took, which is then released in the background.
     pub(crate) fn returned<T>(mut self, reply: &session_core::Result<T>) {
-        let failed_under = match (&self.handle, reply) {
-            (Some(handle), Err(error)) => is_transport_failure(error) || handle.is_broken(),
+        let failed_under = match (&self.route.handle, reply) {
+            (Some(handle), Err(error)) => {
+                self.route.resent || is_transport_failure(error) || handle.is_broken()
+            }
             _ => false,
         };
         self.fate = if failed_under {
@@ -124,7 +126,7 @@ impl Drop for LockCall<'_> {
         if self.fate == Fate::Answered {
             return;
         }
-        let Some(handle) = self.handle.take() else {
+        let Some(handle) = self.route.handle.take() else {
             // cut off before it went out: no lease can come of it
             self.cache.released().record(self.token);
             return;
@@ -145,7 +147,11 @@ impl Drop for LockCall<'_> {
 /// Sends `release` on `handle` (behind the call), and [again](release_again) on working
 /// connections if that fails or gets no answer, until `lease` has passed.
 async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCall, lease: Duration) {
-    let deadline = Instant::now() + lease;
+    // (a lease past any Instant, from a caller of `SessionLock` other than the engine,
+    // which caps it at 100 years: a day of retries is as good)
+    let deadline = Instant::now()
+        .checked_add(lease)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
     let behind = tokio::time::timeout(lease, send(&mut handle, &release)).await;
     drop(handle);
     if let Ok(Ok(_)) = behind {

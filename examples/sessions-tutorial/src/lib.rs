@@ -75,9 +75,16 @@ impl ShutdownSignal {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot catch {name}; it will end the process without a clean stop");
+                    None
+                }
+            };
             ShutdownSignal {
-                interrupt: signal(SignalKind::interrupt()).ok(),
-                terminate: signal(SignalKind::terminate()).ok(),
+                interrupt: listen(SignalKind::interrupt(), "Ctrl-C (SIGINT)"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
             }
         }
         #[cfg(not(unix))]

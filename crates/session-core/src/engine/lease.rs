@@ -69,9 +69,9 @@ impl Lease {
     /// Frees the in-process lock without a store call, when the store most likely holds
     /// no lease for this token: it answered that the session is missing or busy, or the
     /// call failed. (A call may fail after the store ran it, its reply lost with the
-    /// connection: the store knows that case and releases such a lease itself, as the
-    /// Redis store does. Releasing here after every failure would double the failing
-    /// calls during an outage.)
+    /// connection: only the store can tell, and the Redis store then releases such a
+    /// lease itself; with SQL Server it lasts until it expires. Releasing here after
+    /// every failure would double the failing calls during an outage.)
     pub fn forget(mut self) {
         drop(self.guard.take());
     }

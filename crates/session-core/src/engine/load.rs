@@ -40,7 +40,7 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                     // Written by a newer version: leave it alone, just let go of it.
                     // (boxed: a rare path that would otherwise enlarge every load's future)
                     if let Err(error) = Box::pin(lease.commit(CommitOp::Release)).await {
-                        tracing::warn!(session = %id, error = %chain(&error), "releasing a session lock failed; it is tried again in the background");
+                        tracing::warn!(session = %id, error = %chain(&error), "releasing a session lock failed; if the store failed, it is released in the background");
                     }
                 }
             },

@@ -91,7 +91,7 @@ impl LockTable {
                 // boxed: only contended requests pay for the wait's future
                 let wait_for = Box::pin(tokio::time::timeout(wait, slot.lock_owned()));
                 match wait_for.await {
-                    Ok(guard) if guard.is_some_and(|failed| failed >= started) => {
+                    Ok(guard) if guard.is_some_and(|failed| failed > started) => {
                         tracing::warn!(
                             "the session store did not answer the request ahead of this one; not trying again"
                         );
