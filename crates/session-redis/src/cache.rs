@@ -214,7 +214,7 @@ impl RedisCache {
     ) -> Result<T> {
         let mut result = self.deliver(operation, &call.cmd, route).await?;
         if let (Some(handle), Err(e)) = (route.handle.as_mut(), &result) {
-            if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) {
+            if forgot_script(e) {
                 // boxed: a rare path that would otherwise double every call's future
                 result = Box::pin(reload_and_send(handle, call)).await;
             }
@@ -251,6 +251,12 @@ impl RedisCache {
 pub(crate) struct Route {
     pub(crate) handle: Option<Handle>,
     pub(crate) resent: bool,
+}
+
+/// Whether Redis answered that it does not know the script (`NOSCRIPT`, after a
+/// restart): load it and call again.
+pub(crate) fn forgot_script(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
 /// Loads the script of `call`, then sends `call` again.
@@ -324,8 +330,9 @@ impl DistributedCache for RedisCache {
 /// Beyond the [`SessionLock`] contract: a `try_lock_and_get` future dropped before its
 /// reply (cut off by a timeout, or its request went away) sends the release of its token
 /// behind the call, since Redis may still run it (or sends nothing, if the call never
-/// went out); the next `Release` of that token is then answered without a round trip. So a caller must not retry a cut-off call with the
-/// same token (the engine draws a new token for every request).
+/// went out); the next `Release` of that token is then answered without a round trip.
+/// So a caller must not retry a cut-off call with the same token (the engine draws a
+/// new token for every request).
 #[async_trait]
 impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {

@@ -23,11 +23,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bb8_redis::redis::{ErrorKind, RedisError, ServerErrorKind, Value};
+use bb8_redis::redis::{RedisError, Value};
 use session_core::{error_chain, LockToken, ReleaseRetry};
 
 use crate::{
-    cache::{reload_and_send, unlock_call, RedisCache, Route},
+    cache::{forgot_script, reload_and_send, unlock_call, RedisCache, Route},
     keys::KeyName,
     manager::{is_transport_failure, Handle},
     scripts::ScriptCall,
@@ -193,9 +193,7 @@ async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Insta
 /// Sends a script call on `handle`, loading the script first if Redis forgot it.
 async fn send(handle: &mut Handle, call: &ScriptCall) -> Result<Value, RedisError> {
     match handle.send(&call.cmd).await {
-        Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-            reload_and_send(handle, call).await
-        }
+        Err(e) if forgot_script(&e) => reload_and_send(handle, call).await,
         result => result,
     }
 }

@@ -85,9 +85,10 @@ impl Lease {
     /// token still owns it.
     pub async fn commit(mut self, op: CommitOp) -> Result<()> {
         let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
+        // on a store failure the guard stays for `Drop`, which releases the lease in the
+        // background
         match &result {
             Err(Error::Timeout { .. }) => self.store_failed(),
-            // kept for `Drop`, which releases the lease in the background
             Err(Error::Store { .. }) => {}
             _ => drop(self.guard.take()),
         }
