@@ -361,6 +361,40 @@ async fn data_uses_the_aspnet_layout_under_the_instance_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_key_that_is_not_a_hash_gives_a_fresh_session_and_keeps_no_lease() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = engine(redis_cache(&server).await);
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let id = scope.session().id().await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+
+    // another app (or a hand) puts a plain string under the session's key
+    let mut conn = server.connection().unwrap();
+    use distributed_session::redis::redis::Commands;
+    let key = format!("KestrunSession_{{{}}}", id.expose());
+    let () = conn.set(&key, "not a hash").unwrap();
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(
+        scope.session().get_i32("n").await.unwrap(),
+        None,
+        "a fresh session"
+    );
+    scope.session().set_i32("n", 7).await.unwrap();
+    let fresh = scope.session().id().await.unwrap();
+    assert_ne!(fresh.expose(), id.expose(), "a new id, as for an unknown one");
+    let _ = cookie_of(&scope.finish().await);
+
+    let lease: Option<String> = conn.get(format!("{key}:lock")).unwrap();
+    assert_eq!(lease, None, "no lease left on the unreadable key");
+    let kept: String = conn.get(&key).unwrap();
+    assert_eq!(kept, "not a hash", "what is not ours is left alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_holders_lease_expires_and_frees_the_session() {
     let Some(server) = RedisServer::start(false) else {
         return;

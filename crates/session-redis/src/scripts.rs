@@ -154,8 +154,10 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 });
 
 /// KEYS: data, lock. ARGV: token, lease ms.
-/// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry;
-/// no lease kept). The uncontended path is two commands: SET NX, HGET.
+/// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry,
+/// or a key that is not a hash; no lease kept). The uncontended path is two commands: SET
+/// NX, HGET. The read is a `pcall`: Redis does not undo a script's writes when it fails, so
+/// a `WRONGTYPE` error there would leave the lease behind.
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(
         r#"
@@ -163,8 +165,8 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {1, false} end
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-local data = redis.call('HGET', KEYS[1], 'data')
-if not data then
+local data = redis.pcall('HGET', KEYS[1], 'data')
+if type(data) ~= 'string' then
   redis.call('DEL', KEYS[2])
   return {0, false}
 end
