@@ -153,6 +153,20 @@ async fn a_silent_server_fails_the_call_naming_the_connect_step() {
     );
 }
 
+/// A Redis that accepts connections and never answers does not hold up the app's start-up
+/// for the connect timeout: `connect` returns after its short start-up wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_does_not_hold_up_start_up() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    let options = RedisCacheOptions::default().connect_timeout(Duration::from_secs(60));
+    let connecting = RedisCache::connect(&url, options);
+    tokio::time::timeout(Duration::from_secs(30), connecting)
+        .await
+        .expect("connect returned long before the connect timeout")
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_request_after_redis_dropped_its_connections_succeeds() {
     let Some(mut server) = RedisServer::start(true) else {

@@ -95,7 +95,10 @@ impl RedisCache {
     ///
     /// If Redis cannot be reached now, the cause is logged and the cache is returned all
     /// the same: the app starts, session requests answer 503 until Redis is reachable,
-    /// and then everything works without a restart.
+    /// and then everything works without a restart. The start-up check (a `PING`) is
+    /// waited for at most 1 s; a Redis that accepts connections and
+    /// does not answer is then reported in the background, when the connect timeout ends,
+    /// so it cannot hold up the app's start-up.
     ///
     /// # Errors
     /// [`Error::Config`] if the address is neither a valid Redis URL nor a configuration
@@ -122,16 +125,12 @@ impl RedisCache {
         let cache = RedisCache::new(pool)
             .with_instance_name(options.instance_name)
             .with_ping_timeout(options.connect_timeout);
-        match cache.ping().await {
-            Ok(()) => tracing::info!("connected to Redis"),
-            // (the connector warns when a connection cannot be made, with the cause)
-            Err(error) if is_transport_failure(&error) || matches!(error, Error::Timeout { .. }) => {
-                tracing::info!(error = %error_chain(&error), "Redis is not reachable yet; the app starts all the same")
-            }
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "Redis refused the start-up check; session requests may fail")
-            }
-        }
+        let check = tokio::spawn({
+            let cache = cache.clone();
+            async move { log_start_up_check(cache.ping().await) }
+        });
+        // past the wait, the check goes on by itself (a dropped JoinHandle detaches it)
+        let _ = tokio::time::timeout(START_UP_WAIT, check).await;
         Ok(cache)
     }
 
@@ -240,6 +239,22 @@ impl RedisCache {
         let mut call = script.call(&[KeyName::data(&self.prefix, key)], value.len() + 64);
         call.arg(value).arg(abs).arg(sld).arg(ttl);
         self.run(operation, &call).await.map(Some)
+    }
+}
+
+/// How long [`RedisCache::connect_with`] waits for its start-up check.
+const START_UP_WAIT: Duration = Duration::from_secs(1);
+
+fn log_start_up_check(result: Result<()>) {
+    match result {
+        Ok(()) => tracing::info!("connected to Redis"),
+        // (the connector warns when a connection cannot be made, with the cause)
+        Err(error) if is_transport_failure(&error) || matches!(error, Error::Timeout { .. }) => {
+            tracing::info!(error = %error_chain(&error), "Redis is not reachable yet; the app starts all the same")
+        }
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), "Redis refused the start-up check; session requests may fail")
+        }
     }
 }
 
