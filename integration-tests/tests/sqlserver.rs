@@ -52,3 +52,20 @@ async fn two_instances_sharing_one_database_lose_no_update() {
     axum.stop().await;
     actix.stop().await;
 }
+
+/// A port that accepts connections and never answers does not hold up the app's start-up
+/// for the connect timeout (no SQL Server needed), and a session call then fails in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_does_not_hold_up_start_up() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cs = format!(
+        "Server=tcp:127.0.0.1,{};User Id=u;Password=p;Encrypt=false",
+        silent.local_addr().unwrap().port()
+    );
+    let options = SqlServerCacheOptions::default().connect_timeout(Duration::from_secs(60));
+    let connecting = SqlServerCache::connect(&cs, options);
+    tokio::time::timeout(Duration::from_secs(30), connecting)
+        .await
+        .expect("connect returned long before the connect timeout")
+        .unwrap();
+}

@@ -69,6 +69,7 @@ mod lock;
 mod options;
 mod payload;
 mod session;
+mod start_up;
 mod values;
 
 pub use async_trait::async_trait;
@@ -81,3 +82,4 @@ pub use id::{Redacted, SessionId};
 pub use lock::{CommitOp, LockAttempt, LockToken, ReleaseRetry, SessionLock};
 pub use options::{CookieOptions, SameSite, SecurePolicy};
 pub use session::Session;
+pub use start_up::{start_up_check, START_UP_WAIT};

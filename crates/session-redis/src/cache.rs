@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use bb8::{ErrorSink, Pool};
 use bb8_redis::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use session_core::{
-    error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
+    error_chain, start_up_check, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken,
+    Result, SessionLock,
 };
 
 use crate::{
@@ -95,10 +96,10 @@ impl RedisCache {
     ///
     /// If Redis cannot be reached now, the cause is logged and the cache is returned all
     /// the same: the app starts, session requests answer 503 until Redis is reachable,
-    /// and then everything works without a restart. The start-up check (a `PING`) is
-    /// waited for at most 1 s; a Redis that accepts connections and
-    /// does not answer is then reported in the background, when the connect timeout ends,
-    /// so it cannot hold up the app's start-up.
+    /// and then everything works without a restart. The start-up check (a `PING`) holds
+    /// up the caller at most [`START_UP_WAIT`](session_core::START_UP_WAIT) (1 s): a Redis
+    /// that accepts connections and does not answer is reported in the background, when
+    /// the connect timeout ends.
     ///
     /// # Errors
     /// [`Error::Config`] if the address is neither a valid Redis URL nor a configuration
@@ -125,12 +126,8 @@ impl RedisCache {
         let cache = RedisCache::new(pool)
             .with_instance_name(options.instance_name)
             .with_ping_timeout(options.connect_timeout);
-        let check = tokio::spawn({
-            let cache = cache.clone();
-            async move { log_start_up_check(cache.ping().await) }
-        });
-        // past the wait, the check goes on by itself (a dropped JoinHandle detaches it)
-        let _ = tokio::time::timeout(START_UP_WAIT, check).await;
+        let checked = cache.clone();
+        start_up_check(async move { log_start_up_check(checked.ping().await) }).await;
         Ok(cache)
     }
 
@@ -241,9 +238,6 @@ impl RedisCache {
         self.run(operation, &call).await.map(Some)
     }
 }
-
-/// How long [`RedisCache::connect_with`] waits for its start-up check.
-const START_UP_WAIT: Duration = Duration::from_secs(1);
 
 fn log_start_up_check(result: Result<()>) {
     match result {

@@ -12,7 +12,8 @@ use deadpool_tiberius::{
     tiberius::{Query, Row},
 };
 use session_core::{
-    error_chain, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, Result, SessionLock,
+    error_chain, start_up_check, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken,
+    Result, SessionLock,
 };
 use tokio::sync::OnceCell;
 
@@ -90,7 +91,9 @@ impl SqlServerCache {
     ///
     /// Creates the table if asked to, and starts the expired-items deletion. If the
     /// server cannot be reached now, the cause is logged and the cache is returned all
-    /// the same: session requests answer 503 until it is reachable.
+    /// the same: session requests answer 503 until it is reachable. The start-up check
+    /// holds up the caller at most [`START_UP_WAIT`](session_core::START_UP_WAIT) (1 s): a
+    /// server that accepts connections and does not answer is reported in the background.
     ///
     /// # Errors
     /// [`Error::Config`] for a missing or unparsable connection string or an invalid
@@ -113,14 +116,19 @@ impl SqlServerCache {
         };
         // creates the table first if asked to; if that fails now, the first statement
         // after SQL Server is back does it
-        match cache.inner.run("ping", sql::ping()).await {
-            Ok(_) => {
-                tracing::info!(table = %format!("[{}].[{}]", options.schema_name, options.table_name), "connected to SQL Server")
+        let (checked, table) = (
+            cache.clone(),
+            format!("[{}].[{}]", options.schema_name, options.table_name),
+        );
+        start_up_check(async move {
+            match checked.inner.run("ping", sql::ping()).await {
+                Ok(_) => tracing::info!(%table, "connected to SQL Server"),
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "SQL Server check at start-up failed; session requests answer 503 until it succeeds")
+                }
             }
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "SQL Server check at start-up failed; session requests answer 503 until it succeeds")
-            }
-        }
+        })
+        .await;
         cache.start_expired_items_deletion(options.expired_items_deletion_interval);
         Ok(cache)
     }
