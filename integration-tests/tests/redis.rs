@@ -408,6 +408,49 @@ async fn a_session_key_that_is_not_a_hash_gives_a_fresh_session_and_keeps_no_lea
     assert_eq!(kept, "not a hash", "what is not ours is left alone");
 }
 
+/// Any other error of the read (here an ACL that forbids `HGET`) is passed on, and the
+/// lease taken just before it is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_is_an_error_and_keeps_no_lease() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let mut admin = server.connection().unwrap();
+    let () = redis_client::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER",
+                "nohget",
+                "on",
+                ">a-password",
+                "~*",
+                "&*",
+                "+@all",
+                "-hget",
+            ][..],
+        )
+        .query(&mut admin)
+        .unwrap();
+    let url = server.url().replacen("redis://", "redis://nohget:a-password@", 1);
+    let cache = RedisCache::connect(&url, RedisCacheOptions::default())
+        .await
+        .unwrap();
+    let lock = cache.session_lock().unwrap();
+    let error = lock
+        .try_lock_and_get("some-id", &LockToken::generate(), Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    let error = distributed_session::error_chain(&error);
+    // (Redis 7.0 words the refusal inside a script without the NOPERM code)
+    assert!(
+        error.contains("NOPERM") || error.contains("can't run this command"),
+        "{error}"
+    );
+    use distributed_session::redis::redis::Commands;
+    let lease: Option<String> = admin.get("{some-id}:lock").unwrap();
+    assert_eq!(lease, None, "the lease is deleted");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_holders_lease_expires_and_frees_the_session() {
     let Some(server) = RedisServer::start(false) else {

@@ -1,7 +1,8 @@
 //! Everything on a real SQL Server (or another TDS engine such as Babelfish), wherever
 //! `SESSION_TEST_MSSQL` holds a connection string: the store contract, the behaviour suite
 //! on both frameworks, and two app instances sharing one database. Skipped loudly when
-//! it is not set (no SQL Server can be installed on the project machines).
+//! it is not set (no SQL Server can be installed on the project machines). One test needs
+//! no server and always runs: the start-up check against a port that never answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{sync::Arc, time::Duration};
@@ -54,7 +55,7 @@ async fn two_instances_sharing_one_database_lose_no_update() {
 }
 
 /// A port that accepts connections and never answers does not hold up the app's start-up
-/// for the connect timeout (no SQL Server needed), and a session call then fails in time.
+/// for the connect timeout. (Needs no SQL Server: it runs everywhere.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_does_not_hold_up_start_up() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

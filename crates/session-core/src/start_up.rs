@@ -14,7 +14,9 @@ pub const START_UP_WAIT: Duration = Duration::from_secs(1);
 /// otherwise hold up the app's start-up, non-session routes included, for the whole
 /// connect timeout.
 pub async fn start_up_check(check: impl Future<Output = ()> + Send + 'static) {
-    // a JoinHandle dropped by the timeout detaches the task; it is not cancelled
+    // a JoinHandle dropped by the timeout detaches the task; it is not cancelled. Its
+    // log lines keep the caller's span.
+    let check = tracing::Instrument::in_current_span(check);
     let _ = tokio::time::timeout(START_UP_WAIT, tokio::spawn(check)).await;
 }
 

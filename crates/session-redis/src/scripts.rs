@@ -157,7 +157,8 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 /// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry,
 /// or a key that is not a hash; no lease kept). The uncontended path is two commands: SET
 /// NX, HGET. The read is a `pcall`: Redis does not undo a script's writes when it fails, so
-/// a `WRONGTYPE` error there would leave the lease behind.
+/// an error there (`WRONGTYPE`, an ACL's `NOPERM`) would leave the lease behind. Other
+/// errors than `WRONGTYPE` are passed on after the lease is deleted.
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(
         r#"
@@ -168,6 +169,7 @@ end
 local data = redis.pcall('HGET', KEYS[1], 'data')
 if type(data) ~= 'string' then
   redis.call('DEL', KEYS[2])
+  if data and not string.find(data.err, '^WRONGTYPE') then return data end
   return {0, false}
 end
 return {2, data}
