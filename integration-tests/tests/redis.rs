@@ -408,6 +408,30 @@ async fn a_session_key_that_is_not_a_hash_gives_a_fresh_session_and_keeps_no_lea
     assert_eq!(kept, "not a hash", "what is not ours is left alone");
 }
 
+/// A stored sliding expiry that makes no sense (another writer's, or a hand's) leaves the
+/// entry's TTL alone on a read-only request instead of deleting the entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonsense_sliding_expiry_does_not_delete_the_session() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = engine(redis_cache(&server).await);
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let id = scope.session().id().await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+    let mut conn = server.connection().unwrap();
+    use distributed_session::redis::redis::Commands;
+    let key = format!("KestrunSession_{{{}}}", id.expose());
+    let () = conn.hset(&key, "sldexp", -5).unwrap();
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(1));
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    let exists: bool = conn.exists(&key).unwrap();
+    assert!(exists, "the read-only request kept the entry");
+}
+
 /// Any other error of the read (here an ACL that forbids `HGET`) is passed on, and the
 /// lease taken just before it is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,7 +95,8 @@ macro_rules! apply_ttl {
 
 /// Slides the TTL of the entry KEYS[1] from its stored `sldexp` / `absexp`, given the
 /// time ARGV[$now] in ticks. Deletes an entry whose absolute expiry has passed and then
-/// leaves `alive` false.
+/// leaves `alive` false. An entry without a positive `sldexp` (-1 for none, or nonsense
+/// another writer left) keeps its TTL.
 macro_rules! refresh {
     ($now:literal) => {
         concat!(
@@ -103,7 +104,7 @@ macro_rules! refresh {
 local alive = true
 local v = redis.call('HMGET', KEYS[1], 'sldexp', 'absexp')
 local sld = tonumber(v[1]) or -1
-if sld ~= -1 then
+if sld > 0 then
   local ttl = sld
   local abs = tonumber(v[2]) or -1
   if abs ~= -1 and abs - tonumber(ARGV["#,

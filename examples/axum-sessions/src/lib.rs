@@ -106,7 +106,7 @@ impl Running {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => tracing::error!(%error, "server stopped with an error"),
             Ok(Err(error)) => tracing::error!(%error, "server task failed"),
-            Err(_) => tracing::warn!("requests still running after 5 s; stopping anyway"),
+            Err(_) => tracing::warn!("connections still busy after 5 s (a request running, or one not fully received); stopping anyway"),
         }
     }
 }

@@ -136,7 +136,7 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
     let stored = match payload::decode(bytes) {
         Ok(stored) => stored,
         Err(error @ payload::DecodeError::UnknownFormat(_)) => {
-            tracing::warn!(session = %lease.id(), error = %error, "stored session has a newer format; a new session will be used and the stored one kept");
+            tracing::warn!(session = %lease.id(), error = %error, "stored session is in a format this version does not know (a newer version wrote it, or it is not a session); a new session will be used and the stored one kept");
             return Filled::Foreign(lease);
         }
         Err(error) => {
