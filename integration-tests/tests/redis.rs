@@ -374,21 +374,31 @@ async fn data_uses_the_aspnet_layout_under_the_instance_name() {
     assert!(ttl > 0 && ttl <= 20 * 60 * 1000, "{ttl}");
 }
 
+/// Stores a session holding `n = 1`: its id and its cookie.
+async fn stored_session(engine: &SessionEngine) -> (String, String) {
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let id = scope.session().id().await.unwrap().expose().to_owned();
+    (id, cookie_of(&scope.finish().await))
+}
+
+/// The Redis key of the session `id` under the tutorial's instance name.
+fn entry_key(id: &str) -> String {
+    format!("KestrunSession_{{{id}}}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_key_that_is_not_a_hash_gives_a_fresh_session_and_keeps_no_lease() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
     let engine = engine(redis_cache(&server).await);
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let id = scope.session().id().await.unwrap();
-    let cookie = cookie_of(&scope.finish().await);
+    let (id, cookie) = stored_session(&engine).await;
 
     // another app (or a hand) puts a plain string under the session's key
     let mut conn = server.connection().unwrap();
     use distributed_session::redis::redis::Commands;
-    let key = format!("KestrunSession_{{{}}}", id.expose());
+    let key = entry_key(&id);
     let () = conn.set(&key, "not a hash").unwrap();
 
     let scope = engine.start([cookie.as_bytes()], false);
@@ -399,7 +409,7 @@ async fn a_session_key_that_is_not_a_hash_gives_a_fresh_session_and_keeps_no_lea
     );
     scope.session().set_i32("n", 7).await.unwrap();
     let fresh = scope.session().id().await.unwrap();
-    assert_ne!(fresh.expose(), id.expose(), "a new id, as for an unknown one");
+    assert_ne!(fresh.expose(), id, "a new id, as for an unknown one");
     let _ = cookie_of(&scope.finish().await);
 
     let lease: Option<String> = conn.get(format!("{key}:lock")).unwrap();
@@ -416,13 +426,10 @@ async fn a_nonsense_sliding_expiry_does_not_delete_the_session() {
         return;
     };
     let engine = engine(redis_cache(&server).await);
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let id = scope.session().id().await.unwrap();
-    let cookie = cookie_of(&scope.finish().await);
+    let (id, cookie) = stored_session(&engine).await;
     let mut conn = server.connection().unwrap();
     use distributed_session::redis::redis::Commands;
-    let key = format!("KestrunSession_{{{}}}", id.expose());
+    let key = entry_key(&id);
     let () = conn.hset(&key, "sldexp", -5).unwrap();
 
     let scope = engine.start([cookie.as_bytes()], false);
