@@ -4,6 +4,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod payload_cap;
 pub mod redis_server;
 pub mod store_contract;
 pub mod suite;

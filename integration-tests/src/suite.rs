@@ -337,6 +337,55 @@ pub async fn tampered_and_garbage_cookies_are_ignored(target: &Target) {
     server.stop().await;
 }
 
+/// Login rotates the id: a cookie an attacker planted in the victim's browser before the
+/// login shows the attacker nothing afterwards (session fixation).
+pub async fn login_rotates_a_planted_id(target: &Target) {
+    let server = target.start(false, &[]).await;
+    let t = &server.label;
+    let mut attacker = Browser::new(&server.url);
+    attacker.get("/session/counter").await;
+    let planted = attacker.cookie("Kr.Session").unwrap_or_default().to_owned();
+    assert_eq!(planted.len(), 66, "{t}");
+
+    let mut victim = Browser::new(&server.url);
+    victim.set_cookie("Kr.Session", &planted);
+    let r = victim.get("/session/login?user=alice").await;
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"message": "Logged in", "user": "alice"})),
+        "{t}"
+    );
+    assert_eq!(
+        r.session_cookies().len(),
+        1,
+        "{t}: login sends the new id: {:?}",
+        r.set_cookies
+    );
+    assert_ne!(
+        victim.cookie("Kr.Session"),
+        Some(planted.as_str()),
+        "{t}: login kept the planted id"
+    );
+    assert_eq!(
+        victim.get("/session/whoami").await.json(),
+        json!({"user": "alice"}),
+        "{t}"
+    );
+    assert_eq!(
+        victim.get("/session/counter").await.json()["counter"],
+        2,
+        "{t}: the data moved along"
+    );
+
+    let r = attacker.get("/session/whoami").await;
+    assert_eq!(
+        r.status, 401,
+        "{t}: the planted id sees the victim's login: {}",
+        r.text
+    );
+    server.stop().await;
+}
+
 /// With `--idle-timeout 2`, a session left alone for 4 s is gone; one read every
 /// second keeps it alive.
 pub async fn idle_sessions_expire_and_reads_slide(target: &Target) {
@@ -444,6 +493,7 @@ macro_rules! behaviour_suite {
                 values_of_another_type_read_as_in_the_seed,
                 head_is_get_without_body_and_other_methods_are_405,
                 tampered_and_garbage_cookies_are_ignored,
+                login_rotates_a_planted_id,
                 idle_sessions_expire_and_reads_slide,
                 concurrent_increments_lose_nothing,
             );

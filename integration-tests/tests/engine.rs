@@ -284,6 +284,75 @@ async fn payload_cap_refuses_the_write_and_keeps_the_stored_state() {
 }
 
 #[tokio::test]
+async fn a_session_at_the_largest_cap_reads_back_and_a_larger_cap_is_refused() {
+    let cache = Arc::new(MemoryCache::default());
+    let engine = SessionEngine::builder()
+        .signing_key(key(1))
+        .max_payload(distributed_session::MAX_PAYLOAD)
+        .build_shared(cache.clone())
+        .unwrap();
+    integration_tests::payload_cap::a_session_at_the_cap_reads_back_intact(&engine).await;
+    integration_tests::payload_cap::an_entry_over_the_limit_is_left_alone(&engine, &*cache).await;
+    let over = SessionEngine::builder().max_payload(distributed_session::MAX_PAYLOAD + 1);
+    let refused = over.build(MemoryCache::default());
+    assert!(
+        matches!(&refused, Err(Error::Config(message)) if message.contains("max_payload")),
+        "{refused:?}"
+    );
+}
+
+/// Log lines at WARN or above, written to a buffer the test reads.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn lines_with(&self, text: &str) -> usize {
+        let bytes = self.0.lock().unwrap();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn a_stale_cookie_sent_again_and_again_does_not_flood_the_warnings() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let cache = Arc::new(MemoryCache::default());
+    let engine = engine_over(cache.clone());
+    let cookie = new_session(&engine, 1).await;
+    let id = cookie.split_once('=').unwrap().1.split_once('.').unwrap().0;
+    cache.remove(id).await.unwrap();
+    for _ in 0..50 {
+        let scope = engine.start([cookie.as_bytes()], false);
+        assert_eq!(scope.session().get_i32("counter").await.unwrap(), None);
+        assert_eq!(scope.finish().await, Outcome::Unchanged);
+    }
+    assert_eq!(
+        logs.lines_with("session expired"),
+        1,
+        "one warning, not one per request"
+    );
+}
+
+#[tokio::test]
 async fn destroy_deletes_and_expires_the_cookie() {
     let cache = Arc::new(MemoryCache::default());
     let engine = engine_over(cache.clone());
@@ -610,10 +679,10 @@ async fn a_stored_creation_time_out_of_range_is_corrupt_data_not_a_panic() {
         .unwrap();
     let cookie = new_session(&engine, 1).await;
     let id = cookie.split_once('=').unwrap().1.split_once('.').unwrap().0;
-    // format 1: created = u64::MAX (bincode varint: 253 then 8 bytes), no values
-    let mut payload = vec![1, 253];
-    payload.extend([0xff; 8]);
-    payload.push(0);
+    // format 2: created = u64::MAX (LEB128: nine 0xff, then 0x01), no values
+    let mut payload = vec![2];
+    payload.extend([0xff; 9]);
+    payload.extend([0x01, 0]);
     cache
         .set(id, payload, EntryOptions::sliding(Duration::from_secs(60)))
         .await

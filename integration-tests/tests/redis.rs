@@ -374,6 +374,21 @@ async fn data_uses_the_aspnet_layout_under_the_instance_name() {
     assert!(ttl > 0 && ttl <= 20 * 60 * 1000, "{ttl}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_at_the_largest_cap_reads_back_and_one_over_the_limit_is_kept() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let cache = redis_cache(&server).await;
+    let engine = SessionEngine::builder()
+        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
+        .max_payload(distributed_session::MAX_PAYLOAD)
+        .build(cache.clone())
+        .unwrap();
+    integration_tests::payload_cap::a_session_at_the_cap_reads_back_intact(&engine).await;
+    integration_tests::payload_cap::an_entry_over_the_limit_is_left_alone(&engine, &cache).await;
+}
+
 /// Stores a session holding `n = 1`: its id and its cookie.
 async fn stored_session(engine: &SessionEngine) -> (String, String) {
     let scope = engine.start([], false);

@@ -9,7 +9,7 @@ use actix_web::{
     Error, HttpMessage,
 };
 use futures_util::future::LocalBoxFuture;
-use session_core::{request_is_secure, ErrorResponse, Outcome, SessionEngine};
+use session_core::{ErrorResponse, Outcome, SessionEngine};
 
 use crate::response::error_response;
 
@@ -79,8 +79,10 @@ where
         } else {
             req.uri().scheme_str()
         };
-        let forwarded = req.headers().get("x-forwarded-proto").map(HeaderValue::as_bytes);
-        let secure = request_is_secure(scheme, forwarded);
+        let headers = req.headers();
+        let secure = self
+            .engine
+            .request_is_secure(scheme, |name| headers.get_all(name).map(HeaderValue::as_bytes));
         let scope = self
             .engine
             .start(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes), secure);

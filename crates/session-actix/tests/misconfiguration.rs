@@ -73,3 +73,37 @@ async fn session_ext_reaches_the_session_and_sets_the_cookie() {
         "{cookie}"
     );
 }
+
+/// The `Set-Cookie` of a plain-HTTP request that carries `X-Forwarded-Proto` values.
+async fn set_cookie_behind(proxy: session_core::TrustedProxy, forwarded: &[&str]) -> String {
+    let options = session_core::CookieOptions::default().trusted_proxy(proxy);
+    let engine = SessionEngine::builder()
+        .cookie(options)
+        .build(MemoryCache::default())
+        .unwrap();
+    let app = test::init_service(
+        App::new()
+            .wrap(SessionMiddleware::new(engine))
+            .route("/", web::get().to(handler)),
+    )
+    .await;
+    let mut request = test::TestRequest::get().uri("/");
+    for value in forwarded {
+        request = request.append_header(("x-forwarded-proto", *value));
+    }
+    let response = test::call_service(&app, request.to_request()).await;
+    let cookie = response.headers().get("set-cookie").unwrap();
+    cookie.to_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn forwarding_headers_count_only_from_the_named_proxy() {
+    use session_core::TrustedProxy::{None, XForwardedProto};
+    assert!(!set_cookie_behind(None, &["https"]).await.contains("Secure"));
+    assert!(!set_cookie_behind(XForwardedProto, &["https", "http"])
+        .await
+        .contains("Secure"));
+    assert!(set_cookie_behind(XForwardedProto, &["http", "https"])
+        .await
+        .contains("Secure"));
+}

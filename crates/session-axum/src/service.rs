@@ -8,7 +8,7 @@ use http::{
     header::{COOKIE, SET_COOKIE},
     HeaderName, HeaderValue, Request,
 };
-use session_core::{request_is_secure, ErrorResponse, Outcome, SessionEngine};
+use session_core::{ErrorResponse, Outcome, SessionEngine};
 use tower_service::Service;
 
 use crate::response::error_response;
@@ -49,10 +49,9 @@ where
             return Box::pin(async move { Ok(response) });
         }
         let headers = req.headers();
-        let secure = request_is_secure(
-            req.uri().scheme_str(),
-            headers.get("x-forwarded-proto").map(HeaderValue::as_bytes),
-        );
+        let secure = self.engine.request_is_secure(req.uri().scheme_str(), |name| {
+            headers.get_all(name).iter().map(HeaderValue::as_bytes)
+        });
         let scope = self
             .engine
             .start(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes), secure);

@@ -43,3 +43,37 @@ async fn a_layer_applied_twice_is_refused() {
     assert_eq!(status, 500);
     assert!(body.contains("applied twice"), "{body}");
 }
+
+/// The `Set-Cookie` of a plain-HTTP request that carries `X-Forwarded-Proto` values.
+async fn set_cookie_behind(proxy: session_core::TrustedProxy, forwarded: &[&str]) -> String {
+    let options = session_core::CookieOptions::default().trusted_proxy(proxy);
+    let engine = SessionEngine::builder()
+        .cookie(options)
+        .build(MemoryCache::default())
+        .unwrap();
+    let router = Router::new()
+        .route("/", get(handler))
+        .layer(SessionLayer::new(engine));
+    let mut request = Request::get("/");
+    for value in forwarded {
+        request = request.header("x-forwarded-proto", *value);
+    }
+    let response = router
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let cookie = response.headers().get("set-cookie").unwrap();
+    cookie.to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn forwarding_headers_count_only_from_the_named_proxy() {
+    use session_core::TrustedProxy::{None, XForwardedProto};
+    assert!(!set_cookie_behind(None, &["https"]).await.contains("Secure"));
+    assert!(!set_cookie_behind(XForwardedProto, &["https", "http"])
+        .await
+        .contains("Secure"));
+    assert!(set_cookie_behind(XForwardedProto, &["http", "https"])
+        .await
+        .contains("Secure"));
+}

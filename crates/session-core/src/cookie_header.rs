@@ -6,7 +6,7 @@ use cookie::{Cookie, SameSite as CSameSite};
 
 use crate::{
     cookie_codec::COOKIE_VALUE_LEN,
-    options::{CookieOptions, SameSite, SecurePolicy},
+    options::{CookieOptions, SameSite, SecurePolicy, TrustedProxy},
 };
 
 /// Most duplicate session cookies checked against the keys (each check is an HMAC).
@@ -74,15 +74,43 @@ impl CookieValue {
     }
 }
 
-/// Whether a request counts as HTTPS for [`SecurePolicy::SameAsRequest`]: the URI
-/// scheme is `https`, or a proxy said so in `X-Forwarded-Proto`.
-pub fn request_is_secure(uri_scheme: Option<&str>, forwarded_proto: Option<&[u8]>) -> bool {
-    uri_scheme.is_some_and(|s| s.eq_ignore_ascii_case("https"))
-        || forwarded_proto.is_some_and(|p| {
-            p.split(|&b| b == b',')
-                .next()
-                .is_some_and(|first| first.trim_ascii().eq_ignore_ascii_case(b"https"))
-        })
+/// Whether a request counts as HTTPS for [`SecurePolicy::SameAsRequest`]: the URI scheme
+/// (or the listener) says `https`, or the trusted proxy's own forwarding value does.
+///
+/// `forwarded` are the raw values of the header `proxy` names, in the order received.
+/// The right-most element is the one the proxy appended; everything before it may come
+/// from the client. Elements are split on every comma, quoted or not: a client's
+/// unbalanced quote can then never hide the proxy's element.
+pub(crate) fn request_is_secure<'a>(
+    uri_scheme: Option<&str>,
+    proxy: TrustedProxy,
+    forwarded: impl IntoIterator<Item = &'a [u8]>,
+) -> bool {
+    if uri_scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
+        return true;
+    }
+    let last = || {
+        forwarded
+            .into_iter()
+            .flat_map(|header| header.split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|element| !element.is_empty())
+            .last()
+    };
+    let proto = match proxy {
+        TrustedProxy::None => None,
+        TrustedProxy::XForwardedProto => last(),
+        TrustedProxy::Forwarded => last().and_then(|element| {
+            element.split(|&b| b == b';').find_map(|pair| {
+                let mut parts = pair.splitn(2, |&b| b == b'=');
+                let (name, value) = (parts.next()?, parts.next()?);
+                name.trim_ascii()
+                    .eq_ignore_ascii_case(b"proto")
+                    .then(|| trim_quotes(value.trim_ascii()))
+            })
+        }),
+    };
+    proto.is_some_and(|p| p.eq_ignore_ascii_case(b"https"))
 }
 
 /// The `Set-Cookie` value that stores `value`, or deletes the cookie when `value` is
@@ -194,11 +222,52 @@ mod tests {
         assert!(removal.contains("Max-Age=0"), "{removal}");
     }
 
+    fn secure(scheme: Option<&str>, proxy: TrustedProxy, headers: &[&str]) -> bool {
+        request_is_secure(scheme, proxy, headers.iter().map(|h| h.as_bytes()))
+    }
+
     #[test]
-    fn forwarded_proto() {
-        assert!(request_is_secure(Some("https"), None));
-        assert!(request_is_secure(None, Some(b"https, http")));
-        assert!(!request_is_secure(None, Some(b"http")));
-        assert!(!request_is_secure(None, None));
+    fn forwarding_headers_count_only_behind_a_trusted_proxy() {
+        use TrustedProxy::{None as NoProxy, XForwardedProto};
+        assert!(secure(Some("https"), NoProxy, &[]));
+        assert!(secure(Some("HTTPS"), XForwardedProto, &["http"]));
+        assert!(!secure(Some("http"), NoProxy, &[]));
+        assert!(!secure(None, NoProxy, &[]));
+        // a client's own header is ignored unless the app names its proxy's header
+        assert!(!secure(None, NoProxy, &["https"]));
+        assert!(!secure(None, NoProxy, &["proto=https"]));
+    }
+
+    #[test]
+    fn the_proxys_value_is_the_right_most_one() {
+        use TrustedProxy::{Forwarded, XForwardedProto};
+        assert!(secure(None, XForwardedProto, &["https"]));
+        assert!(secure(None, XForwardedProto, &[" HTTPS "]));
+        // the client sent "https", the proxy appended what it saw
+        assert!(!secure(None, XForwardedProto, &["https, http"]));
+        assert!(!secure(None, XForwardedProto, &["https", "http"]));
+        assert!(secure(None, XForwardedProto, &["http", "https"]));
+        assert!(secure(None, XForwardedProto, &["http,https, "]));
+        assert!(!secure(None, XForwardedProto, &[]));
+        assert!(secure(
+            None,
+            Forwarded,
+            &["for=192.0.2.60;proto=https;by=203.0.113.43"]
+        ));
+        assert!(secure(None, Forwarded, &["for=x;Proto=\"HTTPS\""]));
+        assert!(!secure(
+            None,
+            Forwarded,
+            &["proto=https, for=192.0.2.1;proto=http"]
+        ));
+        assert!(!secure(None, Forwarded, &["proto=https", "for=192.0.2.1"]));
+        assert!(!secure(
+            None,
+            Forwarded,
+            &["for=\"a, proto=https", "for=b;proto=http"]
+        ));
+        // a proxy named as X-Forwarded-Proto does not read Forwarded values as one
+        assert!(!secure(None, Forwarded, &["https"]));
+        assert!(!secure(None, Forwarded, &["proto"]));
     }
 }

@@ -101,6 +101,13 @@ pub trait SessionLock: Send + Sync {
     /// # Errors
     /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool>;
+
+    /// The longest lease this store can hold as asked. The engine refuses, at build time,
+    /// a `lock_lease` over it (rather than have the store shorten leases silently).
+    /// Default: no limit of the store's own.
+    fn max_lease(&self) -> Duration {
+        Duration::MAX
+    }
 }
 
 /// When the release of an abandoned lease is tried again while the store fails: after

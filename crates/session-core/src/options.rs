@@ -31,6 +31,25 @@ pub enum SecurePolicy {
     None,
 }
 
+/// The forwarding header that a reverse proxy in front of the app sets, so that
+/// [`SecurePolicy::SameAsRequest`] can tell that the client's request came over HTTPS.
+///
+/// Forwarding headers are ignored unless the application names its proxy's header: any
+/// client can send them. When it does, the value *that proxy added* decides: the
+/// right-most one (proxies append theirs after whatever the client sent). Name the header
+/// only when every request reaches the app through that proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustedProxy {
+    /// No proxy is trusted: only the request's own scheme (or TLS listener) counts
+    /// (default).
+    #[default]
+    None,
+    /// The proxy appends `X-Forwarded-Proto` (nginx, HAProxy, AWS ALB, Traefik).
+    XForwardedProto,
+    /// The proxy appends an RFC 7239 `Forwarded` element with `proto=`.
+    Forwarded,
+}
+
 /// The session cookie (seed: `New-KrCookieBuilder`).
 ///
 /// Defaults: name `Kr.Session`, path `/`, no domain, `HttpOnly`, `SameSite=Lax`,
@@ -44,6 +63,7 @@ pub struct CookieOptions {
     pub(crate) same_site: SameSite,
     pub(crate) secure: SecurePolicy,
     pub(crate) max_age: Option<Duration>,
+    pub(crate) trusted_proxy: TrustedProxy,
 }
 
 impl Default for CookieOptions {
@@ -56,6 +76,7 @@ impl Default for CookieOptions {
             same_site: SameSite::Lax,
             secure: SecurePolicy::SameAsRequest,
             max_age: None,
+            trusted_proxy: TrustedProxy::None,
         }
     }
 }
@@ -107,6 +128,14 @@ impl CookieOptions {
     /// changes; the server-side idle timeout still applies.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// The forwarding header of the trusted reverse proxy in front of the app, if any
+    /// (default [`TrustedProxy::None`]: forwarding headers are ignored). Only
+    /// [`SecurePolicy::SameAsRequest`] reads it.
+    pub fn trusted_proxy(mut self, proxy: TrustedProxy) -> Self {
+        self.trusted_proxy = proxy;
         self
     }
 

@@ -1,9 +1,11 @@
-//! The stored session format: one format byte, then the session encoded with
-//! serde + bincode 2.
+//! The stored session format: one format byte, then the session encoded with serde +
+//! postcard.
 //!
-//! Format 1 is `[1u8] ++ bincode_standard((created_unix_secs: u64, values: map<string, bytes>))`
-//! with bincode's standard (varint) configuration. A future format changes the first
-//! byte, so stores written by older versions stay readable. bincode is used only in
+//! Format 2 is `[2u8] ++ postcard((created_unix_secs: u64, values: map<string, bytes>))`:
+//! postcard's wire format (<https://postcard.jamesmunns.com/wire-format>) writes integers
+//! and lengths as LEB128 varints and everything else as raw bytes, in field order.
+//! Format 1 (bincode 2, unmaintained) was never deployed and is not read: like any format
+//! this version does not know, such an entry is left as it is. postcard is used only in
 //! this module.
 
 use std::collections::HashMap;
@@ -17,9 +19,13 @@ use serde_bytes::ByteBuf;
 pub(crate) type Values = HashMap<String, ByteBuf, foldhash::fast::RandomState>;
 
 /// The current format byte.
-const FORMAT_V1: u8 = 1;
-/// Decoding never allocates more than this, whatever length prefixes claim.
-const DECODE_LIMIT: usize = 16 * 1024 * 1024;
+const FORMAT_V2: u8 = 2;
+
+/// The largest stored payload this version reads back, in bytes, and so the largest
+/// payload cap the engine accepts: one number bounds what is written and what is read, so
+/// nothing the engine writes can fail to read back. A stored entry over it (something
+/// else wrote it) is left as it is, like an entry of an unknown format.
+pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
 
 /// The decoded contents of a stored session.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -37,48 +43,55 @@ pub(crate) enum DecodeError {
     Empty,
     #[error("unknown payload format {0}")]
     UnknownFormat(u8),
+    #[error("stored payload of {0} bytes is over this version's {MAX_PAYLOAD}-byte limit")]
+    TooLarge(usize),
     #[error("corrupt payload")]
-    Corrupt(#[source] bincode::error::DecodeError),
+    Corrupt(#[source] postcard::Error),
     #[error("{0} trailing bytes after the payload")]
     Trailing(usize),
 }
 
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
+impl DecodeError {
+    /// Whether the entry may be someone else's (an unknown format, or over this version's
+    /// size limit): it must then be left as it is, never deleted.
+    pub(crate) fn is_foreign(&self) -> bool {
+        matches!(self, DecodeError::UnknownFormat(_) | DecodeError::TooLarge(_))
+    }
 }
 
 /// Encodes a payload in the current format.
-pub(crate) fn encode(payload: &Payload) -> Result<Vec<u8>, bincode::error::EncodeError> {
+pub(crate) fn encode(payload: &Payload) -> Result<Vec<u8>, postcard::Error> {
     let entries: usize = payload.values.iter().map(|(k, v)| entry_len(k, v)).sum();
     let mut out = Vec::with_capacity(encoded_len(payload.created, payload.values.len(), entries));
-    out.push(FORMAT_V1);
-    bincode::serde::encode_into_std_write(payload, &mut out, config())?;
+    out.push(FORMAT_V2);
+    postcard::to_io(payload, &mut out)?;
     Ok(out)
 }
 
-/// Decodes a stored payload, rejecting unknown formats, corrupt data and trailing bytes.
+/// Decodes a stored payload, rejecting unknown formats, payloads over [`MAX_PAYLOAD`],
+/// corrupt data and trailing bytes.
+///
+/// Memory stays bounded by the input: postcard checks every length prefix against the
+/// bytes left before it allocates.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Payload, DecodeError> {
     let (&format, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
-    if format != FORMAT_V1 {
+    if format != FORMAT_V2 {
         return Err(DecodeError::UnknownFormat(format));
     }
-    let (payload, used): (Payload, usize) =
-        bincode::serde::decode_from_slice(body, config().with_limit::<DECODE_LIMIT>())
-            .map_err(DecodeError::Corrupt)?;
-    match body.len() - used {
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    let (payload, rest): (Payload, &[u8]) = postcard::take_from_bytes(body).map_err(DecodeError::Corrupt)?;
+    match rest.len() {
         0 => Ok(payload),
         extra => Err(DecodeError::Trailing(extra)),
     }
 }
 
-/// Bytes a length or integer takes in bincode's standard varint encoding.
+/// Bytes a length or integer takes as a LEB128 varint (7 bits a byte).
 pub(crate) fn varint_len(n: u64) -> usize {
-    match n {
-        0..=250 => 1,
-        251..=0xFFFF => 3,
-        0x1_0000..=0xFFFF_FFFF => 5,
-        _ => 9,
-    }
+    let bits = 64 - n.max(1).leading_zeros() as usize;
+    bits.div_ceil(7)
 }
 
 /// Encoded bytes of one key/value pair.
@@ -110,27 +123,70 @@ mod tests {
         for (n, len) in [(0, 0), (1, 4), (3, 300), (300, 2), (2, 70_000)] {
             let p = sample(n, len);
             let bytes = encode(&p).unwrap_or_default();
+            assert_eq!(bytes.first(), Some(&FORMAT_V2));
             assert_eq!(decode(&bytes).ok(), Some(p));
         }
     }
 
     #[test]
     fn predicted_length_is_exact() {
-        for (n, len) in [(0, 0), (1, 4), (3, 300), (300, 2), (2, 70_000)] {
+        for (n, len) in [(0, 0), (1, 4), (3, 300), (300, 2), (2, 70_000), (1, 20_000_000)] {
             let p = sample(n, len);
             let entries: usize = p.values.iter().map(|(k, v)| entry_len(k, v)).sum();
             let bytes = encode(&p).unwrap_or_default();
             assert_eq!(encoded_len(p.created, n, entries), bytes.len(), "n={n} len={len}");
         }
+        for (n, expected) in [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u64::MAX, 10),
+        ] {
+            assert_eq!(varint_len(n), expected, "{n}");
+        }
+    }
+
+    #[test]
+    fn the_wire_format_is_postcards() {
+        let mut p = Payload {
+            created: 300,
+            values: Values::default(),
+        };
+        p.values.insert("n".into(), ByteBuf::from(vec![7u8]));
+        // format, created = 300 (LEB128: 0xAC 0x02), 1 entry, "n", 1 byte 7
+        assert_eq!(encode(&p).unwrap_or_default(), [2, 0xAC, 0x02, 1, 1, b'n', 1, 7]);
+    }
+
+    #[test]
+    fn a_payload_at_the_limit_reads_back_and_one_over_it_is_foreign() {
+        // one value filling the whole limit
+        let overhead = encoded_len(1_700_000_000, 1, entry_len("k", &[]));
+        let mut len = MAX_PAYLOAD - overhead;
+        len -= varint_len(len as u64) - 1;
+        let mut p = sample(0, 0);
+        p.values.insert("k".into(), ByteBuf::from(vec![1u8; len]));
+        let bytes = encode(&p).unwrap_or_default();
+        assert_eq!(bytes.len(), MAX_PAYLOAD);
+        assert_eq!(decode(&bytes).ok(), Some(p));
+        let mut over = bytes;
+        over.push(0);
+        let error = decode(&over).err();
+        assert!(matches!(error, Some(DecodeError::TooLarge(_))), "{error:?}");
+        assert!(error.is_some_and(|e| e.is_foreign()));
     }
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert!(matches!(decode(&[]), Err(DecodeError::Empty)));
         assert!(matches!(decode(&[9, 1, 2]), Err(DecodeError::UnknownFormat(9))));
-        assert!(matches!(decode(&[1]), Err(DecodeError::Corrupt(_))));
-        // a length prefix claiming 2^32 entries must not allocate them
-        assert!(decode(&[1, 0, 252, 255, 255, 255, 255]).is_err());
+        // format 1 (bincode, never deployed) is not read, and left alone
+        assert!(decode(&[1, 0, 0]).is_err_and(|e| e.is_foreign()));
+        assert!(matches!(decode(&[2]), Err(DecodeError::Corrupt(_))));
+        // a length prefix claiming 2^32 entries or a 4 GiB key must not allocate them
+        assert!(decode(&[2, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err_and(|e| !e.is_foreign()));
+        assert!(decode(&[2, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, b'a']).is_err());
         let mut bytes = encode(&sample(1, 1)).unwrap_or_default();
         bytes.push(0);
         assert!(matches!(decode(&bytes), Err(DecodeError::Trailing(1))));

@@ -102,6 +102,7 @@ impl SqlServerCache {
         if options.connection_string.trim().is_empty() {
             return Err(Error::Config("no SQL Server connection string".into()));
         }
+        options.validate()?;
         let manager = SqlManager::from_ado_string(&options.connection_string)?;
         let pool = managed::Pool::builder(manager)
             .max_size(options.pool_size)
@@ -134,8 +135,15 @@ impl SqlServerCache {
     }
 
     /// Deletes expired rows every `every`, in batches of 1,000, until the cache is
-    /// dropped. Needs a Tokio runtime; does nothing without one.
+    /// dropped. `Duration::ZERO` starts nothing (the application deletes them itself);
+    /// any other interval is at least [`MIN_DELETION_INTERVAL`](crate::MIN_DELETION_INTERVAL).
+    /// Needs a Tokio runtime; does nothing without one.
     pub fn start_expired_items_deletion(&self, every: Duration) {
+        if every.is_zero() {
+            tracing::debug!("expired SQL Server rows are not deleted by this instance (interval zero)");
+            return;
+        }
+        let every = every.max(crate::MIN_DELETION_INTERVAL);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!("no Tokio runtime: expired SQL Server rows will not be deleted");
             return;
@@ -376,6 +384,10 @@ impl SessionLock for SqlServerCache {
             Some(created) => Ok(created == 1),
             None => Err(Error::store("create", NoResult("create"))),
         }
+    }
+
+    fn max_lease(&self) -> Duration {
+        sql::MAX_LEASE
     }
 }
 

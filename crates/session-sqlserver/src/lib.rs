@@ -48,6 +48,6 @@ pub use cache::{SqlPool, SqlServerCache};
 pub use deadpool_tiberius;
 pub use deadpool_tiberius::tiberius;
 pub use manager::{SqlConnection, SqlManager};
-pub use options::SqlServerCacheOptions;
+pub use options::{SqlServerCacheOptions, MIN_DELETION_INTERVAL};
 #[doc(no_inline)]
 pub use session_core::{DistributedCache, SessionLock};

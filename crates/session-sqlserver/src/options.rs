@@ -71,7 +71,10 @@ impl SqlServerCacheOptions {
     }
 
     /// How often expired rows are deleted, in bounded batches (default 30 minutes; the
-    /// .NET minimum of 5 minutes is not enforced).
+    /// .NET minimum of 5 minutes is not enforced). `Duration::ZERO` turns the deletion
+    /// off, for deployments where one instance or a database job does it; any other
+    /// interval must be at least [`MIN_DELETION_INTERVAL`] (one second), or
+    /// [`SqlServerCache::connect_with`](crate::SqlServerCache::connect_with) refuses it.
     pub fn expired_items_deletion_interval(mut self, every: Duration) -> Self {
         self.expired_items_deletion_interval = every;
         self
@@ -100,8 +103,29 @@ impl SqlServerCacheOptions {
     }
 }
 
+/// The shortest interval of the expired-rows deletion: each run is a statement that
+/// scans the expiry index, so running them back to back would load the server for
+/// nothing.
+pub const MIN_DELETION_INTERVAL: Duration = Duration::from_secs(1);
+
+impl SqlServerCacheOptions {
+    /// Refuses what the store cannot honour, naming the fix.
+    pub(crate) fn validate(&self) -> session_core::Result<()> {
+        let every = self.expired_items_deletion_interval;
+        if !every.is_zero() && every < MIN_DELETION_INTERVAL {
+            return Err(session_core::Error::Config(format!(
+                "expired_items_deletion_interval is {every:?}: use at least {MIN_DELETION_INTERVAL:?}, \
+                 or Duration::ZERO to turn the deletion off"
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::SqlServerCacheOptions;
     use crate::SqlServerCache;
 
@@ -110,6 +134,52 @@ mod tests {
         let options =
             SqlServerCacheOptions::default().connection_string("Server=db;User Id=sa;Password=hunter2");
         assert!(!format!("{options:?}").contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn a_deletion_interval_below_the_floor_is_refused_and_zero_turns_it_off() {
+        // nothing listens on port 1: the start-up check fails at once, in the background
+        let options = |every| {
+            SqlServerCacheOptions::default()
+                .connection_string("Server=tcp:127.0.0.1,1;User Id=sa;Password=x;encrypt=DANGER_PLAINTEXT")
+                .connect_timeout(Duration::from_millis(200))
+                .expired_items_deletion_interval(every)
+        };
+        for every in [Duration::from_millis(1), Duration::from_millis(999)] {
+            let result = SqlServerCache::connect_with(options(every)).await;
+            assert!(
+                matches!(&result, Err(session_core::Error::Config(m)) if m.contains("Duration::ZERO")),
+                "{every:?}: {result:?}"
+            );
+        }
+        for every in [Duration::ZERO, Duration::from_secs(1)] {
+            assert!(
+                SqlServerCache::connect_with(options(every)).await.is_ok(),
+                "{every:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lock_lease_the_table_cannot_hold_is_refused_at_build_time() {
+        let options = SqlServerCacheOptions::default()
+            .connection_string("Server=tcp:127.0.0.1,1;User Id=sa;Password=x;encrypt=DANGER_PLAINTEXT")
+            .connect_timeout(Duration::from_millis(200));
+        let cache = SqlServerCache::connect_with(options).await;
+        let Ok(cache) = cache else {
+            panic!("connect_with: {cache:?}");
+        };
+        let build = |lease| {
+            session_core::SessionEngine::builder()
+                .lock_lease(lease)
+                .build(cache.clone())
+        };
+        let refused = build(Duration::from_secs(25 * 24 * 3600));
+        assert!(
+            matches!(&refused, Err(session_core::Error::Config(m)) if m.contains("lock_lease")),
+            "{refused:?}"
+        );
+        assert!(build(Duration::from_secs(24 * 24 * 3600)).is_ok());
     }
 
     #[tokio::test]

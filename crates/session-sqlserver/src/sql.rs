@@ -268,6 +268,10 @@ pub(crate) fn create(table: &Table, key: &str, value: Vec<u8>, options: &EntryOp
     }
 }
 
+/// The longest lease [`lock_and_get`] can take: `DATEADD(millisecond, ...)` takes an
+/// `int` (about 24.8 days).
+pub(crate) const MAX_LEASE: Duration = Duration::from_millis(i32::MAX as u64);
+
 /// Takes the lease row `@P2` for token `@P3` for `@P4` ms, THEN reads row `@P1` (reading
 /// first could return data a committing holder is about to replace). Returns `Status`
 /// (2 acquired, 1 busy, 0 no row; the lease is given back) and `Value`.

@@ -91,7 +91,8 @@ impl Routes {
         .await
     }
 
-    /// `GET /session/login?user=U`: stores the user name.
+    /// `GET /session/login?user=U`: moves the session to a new id, then stores the user
+    /// name.
     pub async fn login(session: &Session, user: Option<&str>) -> Reply {
         let Some(user) = given(user) else {
             return bad_request(
@@ -100,6 +101,10 @@ impl Routes {
             );
         };
         Self::run(async {
+            // A new id at login, so a session id planted in the browser before it (session
+            // fixation) never becomes a logged-in session: the response carries the new
+            // cookie, and the old id stops working. Do the same wherever privileges change.
+            session.cycle_id().await?;
             session.set_string("user", user).await?;
             Ok(Reply::json(200, json!({ "message": "Logged in", "user": user })))
         })

@@ -44,9 +44,11 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                     }
                 }
             },
-            Ok(None) => {
-                tracing::warn!(session = %id, "session expired (or deleted); a new session will be used")
-            }
+            Ok(None) => expired(
+                engine,
+                &id,
+                "session expired (or deleted); a new session will be used",
+            ),
             Err(error) => {
                 tracing::warn!(session = %id, error = %chain(&error), "session could not be loaded");
                 state.phase = Phase::Failed {
@@ -120,14 +122,27 @@ async fn lock_and_read(
     }
 }
 
+/// Logs that the session of a validly signed cookie is gone: a client can send such a
+/// cookie on every request, so at most one warning every few seconds (with the count of
+/// those written at debug level since), the rest at debug level.
+fn expired(engine: &EngineInner, id: &SessionId, message: &str) {
+    match engine.expired_log.warn() {
+        Some(0) => tracing::warn!(session = %id, "{message}"),
+        Some(repeats) => {
+            tracing::warn!(session = %id, repeats, "{message} (and {repeats} more, logged at debug level)")
+        }
+        None => tracing::debug!(session = %id, "{message}"),
+    }
+}
+
 /// What [`fill`] made of the stored bytes.
 enum Filled {
     /// The state holds the stored session.
     Loaded,
     /// Unreadable or past its lifetime: the lease is retired, commit deletes the entry.
     Discarded,
-    /// A payload format this version does not know (a newer version wrote it): it must
-    /// be released untouched.
+    /// A payload format this version does not know (a newer version wrote it), or one
+    /// over this version's size limit: it must be released untouched, never deleted.
     Foreign(Lease),
 }
 
@@ -135,8 +150,8 @@ enum Filled {
 fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> Filled {
     let stored = match payload::decode(bytes) {
         Ok(stored) => stored,
-        Err(error @ payload::DecodeError::UnknownFormat(_)) => {
-            tracing::warn!(session = %lease.id(), error = %error, "stored session is in a format this version does not know (a newer version wrote it, or it is not a session); a new session will be used and the stored one kept");
+        Err(error) if error.is_foreign() => {
+            tracing::warn!(session = %lease.id(), error = %error, "stored session is in a format or of a size this version does not read (a newer version wrote it, or it is not a session); a new session will be used and the stored one kept");
             return Filled::Foreign(lease);
         }
         Err(error) => {
@@ -148,7 +163,11 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
     if let Some(lifetime) = engine.limits.absolute_lifetime {
         // (a creation time out of range is corrupt data: treated as expired, not a panic)
         if lifetime_end(stored.created, lifetime).is_none_or(|end| end <= SystemTime::now()) {
-            tracing::warn!(session = %lease.id(), "session expired (past its absolute lifetime); a new session will be used");
+            expired(
+                engine,
+                lease.id(),
+                "session expired (past its absolute lifetime); a new session will be used",
+            );
             state.retired = Some(lease);
             return Filled::Discarded;
         }

@@ -5,6 +5,11 @@
 //! keep requests of different sessions off each other's toes, bounded (a full table
 //! refuses new ids rather than growing), and every wait is bounded by a timeout.
 //!
+//! The bound is one number for the whole table, not a share per shard, and the shard of
+//! an id comes from a hash keyed with a random per-table seed: a client that collects
+//! ids (each costs it one request) can neither tell which ids share a shard nor fill one
+//! shard with a fraction of the bound.
+//!
 //! Requests queued behind a holder whose store call timed out (the store is stalled or
 //! unreachable) take that failure instead of each trying the store again in turn:
 //! otherwise the last of them would answer only after its lock wait *and* its own IO
@@ -12,7 +17,11 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    hash::BuildHasher,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
     time::{Duration, Instant},
 };
 
@@ -32,7 +41,11 @@ const SLOW_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct LockTable {
     shards: Vec<Mutex<HashMap<Key, Slot>>>,
-    per_shard_limit: usize,
+    /// Picks an id's shard; randomly seeded, so ids cannot be aimed at one shard.
+    shard_of: foldhash::quality::RandomState,
+    /// Entries in all shards together.
+    live: AtomicUsize,
+    limit: usize,
 }
 
 /// The lock of one session, held until dropped.
@@ -44,17 +57,19 @@ pub(crate) struct LockGuard {
 }
 
 impl LockTable {
-    /// A table holding at most about `limit` live ids.
+    /// A table holding at most `limit` live ids (at least one).
     pub fn new(limit: usize) -> Self {
         LockTable {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard_limit: limit.div_ceil(SHARDS).max(1),
+            shard_of: foldhash::quality::RandomState::default(),
+            live: AtomicUsize::new(0),
+            limit: limit.max(1),
         }
     }
 
     fn shard(&self, key: &Key) -> MutexGuard<'_, HashMap<Key, Slot>> {
-        // Ids are random, so their first byte spreads them evenly.
-        let index = usize::from(key[0]) % SHARDS;
+        // (the modulo keeps the index in range whatever the hash)
+        let index = (self.shard_of.hash_one(key) % SHARDS as u64) as usize;
         // A panic while holding a shard cannot leave the map inconsistent (every
         // critical section is one map call), so a poisoned shard is still usable.
         self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
@@ -65,15 +80,20 @@ impl LockTable {
     pub async fn acquire(self: &Arc<Self>, key: Key, wait: Duration) -> Result<(LockGuard, Duration)> {
         let slot = {
             let mut shard = self.shard(&key);
-            let len = shard.len();
             match shard.get(&key) {
                 Some(slot) => slot.clone(),
-                None if len >= self.per_shard_limit => {
-                    return Err(Error::LockTableFull {
-                        limit: self.per_shard_limit * SHARDS,
-                    })
+                None => {
+                    // counted before the entry exists, and only while under the bound
+                    let counted = self
+                        .live
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                            (live < self.limit).then_some(live + 1)
+                        });
+                    if counted.is_err() {
+                        return Err(Error::LockTableFull { limit: self.limit });
+                    }
+                    shard.entry(key).or_default().clone()
                 }
-                None => shard.entry(key).or_default().clone(),
             }
         };
         let (guard, waited) = match slot.clone().try_lock_owned() {
@@ -127,6 +147,7 @@ impl LockTable {
         let mut shard = self.shard(key);
         if shard.get(key).is_some_and(|slot| Arc::strong_count(slot) == 1) {
             shard.remove(key);
+            self.live.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -254,13 +275,54 @@ mod tests {
         assert!(waiter.await.unwrap().is_ok());
     }
 
+    /// Ids that share their first byte (the cookie's first characters show it).
+    fn same_first_byte(n: u16) -> Key {
+        let mut key = [0u8; ID_BYTES];
+        key[1..3].copy_from_slice(&n.to_be_bytes());
+        key
+    }
+
     #[tokio::test]
-    async fn the_table_is_bounded() {
-        let table = Arc::new(LockTable::new(SHARDS));
-        let first = table.acquire(key(0), Duration::from_secs(1)).await;
-        assert!(first.is_ok());
-        // key(32) lands in the same shard as key(0), whose limit is 1
-        let full = table.acquire(key(32), Duration::from_secs(1)).await;
-        assert!(matches!(full, Err(Error::LockTableFull { .. })));
+    async fn the_bound_is_global_and_cannot_be_aimed_at_one_shard() {
+        let limit = 4 * SHARDS;
+        let table = Arc::new(LockTable::new(limit));
+        let mut held = Vec::new();
+        for n in 0..limit {
+            let guard = table
+                .acquire(same_first_byte(n as u16), Duration::from_secs(1))
+                .await;
+            assert!(guard.is_ok(), "id {n} of {limit} refused: {:?}", guard.err());
+            held.push(guard);
+        }
+        assert_eq!(table.len(), limit);
+        let full = table.acquire(same_first_byte(9999), Duration::from_secs(1)).await;
+        assert!(matches!(full, Err(Error::LockTableFull { limit: l }) if l == limit));
+        // an id already in the table is still reachable, and freeing one makes room
+        held.pop();
+        assert!(table
+            .acquire(same_first_byte(9999), Duration::from_secs(1))
+            .await
+            .is_ok());
+        drop(held);
+        assert_eq!(table.len(), 0);
+        assert_eq!(
+            table.live.load(Ordering::Acquire),
+            0,
+            "the count follows the entries"
+        );
+    }
+
+    #[test]
+    fn shards_are_chosen_by_a_keyed_hash() {
+        let (a, b) = (LockTable::new(10), LockTable::new(10));
+        let index = |t: &LockTable, k: &Key| t.shard_of.hash_one(k) % SHARDS as u64;
+        let spread: std::collections::HashSet<u64> =
+            (0..256).map(|n| index(&a, &same_first_byte(n))).collect();
+        assert!(
+            spread.len() > SHARDS / 2,
+            "ids of one first byte spread over the shards"
+        );
+        let differ = (0..64).filter(|n| index(&a, &same_first_byte(*n)) != index(&b, &same_first_byte(*n)));
+        assert!(differ.count() > 0, "each table has its own seed");
     }
 }

@@ -9,6 +9,7 @@ mod commit;
 mod lease;
 mod load;
 pub(crate) mod lock_table;
+mod log_limit;
 mod store;
 
 use std::{sync::Arc, time::Duration};
@@ -17,7 +18,8 @@ use crate::{
     cache::DistributedCache,
     cookie_codec::{KeyRing, SigningKey},
     cookie_header,
-    options::{CookieOptions, Limits, SameSite, SecurePolicy},
+    options::{CookieOptions, Limits, SameSite, SecurePolicy, TrustedProxy},
+    payload::MAX_PAYLOAD,
     session::Session,
     Error, Result,
 };
@@ -37,6 +39,8 @@ pub(crate) struct EngineInner {
     pub keys: KeyRing,
     pub store: Store,
     pub locks: Arc<LockTable>,
+    /// Warnings about expired sessions, which a client can repeat at will.
+    pub expired_log: log_limit::LogLimit,
 }
 
 /// The session engine of one app: build it once, with one cache, and hand it to a
@@ -69,9 +73,8 @@ impl SessionEngine {
     /// a handler first uses the session.
     ///
     /// `cookie_headers` are the raw values of the request's `Cookie` headers;
-    /// `secure_request` says whether it came over HTTPS (see [`request_is_secure`]).
-    ///
-    /// [`request_is_secure`]: crate::request_is_secure
+    /// `secure_request` says whether it came over HTTPS (see
+    /// [`request_is_secure`](Self::request_is_secure)).
     pub fn start<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
@@ -83,6 +86,30 @@ impl SessionEngine {
         SessionScope {
             session: Session::new(Arc::clone(&self.inner), incoming, secure_request),
         }
+    }
+
+    /// Whether a request counts as HTTPS for [`SecurePolicy::SameAsRequest`]: its URI
+    /// scheme (adapters pass `https` for a TLS listener) is `https`, or the trusted proxy
+    /// named in [`CookieOptions::trusted_proxy`] added `https` to its forwarding header.
+    ///
+    /// `header` gives the raw values of a request header, in the order received; it is
+    /// asked at most once, for the trusted proxy's header only.
+    pub fn request_is_secure<'a, I>(
+        &self,
+        uri_scheme: Option<&str>,
+        header: impl FnOnce(&'static str) -> I,
+    ) -> bool
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let proxy = self.inner.cookie.trusted_proxy;
+        let name = match proxy {
+            TrustedProxy::None => None,
+            TrustedProxy::XForwardedProto => Some("x-forwarded-proto"),
+            TrustedProxy::Forwarded => Some("forwarded"),
+        };
+        let values = name.map(header).into_iter().flatten();
+        cookie_header::request_is_secure(uri_scheme, proxy, values)
     }
 
     /// The cookie options in force.
@@ -165,7 +192,9 @@ impl SessionEngineBuilder {
         self
     }
 
-    /// The largest encoded session, in bytes. Default 64 KiB.
+    /// The largest encoded session, in bytes. Default 64 KiB; at most
+    /// [`MAX_PAYLOAD`](crate::MAX_PAYLOAD) (16 MiB), the largest payload this version
+    /// reads back.
     pub fn max_payload(mut self, bytes: usize) -> Self {
         self.limits.max_payload = bytes;
         self
@@ -194,9 +223,11 @@ impl SessionEngineBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] for a zero timeout or lease, a duration over 100 years (stores
-    /// could not express its expiry), a cookie name, path or domain that
+    /// could not express its expiry), a lock lease longer than the store's lock can hold
+    /// ([`SessionLock::max_lease`](crate::SessionLock::max_lease)), a cookie name, path or domain that
     /// cannot be written into a `Set-Cookie` header, a `__Host-` / `__Secure-` cookie
-    /// that browsers would drop, or a payload cap too small to hold an empty session.
+    /// that browsers would drop, or a payload cap too small to hold an empty session or
+    /// over [`MAX_PAYLOAD`](crate::MAX_PAYLOAD).
     pub fn build(self, cache: impl DistributedCache) -> Result<SessionEngine> {
         self.build_shared(Arc::new(cache))
     }
@@ -228,6 +259,13 @@ impl SessionEngineBuilder {
         if limits.max_payload < 16 {
             return Err(Error::Config("the payload cap must be at least 16 bytes".into()));
         }
+        if limits.max_payload > MAX_PAYLOAD {
+            return Err(Error::Config(format!(
+                "the payload cap ({} bytes) is over {MAX_PAYLOAD} bytes, the largest stored \
+                 session this version reads back: lower max_payload",
+                limits.max_payload
+            )));
+        }
         self.cookie.validate().map_err(Error::Config)?;
         if self.cookie.same_site == SameSite::None && self.cookie.secure == SecurePolicy::None {
             tracing::warn!(
@@ -242,6 +280,13 @@ impl SessionEngineBuilder {
             KeyRing::new(SigningKey::generate())
         });
         let store = Store::new(cache, limits.io_timeout);
+        if limits.lock_lease > store.max_lease() {
+            return Err(Error::Config(format!(
+                "the lock lease ({:?}) is longer than this store can hold ({:?}): lower lock_lease",
+                limits.lock_lease,
+                store.max_lease()
+            )));
+        }
         if !store.has_lock() {
             tracing::warn!(
                 "the session store has no session-lock capability: requests of one session \
@@ -256,6 +301,7 @@ impl SessionEngineBuilder {
                 keys,
                 store,
                 locks,
+                expired_log: log_limit::LogLimit::new(std::time::Duration::from_secs(10)),
             }),
         })
     }

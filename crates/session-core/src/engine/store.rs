@@ -32,6 +32,13 @@ impl Store {
         self.cache.session_lock().is_some()
     }
 
+    /// The longest lease the store's lock can hold (no limit without a lock).
+    pub fn max_lease(&self) -> Duration {
+        self.cache
+            .session_lock()
+            .map_or(Duration::MAX, |lock| lock.max_lease())
+    }
+
     fn timed<F: Future>(&self, operation: &'static str, call: F) -> Timed<F> {
         Timed {
             call,
