@@ -6,6 +6,10 @@ use std::fmt;
 use clap::Parser;
 use sessions_tutorial::{Args, StoreKind};
 
+/// The signing key of tutorial servers on a shared store, which refuses to start
+/// without one; every instance of a test gets the same, as a deployment would.
+pub const SHARED_STORE_KEY: &str = "the integration tests' shared-store signing key";
+
 /// The web framework of a tutorial server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {
@@ -68,14 +72,24 @@ impl Target {
     /// when it is not set.
     pub fn sqlserver(framework: Framework) -> Option<Self> {
         let connection_string = mssql_connection_string()?;
-        let args = ["--mssql-connection-string".to_owned(), connection_string];
+        let args = [
+            "--mssql-connection-string".to_owned(),
+            connection_string,
+            "--signing-key".to_owned(),
+            SHARED_STORE_KEY.to_owned(),
+        ];
         Some(Target::new(framework, StoreKind::Sqlserver).with_store_args(&args))
     }
 
     /// A target on a Redis server of its own; `None` (skipped) without `redis-server`.
     pub fn redis(framework: Framework) -> Option<Self> {
         let server = crate::RedisServer::shared()?;
-        let args = ["--redis-url".to_owned(), server.url()];
+        let args = [
+            "--redis-url".to_owned(),
+            server.url(),
+            "--signing-key".to_owned(),
+            SHARED_STORE_KEY.to_owned(),
+        ];
         let mut target = Target::new(framework, StoreKind::Redis).with_store_args(&args);
         target.keep = Some(std::sync::Arc::new(std::sync::Mutex::new(server)));
         Some(target)

@@ -11,10 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use distributed_session::{
-    async_trait, CommitOp, DistributedCache, EntryOptions, Error, KeyRing, LockAttempt, LockToken,
-    MemoryCache, Outcome, Result, SessionEngine, SessionLock, SessionScope, SigningKey,
+use distributed_session::adapter::{Outcome, SessionEngine, SessionScope};
+use distributed_session::store::{
+    async_trait, CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock,
 };
+use distributed_session::{Error, KeyRing, MemoryCache, Result, SigningKey};
 
 /// A memory cache that counts its store calls, and can be told to answer its next lock
 /// call late (after taking the lease), to stall its next lock call (never taking the
@@ -199,28 +200,40 @@ async fn untouched_and_read_only_requests_cost_what_they_should() {
 }
 
 #[tokio::test]
-async fn typed_helpers_round_trip_and_mismatches_are_errors() {
+async fn one_encoding_per_type_helpers_and_serde_round_trip() {
     let engine = engine_over(Arc::new(MemoryCache::default()));
     let scope = engine.start([], false);
     let s = scope.session();
+    s.set_i32("n", 5).await.unwrap();
+    s.insert("m", 7).await.unwrap();
     s.set_i64("big", i64::MIN).await.unwrap();
     s.set_bool("flag", true).await.unwrap();
-    s.set("list", &vec![1, 2, 3]).await.unwrap();
-    s.set_bytes("raw", vec![0xff, 0]).await.unwrap();
+    s.insert("list", vec![1, 2, 3]).await.unwrap();
+    s.set_bytes("raw", [0xff, 0]).await.unwrap();
     s.set_string("name", "zoë!").await.unwrap();
     let cookie = cookie_of(&scope.finish().await);
 
     let scope = engine.start([cookie.as_bytes()], false);
     let s = scope.session();
     assert!(!s.is_new().await.unwrap());
+    // the seed's helpers and serde read and write the same encoding
+    assert_eq!(s.get::<i32>("n").await.unwrap(), Some(5));
+    assert_eq!(s.get_i32("m").await.unwrap(), Some(7));
+    assert_eq!(s.get_i64("n").await.unwrap(), Some(5));
     assert_eq!(s.get_i64("big").await.unwrap(), Some(i64::MIN));
     assert_eq!(s.get_bool("flag").await.unwrap(), Some(true));
+    assert_eq!(s.get::<bool>("flag").await.unwrap(), Some(true));
     assert_eq!(s.get::<Vec<i32>>("list").await.unwrap(), Some(vec![1, 2, 3]));
     assert_eq!(s.get_bytes("raw").await.unwrap(), Some(vec![0xff, 0]));
+    assert_eq!(s.get::<Vec<u8>>("raw").await.unwrap(), Some(vec![0xff, 0]));
     assert_eq!(s.get_string("name").await.unwrap().as_deref(), Some("zoë!"));
+    assert_eq!(s.get::<String>("name").await.unwrap().as_deref(), Some("zoë!"));
     let mut keys = s.keys().await.unwrap();
     keys.sort();
-    assert_eq!(keys, ["big", "flag", "list", "name", "raw"]);
+    assert_eq!(keys, ["big", "flag", "list", "m", "n", "name", "raw"]);
+    assert!(s.contains_key("n").await.unwrap() && !s.contains_key("N").await.unwrap());
+    assert!(!s.is_empty().await.unwrap());
+    // a value of another type is an error, never a panic, and changes nothing
     assert!(matches!(s.get_i32("name").await, Err(Error::TypeMismatch { .. })));
     assert!(matches!(
         s.get_string("raw").await,
@@ -229,10 +242,16 @@ async fn typed_helpers_round_trip_and_mismatches_are_errors() {
     assert!(matches!(s.get_bool("big").await, Err(Error::TypeMismatch { .. })));
     assert!(matches!(
         s.get::<String>("list").await,
-        Err(Error::Serialization { .. })
+        Err(Error::TypeMismatch { .. })
     ));
-    assert!(s.remove("raw").await.unwrap());
-    assert!(!s.remove("raw").await.unwrap());
+    assert!(matches!(
+        s.remove::<String>("raw").await,
+        Err(Error::TypeMismatch { .. })
+    ));
+    // remove returns the old value
+    assert_eq!(s.remove::<Vec<u8>>("raw").await.unwrap(), Some(vec![0xff, 0]));
+    assert_eq!(s.remove::<Vec<u8>>("raw").await.unwrap(), None);
+    assert_eq!(s.remove::<i32>("n").await.unwrap(), Some(5));
     let _ = scope.finish().await;
 
     let scope = engine.start([cookie.as_bytes()], false);
@@ -241,11 +260,51 @@ async fn typed_helpers_round_trip_and_mismatches_are_errors() {
         None,
         "removed keys stay gone"
     );
+    assert_eq!(scope.session().get_i32("n").await.unwrap(), None);
     let _ = scope.finish().await;
     assert!(matches!(
         scope_after_finish(&engine, &cookie).await,
         Err(Error::Closed)
     ));
+}
+
+#[tokio::test]
+async fn id_makes_no_store_call_and_save_commits_early() {
+    let cache = Arc::new(Probe::default());
+    let engine = engine_over(cache.clone());
+    let cookie = new_session(&engine, 1).await;
+    cache.take();
+
+    let scope = engine.start([cookie.as_bytes()], false);
+    let s = scope.session();
+    assert_eq!(s.id(), None, "not known before first use");
+    assert_eq!(cache.take(), 0, "id() made no store call");
+    s.insert("counter", 2).await.unwrap();
+    let id = s.id().unwrap();
+    assert_eq!(
+        cookie.split_once('=').unwrap().1.split_once('.').unwrap().0,
+        id.expose()
+    );
+    let calls = cache.take();
+    s.save().await.unwrap();
+    assert!(cache.take() > 0, "save() committed now (lock call: {calls})");
+    // the lock is released: another request of the session goes through at once
+    let other = engine.start([cookie.as_bytes()], false);
+    assert_eq!(other.session().get_i32("counter").await.unwrap(), Some(2));
+    let _ = other.finish().await;
+    cache.take();
+    // reads still work, writes are a clear error, and the end of the request commits nothing more
+    assert_eq!(s.get_i32("counter").await.unwrap(), Some(2));
+    assert!(matches!(s.insert("counter", 3).await, Err(Error::Saved)));
+    assert!(matches!(s.clear().await, Err(Error::Saved)));
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    assert_eq!(cache.take(), 0);
+
+    // a new session saved early still sends its cookie with the response
+    let scope = engine.start([], false);
+    scope.session().insert("a", 1).await.unwrap();
+    scope.session().save().await.unwrap();
+    assert!(matches!(scope.finish().await, Outcome::SetCookie(_)));
 }
 
 async fn scope_after_finish(engine: &SessionEngine, cookie: &str) -> Result<Option<i32>> {
@@ -275,11 +334,11 @@ async fn payload_cap_refuses_the_write_and_keeps_the_stored_state() {
     assert_eq!(s.keys().await.unwrap(), ["small"]);
     // filling up to the cap works, one byte more does not
     let mut len = 0;
-    while s.set_bytes("fill", vec![1; len + 1]).await.is_ok() {
+    while s.set_string("fill", &"x".repeat(len + 1)).await.is_ok() {
         len += 1;
     }
     assert!(len > 100);
-    assert_eq!(s.get_bytes("fill").await.unwrap().map(|v| v.len()), Some(len));
+    assert_eq!(s.get_string("fill").await.unwrap().map(|v| v.len()), Some(len));
     let _ = scope.finish().await;
 }
 
@@ -353,14 +412,14 @@ async fn a_stale_cookie_sent_again_and_again_does_not_flood_the_warnings() {
 }
 
 #[tokio::test]
-async fn destroy_deletes_and_expires_the_cookie() {
+async fn flush_deletes_and_expires_the_cookie() {
     let cache = Arc::new(MemoryCache::default());
     let engine = engine_over(cache.clone());
     let cookie = new_session(&engine, 5).await;
     assert_eq!(cache.len(), 1);
 
     let scope = engine.start([cookie.as_bytes()], false);
-    scope.session().destroy().await.unwrap();
+    scope.session().flush().await.unwrap();
     match scope.finish().await {
         Outcome::SetCookie(set) => assert!(set.contains("Max-Age=0"), "{set}"),
         other => panic!("{other:?}"),
@@ -382,9 +441,10 @@ async fn cycle_id_moves_the_data_to_a_new_id() {
     let old = new_session(&engine, 7).await;
 
     let scope = engine.start([old.as_bytes()], false);
-    let old_id = scope.session().id().await.unwrap();
+    scope.session().load().await.unwrap();
+    let old_id = scope.session().id().unwrap();
     scope.session().cycle_id().await.unwrap();
-    let new_id = scope.session().id().await.unwrap();
+    let new_id = scope.session().id().unwrap();
     assert_ne!(old_id, new_id);
     let new = cookie_of(&scope.finish().await);
     assert_ne!(new, old);
@@ -756,10 +816,9 @@ async fn invalid_configuration_is_refused() {
         SessionEngine::builder().lock_wait(Duration::from_secs(101 * 366 * 86_400)),
         SessionEngine::builder().lock_lease(Duration::MAX),
         SessionEngine::builder().absolute_lifetime(Duration::from_secs(u64::MAX)),
-        SessionEngine::builder().cookie(distributed_session::CookieOptions::new("bad name;")),
-        SessionEngine::builder().cookie(distributed_session::CookieOptions::default().path("/a\r\nX: 1")),
-        SessionEngine::builder()
-            .cookie(distributed_session::CookieOptions::default().domain("a.test;Secure")),
+        SessionEngine::builder().cookie_name("bad name;"),
+        SessionEngine::builder().cookie_path("/a\r\nX: 1"),
+        SessionEngine::builder().cookie_domain("a.test;Secure"),
     ] {
         assert!(matches!(
             builder.build(MemoryCache::default()),
@@ -769,4 +828,34 @@ async fn invalid_configuration_is_refused() {
     // a zero lock wait is valid: a busy session answers 503 at once
     let fail_fast = SessionEngine::builder().lock_wait(Duration::ZERO);
     assert!(fail_fast.build(MemoryCache::default()).is_ok());
+}
+
+#[tokio::test]
+async fn engines_over_clones_of_one_store_share_its_lock_table() {
+    let store = MemoryCache::default();
+    let build = |store: MemoryCache| {
+        SessionEngine::builder()
+            .max_locked_sessions(1)
+            .lock_wait(Duration::from_millis(50))
+            .build(store)
+            .unwrap()
+    };
+    // (as each actix-web worker builds its own middleware from a clone)
+    let (a, b) = (build(store.clone()), build(store.clone()));
+    let (one, two) = (new_session(&a, 1).await, new_session(&a, 2).await);
+    let held = a.start([one.as_bytes()], false);
+    held.session().load().await.unwrap();
+    let other = b.start([two.as_bytes()], false);
+    assert!(
+        matches!(
+            other.session().load().await,
+            Err(Error::LockTableFull { limit: 1 })
+        ),
+        "the second engine counts the first one's lock"
+    );
+    let _ = other.finish().await;
+    let _ = held.finish().await;
+    let other = b.start([two.as_bytes()], false);
+    assert_eq!(other.session().get_i32("counter").await.unwrap(), Some(2));
+    let _ = other.finish().await;
 }

@@ -5,8 +5,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use distributed_session::{DistributedCache, EntryOptions, Error, MemoryCache, MemoryCacheOptions};
-use integration_tests::store_contract;
+use distributed_session::store::{DistributedCache, EntryOptions};
+use distributed_session::store_contract;
+use distributed_session::{Error, MemoryCache, MemoryCacheOptions};
 
 store_contract!(memory, async {
     Some((Arc::new(MemoryCache::default()) as Arc<dyn DistributedCache>, ()))

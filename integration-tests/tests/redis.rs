@@ -11,12 +11,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::redis::redis as redis_client;
-use distributed_session::{
-    DistributedCache, LockAttempt, LockToken, Outcome, RedisCache, RedisCacheOptions, SessionEngine,
-    SigningKey,
-};
-use integration_tests::{behaviour_suite, store_contract, suite, Browser, Framework, RedisServer, Target};
+use distributed_session::store::{DistributedCache, LockAttempt, LockToken};
+use distributed_session::store_contract;
+use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
+use integration_tests::{behaviour_suite, suite, Browser, Framework, RedisServer, Target};
 use sessions_tutorial::StoreKind;
 
 async fn redis_cache(server: &RedisServer) -> RedisCache {
@@ -107,7 +107,7 @@ async fn a_refused_connection_fails_the_call_with_its_cause() {
         .await
         .unwrap();
     // the cause, not "no connection in time" after the pool's connection timeout
-    let error = distributed_session::error_chain(&cache.ping().await.unwrap_err());
+    let error = integration_tests::error_chain(&cache.ping().await.unwrap_err());
     assert!(error.to_lowercase().contains("refused"), "{error}");
     server.restart();
     cache.ping().await.unwrap();
@@ -130,7 +130,7 @@ async fn a_missing_password_is_reported_once() {
     let cache = RedisCache::connect(&server.url(), RedisCacheOptions::default())
         .await
         .unwrap();
-    let error = distributed_session::error_chain(&cache.ping().await.unwrap_err());
+    let error = integration_tests::error_chain(&cache.ping().await.unwrap_err());
     assert!(error.contains("NOAUTH"), "{error}");
     assert_eq!(error.matches("NOAUTH").count(), 1, "{error}");
 }
@@ -146,7 +146,7 @@ async fn a_silent_server_fails_the_call_naming_the_connect_step() {
         .await
         .unwrap()
         .with_ping_timeout(Duration::from_secs(5));
-    let error = distributed_session::error_chain(&cache.ping().await.unwrap_err());
+    let error = integration_tests::error_chain(&cache.ping().await.unwrap_err());
     assert!(
         error.contains("no answer within the connect timeout (300ms) while connecting"),
         "{error}"
@@ -359,7 +359,7 @@ async fn data_uses_the_aspnet_layout_under_the_instance_name() {
     let engine = engine(redis_cache(&server).await);
     let scope = engine.start([], false);
     scope.session().set_string("user", "max").await.unwrap();
-    let id = scope.session().id().await.unwrap();
+    let id = scope.session().id().unwrap();
     let _ = scope.finish().await;
     let mut conn = server.connection().unwrap();
     use distributed_session::redis::redis::Commands;
@@ -393,7 +393,7 @@ async fn a_session_at_the_largest_cap_reads_back_and_one_over_the_limit_is_kept(
 async fn stored_session(engine: &SessionEngine) -> (String, String) {
     let scope = engine.start([], false);
     scope.session().set_i32("n", 1).await.unwrap();
-    let id = scope.session().id().await.unwrap().expose().to_owned();
+    let id = scope.session().id().unwrap().expose().to_owned();
     (id, cookie_of(&scope.finish().await))
 }
 
@@ -423,7 +423,7 @@ async fn a_session_key_that_is_not_a_hash_gives_a_fresh_session_and_keeps_no_lea
         "a fresh session"
     );
     scope.session().set_i32("n", 7).await.unwrap();
-    let fresh = scope.session().id().await.unwrap();
+    let fresh = scope.session().id().unwrap();
     assert_ne!(fresh.expose(), id, "a new id, as for an unknown one");
     let _ = cookie_of(&scope.finish().await);
 
@@ -486,7 +486,7 @@ async fn a_failed_read_is_an_error_and_keeps_no_lease() {
         .try_lock_and_get("some-id", &LockToken::generate(), Duration::from_secs(30))
         .await
         .unwrap_err();
-    let error = distributed_session::error_chain(&error);
+    let error = integration_tests::error_chain(&error);
     // (Redis 7.0 words the refusal inside a script without the NOPERM code)
     assert!(
         error.contains("NOPERM") || error.contains("can't run this command"),
@@ -506,7 +506,7 @@ async fn a_dead_holders_lease_expires_and_frees_the_session() {
     let engine = engine(cache.clone());
     let scope = engine.start([], false);
     scope.session().set_i32("n", 1).await.unwrap();
-    let id = scope.session().id().await.unwrap();
+    let id = scope.session().id().unwrap();
     let cookie = cookie_of(&scope.finish().await);
 
     // another instance takes the lease and dies without releasing it
@@ -562,7 +562,12 @@ async fn redis_outage_gives_fast_503s_and_recovers_without_losing_acknowledged_w
     let Some(server) = RedisServer::start(true) else {
         return;
     };
-    let args = ["--redis-url".to_owned(), server.url()];
+    let args = [
+        "--redis-url".to_owned(),
+        server.url(),
+        "--signing-key".to_owned(),
+        KEY.to_owned(),
+    ];
     let target = Target::new(Framework::Axum, StoreKind::Redis).with_store_args(&args);
     let app = target
         .start(false, &["--io-timeout", "1", "--lock-lease", "2"])

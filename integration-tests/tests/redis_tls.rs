@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use distributed_session::{
-    error_chain, redis::redis::Commands, Outcome, RedisCache, RedisCacheOptions, SessionEngine,
-};
+use distributed_session::adapter::{Outcome, SessionEngine};
+use distributed_session::{redis::redis::Commands, RedisCache, RedisCacheOptions};
+use integration_tests::error_chain;
 use integration_tests::RedisServer;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
@@ -36,6 +36,7 @@ async fn tls_engine(url: String, root: Option<&str>) -> SessionEngine {
     }
     let cache = RedisCache::connect_with(options).await.unwrap();
     SessionEngine::builder()
+        .signing_key(distributed_session::SigningKey::generate())
         .io_timeout(Duration::from_secs(2))
         .build(cache)
         .unwrap()

@@ -7,8 +7,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use distributed_session::{DistributedCache, SqlServerCache, SqlServerCacheOptions};
-use integration_tests::{behaviour_suite, mssql_connection_string, store_contract, suite, Framework, Target};
+use distributed_session::store::DistributedCache;
+use distributed_session::store_contract;
+use distributed_session::{SqlServerCache, SqlServerCacheOptions};
+use integration_tests::{behaviour_suite, mssql_connection_string, suite, Framework, Target};
 use sessions_tutorial::StoreKind;
 
 store_contract!(sqlserver_contract, async {

@@ -1,48 +1,93 @@
-//! **distributed-session**: server-side, cookie-keyed session state for Rust web
-//! servers, with the semantics of ASP.NET Core session state, pluggable stores and a
-//! lock per session so concurrent requests never lose each other's updates.
-//!
-//! This crate only re-exports; pick what you need with features:
+//! **distributed-session**: server-side, cookie-keyed session state for axum and
+//! actix-web, with the semantics of ASP.NET Core session state, pluggable stores, and a
+//! lock per session, so concurrent requests never lose each other's updates, even across
+//! several app instances sharing one store.
 //!
 //! | feature | gives |
 //! |---|---|
 //! | `memory` (default) | [`MemoryCache`], the in-process store |
-//! | `redis` | [`RedisCache`], Redis over bb8-redis with a cross-instance session lock |
-//! | `redis-tls` | `redis` plus `rediss://` (TLS over rustls) and [`RedisCacheOptions::tls_root_certificates`] |
-//! | `sqlserver` | [`SqlServerCache`], SQL Server over deadpool-tiberius with a cross-instance session lock |
-//! | `axum` | [`axum::SessionLayer`] and the [`axum::Session`] extractor |
-//! | `actix` | [`actix::SessionMiddleware`], the [`actix::Session`] extractor and [`actix::SessionExt`] |
+//! | `redis` | [`RedisCache`], Redis with a cross-instance session lock |
+//! | `redis-tls` | `redis` plus `rediss://` (TLS over rustls) |
+//! | `sqlserver` | [`SqlServerCache`], SQL Server with a cross-instance session lock |
+//! | `axum` | [`SessionLayer`]; [`Session`] and [`Error`] as extractor and response |
+//! | `actix` | [`SessionMiddleware`], [`SessionExt`]; [`Session`] and [`Error`] as extractor and response |
+//! | `testing` | the store contract suite, for your own [`store::DistributedCache`] |
 //! | `full` | all of the above |
-//!
-//! The core types ([`SessionEngine`], [`Session`], [`DistributedCache`], ...) are
-//! always available.
 //!
 //! # Quick start (axum)
 //!
 //! ```
 //! # #[cfg(all(feature = "axum", feature = "memory"))]
 //! # fn main() -> Result<(), distributed_session::Error> {
-//! use distributed_session::{axum::{Session, SessionError, SessionLayer}, MemoryCache, SessionEngine};
+//! use axum::{routing::get, Router};
+//! use distributed_session::{Error, MemoryCache, Session, SessionLayer, SigningKey};
 //!
-//! async fn counter(session: Session) -> Result<String, SessionError> {
-//!     let n = session.get_i32("counter").await?.unwrap_or(0) + 1;
-//!     session.set_i32("counter", n).await?;
-//!     Ok(format!("counter = {n}"))
+//! async fn counter(session: Session) -> Result<String, Error> {
+//!     let n: i64 = session.get("counter").await?.unwrap_or(0) + 1;
+//!     session.insert("counter", n).await?;
+//!     Ok(n.to_string())
 //! }
 //!
-//! let engine = SessionEngine::builder().build(MemoryCache::default())?;
-//! let app: ::axum::Router = ::axum::Router::new()
-//!     .route("/counter", ::axum::routing::get(counter))
-//!     .layer(SessionLayer::new(engine));
+//! let layer = SessionLayer::new(MemoryCache::default())
+//!     .with_secure(false) // plain-HTTP development server only
+//!     .with_signing_key(SigningKey::from_bytes(&[7u8; 32])?);
+//! let app: Router = Router::new().route("/counter", get(counter)).layer(layer);
 //! # let _ = app; Ok(()) }
 //! # #[cfg(not(all(feature = "axum", feature = "memory")))] fn main() {}
+//! ```
+//!
+//! # Quick start (actix-web)
+//!
+//! ```
+//! # #[cfg(all(feature = "actix", feature = "memory"))]
+//! # fn main() -> std::io::Result<()> {
+//! use actix_web::{web, App, HttpServer};
+//! use distributed_session::{Error, MemoryCache, Session, SessionMiddleware};
+//!
+//! async fn counter(session: Session) -> Result<String, Error> {
+//!     let n: i64 = session.get("counter").await?.unwrap_or(0) + 1;
+//!     session.insert("counter", n).await?;
+//!     Ok(n.to_string())
+//! }
+//!
+//! let store = MemoryCache::default(); // clones share one store and one lock table
+//! let server = HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(SessionMiddleware::builder(store.clone()).cookie_secure(false).build())
+//!         .route("/counter", web::get().to(counter))
+//! });
+//! # let _ = server; Ok(()) }
+//! # #[cfg(not(all(feature = "actix", feature = "memory")))] fn main() {}
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(inline)]
-pub use session_core::*;
+pub use session_core::{
+    adapter, store, Error, KeyRing, Redacted, Result, SameSite, SecurePolicy, Session, SessionId,
+    SessionRejection, SigningKey, TrustedProxy, MAX_PAYLOAD, MIN_KEY_LEN,
+};
+
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+#[doc(inline)]
+pub use session_core::SessionExt;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+#[doc(inline)]
+pub use session_core::{store_contract, testing};
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+#[doc(inline)]
+pub use session_axum::{SessionLayer, SessionService};
+
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+#[doc(inline)]
+pub use session_actix::{SessionMiddleware, SessionMiddlewareBuilder};
 
 #[cfg(feature = "memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
@@ -54,7 +99,7 @@ pub use session_memory::{MemoryCache, MemoryCacheOptions};
 #[doc(inline)]
 pub use session_redis::{RedisCache, RedisCacheOptions};
 
-/// The Redis store and the pool crates it is built on.
+/// The Redis store and the client crates it is built on.
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis {
@@ -69,29 +114,13 @@ pub mod redis {
 #[doc(inline)]
 pub use session_sqlserver::{SqlServerCache, SqlServerCacheOptions};
 
-/// The SQL Server store and the pool crates it is built on.
+/// The SQL Server store and the client crates it is built on.
 #[cfg(feature = "sqlserver")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
 pub mod sqlserver {
     #[doc(inline)]
     pub use session_sqlserver::{
         deadpool_tiberius, tiberius, SqlConnection, SqlManager, SqlPool, SqlServerCache,
-        SqlServerCacheOptions,
+        SqlServerCacheOptions, MIN_DELETION_INTERVAL,
     };
-}
-
-/// The axum 0.8 adapter.
-#[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub mod axum {
-    #[doc(inline)]
-    pub use session_axum::{Session, SessionError, SessionLayer, SessionLayerMissing, SessionService};
-}
-
-/// The actix-web 4 adapter.
-#[cfg(feature = "actix")]
-#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
-pub mod actix {
-    #[doc(inline)]
-    pub use session_actix::{Session, SessionError, SessionExt, SessionMiddleware, SessionMiddlewareMissing};
 }

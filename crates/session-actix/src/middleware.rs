@@ -2,6 +2,8 @@
 
 use std::future::{ready, Ready};
 
+use std::sync::Arc;
+
 use actix_web::{
     body::{EitherBody, MessageBody},
     dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
@@ -9,22 +11,79 @@ use actix_web::{
     Error, HttpMessage,
 };
 use futures_util::future::LocalBoxFuture;
-use session_core::{ErrorResponse, Outcome, SessionEngine};
+use session_core::{
+    adapter::{ErrorResponse, Outcome, SessionEngine},
+    store::DistributedCache,
+    Error as SessionError,
+};
 
-use crate::response::error_response;
+use crate::builder::SessionMiddlewareBuilder;
 
-/// Gives each request a [`Session`](crate::Session) and commits it before the response
-/// is handed back. Build it from the app's one [`SessionEngine`]; store failures become
-/// 503 responses with a JSON body, never errors the app must handle.
+/// Gives each request a [`Session`](session_core::Session) and commits it before the
+/// response is handed back; store failures become 503 responses with a JSON body.
+///
+/// Build it from the app's store, with the defaults ([`new`](Self::new)) or through
+/// [`builder`](Self::builder) with actix-session's names. Building it inside
+/// `HttpServer::new`'s factory is safe: every worker's middleware over clones of one
+/// store shares that store's data and its lock table.
+///
+/// ```
+/// use actix_web::{web, App, HttpServer};
+/// use session_actix::SessionMiddleware;
+/// use session_core::{Error, Session};
+/// use session_memory::MemoryCache;
+///
+/// async fn counter(session: Session) -> Result<String, Error> {
+///     let n: i64 = session.get("counter").await?.unwrap_or(0) + 1;
+///     session.insert("counter", n).await?;
+///     Ok(n.to_string())
+/// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// let store = MemoryCache::default(); // one store, outside the factory
+/// let server = HttpServer::new(move || {
+///     App::new()
+///         .wrap(SessionMiddleware::builder(store.clone()).cookie_secure(false).build())
+///         .route("/counter", web::get().to(counter))
+/// });
+/// # let _ = server; Ok(()) }
+/// ```
+///
+/// An invalid configuration (a zero timeout, a cookie name that cannot be sent, a
+/// shared store without a signing key) is logged with its fix and stops the server at
+/// start-up; [`SessionMiddlewareBuilder::try_build`] reports it as an [`SessionError`]
+/// instead.
 #[derive(Debug, Clone)]
 pub struct SessionMiddleware {
-    engine: SessionEngine,
+    engine: Result<SessionEngine, Arc<SessionError>>,
 }
 
 impl SessionMiddleware {
-    /// A middleware over `engine`.
-    pub fn new(engine: SessionEngine) -> Self {
-        SessionMiddleware { engine }
+    /// The middleware over `store`, with the defaults (cookie `id`, `HttpOnly`,
+    /// `SameSite=Lax`, `Secure`; 20-minute idle timeout; 10-second IO timeout).
+    ///
+    /// ```
+    /// let middleware = session_actix::SessionMiddleware::new(session_memory::MemoryCache::default());
+    /// ```
+    pub fn new(store: impl DistributedCache) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder over `store`, to change the defaults.
+    ///
+    /// ```
+    /// let middleware = session_actix::SessionMiddleware::builder(session_memory::MemoryCache::default())
+    ///     .cookie_name("Kr.Session")
+    ///     .build();
+    /// ```
+    pub fn builder(store: impl DistributedCache) -> SessionMiddlewareBuilder {
+        SessionMiddlewareBuilder::new(Arc::new(store))
+    }
+
+    pub(crate) fn from_engine(engine: Result<SessionEngine, SessionError>) -> Self {
+        SessionMiddleware {
+            engine: engine.map_err(Arc::new),
+        }
     }
 }
 
@@ -41,10 +100,17 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(InnerSessionMiddleware {
-            service,
-            engine: self.engine.clone(),
-        }))
+        ready(match &self.engine {
+            Ok(engine) => Ok(InnerSessionMiddleware {
+                service,
+                engine: engine.clone(),
+            }),
+            Err(error) => {
+                // actix-web then refuses to start the worker, and so the server
+                tracing::error!("SessionMiddleware: {error}");
+                Err(())
+            }
+        })
     }
 }
 
@@ -70,7 +136,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         if req.extensions().contains::<session_core::Session>() {
-            let response = error_response(&ErrorResponse::applied_twice("SessionMiddleware"));
+            let response = ErrorResponse::applied_twice("SessionMiddleware").to_actix();
             return Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) });
         }
         // A TLS listener, or the URI / a proxy saying https: core decides what counts.
@@ -109,7 +175,7 @@ where
                 },
                 Outcome::Failed(error) => {
                     let (request, _) = response.into_parts();
-                    let replaced = ServiceResponse::new(request, error_response(&error));
+                    let replaced = ServiceResponse::new(request, error.to_actix());
                     return Ok(replaced.map_into_right_body());
                 }
             }

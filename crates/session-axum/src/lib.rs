@@ -1,38 +1,33 @@
-//! axum 0.8 adapter of **distributed-session**.
+//! axum 0.8 adapter of **distributed-session**: [`SessionLayer`].
 //!
-//! Add a [`SessionLayer`] built from a [`SessionEngine`] to the router, then take a
-//! [`Session`] in any handler. Everything else (cookies, loading, locking, committing
-//! before the response leaves) is done by `session-core`; this crate only moves
-//! headers and responses between it and axum.
+//! Add a [`SessionLayer`] built from the app's store to the router, then take a
+//! [`Session`](session_core::Session) in any handler (the extractor itself lives in
+//! `session-core`, behind its `axum` feature, so the facade has one `Session` type for
+//! both frameworks). Everything else (cookies, loading, locking, committing before the
+//! response leaves) is done by `session-core`; this crate only moves headers and
+//! responses between it and axum.
 //!
 //! ```
 //! use axum::{routing::get, Router};
-//! use session_axum::{Session, SessionError, SessionLayer};
-//! use session_core::SessionEngine;
+//! use session_axum::SessionLayer;
+//! use session_core::{Error, Session};
 //! use session_memory::MemoryCache;
 //!
-//! async fn counter(session: Session) -> Result<String, SessionError> {
-//!     let n = session.get_i32("counter").await?.unwrap_or(0) + 1;
-//!     session.set_i32("counter", n).await?;
+//! async fn counter(session: Session) -> Result<String, Error> {
+//!     let n: i64 = session.get("counter").await?.unwrap_or(0) + 1;
+//!     session.insert("counter", n).await?;
 //!     Ok(n.to_string())
 //! }
 //!
-//! # fn main() -> Result<(), session_core::Error> {
-//! let engine = SessionEngine::builder().build(MemoryCache::default())?;
 //! let app: Router = Router::new()
 //!     .route("/counter", get(counter))
-//!     .layer(SessionLayer::new(engine));
-//! # let _ = app; Ok(()) }
+//!     .layer(SessionLayer::new(MemoryCache::default()));
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod extract;
 mod layer;
-mod response;
 mod service;
 
-pub use extract::{Session, SessionError, SessionLayerMissing};
 pub use layer::SessionLayer;
 pub use service::SessionService;
-pub use session_core::SessionEngine;

@@ -2,16 +2,14 @@
 
 use std::task::{Context, Poll};
 
-use axum::response::Response;
+use axum_core::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use http::{
     header::{COOKIE, SET_COOKIE},
     HeaderName, HeaderValue, Request,
 };
-use session_core::{ErrorResponse, Outcome, SessionEngine};
+use session_core::adapter::{ErrorResponse, Outcome, SessionEngine};
 use tower_service::Service;
-
-use crate::response::error_response;
 
 /// The service made by [`SessionLayer`](crate::SessionLayer).
 ///
@@ -45,7 +43,7 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if req.extensions().get::<session_core::Session>().is_some() {
-            let response = error_response(&ErrorResponse::applied_twice("SessionLayer"));
+            let response = ErrorResponse::applied_twice("SessionLayer").into_response();
             return Box::pin(async move { Ok(response) });
         }
         let headers = req.headers();
@@ -77,7 +75,7 @@ where
                         )
                     }
                 },
-                Outcome::Failed(error) => response = error_response(&error),
+                Outcome::Failed(error) => response = error.into_response(),
             }
             Ok(response)
         })

@@ -5,7 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use session_core::{async_trait, DistributedCache, EntryOptions, Outcome, SessionEngine, SigningKey};
+use session_core::adapter::{Outcome, SessionEngine};
+use session_core::store::{async_trait, DistributedCache, EntryOptions};
+use session_core::SigningKey;
 
 /// A cache that remembers one value: isolates the engine and codecs from store costs.
 #[derive(Default)]

@@ -1,10 +1,13 @@
 //! The `DistributedCache` port (ASP.NET Core's `IDistributedCache`).
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::{Arc, OnceLock},
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 
-use crate::{lock::SessionLock, Result};
+use crate::{engine::lock_table::LockTable, lock::SessionLock, Result};
 
 /// Expiry of one cache entry (ASP.NET Core's `DistributedCacheEntryOptions`).
 ///
@@ -91,12 +94,80 @@ pub trait DistributedCache: Send + Sync + 'static {
     /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
     async fn remove(&self, key: &str) -> Result<()>;
 
+    /// The in-process lock table this store shares with all its clones, if it keeps one.
+    ///
+    /// Every engine built over a clone of one store (one per actix-web worker, say)
+    /// then waits on the same table, so the requests of a session are serialized across
+    /// all of them in-process. Without one (the default), each engine has a table of its
+    /// own, and only the store's [`SessionLock`] (if any) serializes across engines.
+    fn local_locks(&self) -> Option<&LocalLocks> {
+        None
+    }
+
+    /// Whether several processes can share this store (default `true`). An engine over
+    /// such a store refuses to start without a signing key: instances with random keys
+    /// would reject each other's cookies. The memory store answers `false`.
+    fn is_distributed(&self) -> bool {
+        true
+    }
+
     /// The store's session-lock capability, if it has one.
     ///
     /// Without it the engine still serializes the requests of a session within one
     /// process, but not across processes, and logs a warning when it is built.
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         None
+    }
+}
+
+/// A shared store is a store: `Arc<dyn DistributedCache>` (or `Arc<MyStore>`) can be
+/// handed to a session layer while the application keeps its own handle.
+#[async_trait]
+impl<T: DistributedCache + ?Sized> DistributedCache for Arc<T> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        (**self).get(key).await
+    }
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        (**self).set(key, value, options).await
+    }
+    async fn refresh(&self, key: &str) -> Result<()> {
+        (**self).refresh(key).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        (**self).remove(key).await
+    }
+    fn local_locks(&self) -> Option<&LocalLocks> {
+        (**self).local_locks()
+    }
+    fn is_distributed(&self) -> bool {
+        (**self).is_distributed()
+    }
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        (**self).session_lock()
+    }
+}
+
+/// The in-process half of the session lock: the table of sessions locked in this
+/// process, shared by every clone of the store that keeps it.
+///
+/// A store author keeps one in the state its clones share and returns it from
+/// [`DistributedCache::local_locks`]. The table is made by the first engine built over
+/// the store, with that engine's `max_locked_sessions` bound.
+#[derive(Clone, Default)]
+pub struct LocalLocks(Arc<OnceLock<Arc<LockTable>>>);
+
+impl LocalLocks {
+    /// The table, made with `limit` if this is its first use.
+    pub(crate) fn table(&self, limit: usize) -> Arc<LockTable> {
+        Arc::clone(self.0.get_or_init(|| Arc::new(LockTable::new(limit))))
+    }
+}
+
+impl std::fmt::Debug for LocalLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalLocks")
+            .field("in_use", &self.0.get().is_some())
+            .finish()
     }
 }
 

@@ -65,6 +65,28 @@ impl SigningKey {
     }
 }
 
+impl From<&cookie::Key> for SigningKey {
+    /// The key of an app that already has a `cookie::Key` (as actix-session and
+    /// axum-extra's signed cookies use): its 64-byte master secret signs the session.
+    ///
+    /// ```
+    /// use session_core::SigningKey;
+    /// let key = cookie::Key::generate();
+    /// let signing = SigningKey::from(&key);
+    /// ```
+    fn from(key: &cookie::Key) -> Self {
+        // A master key is 64 bytes, SHA-256's block size: the fixed-size constructor
+        // cannot fail, and never needs the fallible one.
+        let mut secret = [0u8; 64];
+        let master = key.master();
+        let n = master.len().min(64);
+        secret[..n].copy_from_slice(&master[..n]);
+        SigningKey {
+            mac: <HmacSha256 as KeyInit>::new(&secret.into()),
+        }
+    }
+}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningKey(..)")

@@ -69,7 +69,7 @@ impl CookieValue {
     }
 
     /// The value as text (it is ASCII).
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
@@ -201,15 +201,16 @@ mod tests {
     }
 
     #[test]
-    fn defaults_give_httponly_lax_root_path() {
+    fn defaults_give_id_httponly_lax_secure_root_path() {
         let opts = CookieOptions::default();
         let set = set_cookie(&opts, Some(V), false);
-        assert!(set.starts_with(&format!("Kr.Session={V}")));
-        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
-            assert!(set.contains(attr), "{set}");
+        assert!(set.starts_with(&format!("id={V}")), "{set}");
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+            assert!(set.contains(attr), "{attr} missing: {set}");
         }
-        assert!(!set.contains("Secure"));
-        assert!(set_cookie(&opts, Some(V), true).contains("Secure"));
+        let same_as_request = CookieOptions::default().secure_policy(SecurePolicy::SameAsRequest);
+        assert!(!set_cookie(&same_as_request, Some(V), false).contains("Secure"));
+        assert!(set_cookie(&same_as_request, Some(V), true).contains("Secure"));
     }
 
     #[test]

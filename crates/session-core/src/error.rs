@@ -76,8 +76,9 @@ pub enum Error {
         /// The type the getter expected.
         expected: &'static str,
     },
-    /// A serde value could not be converted to or from JSON.
-    #[error("session value {key:?} could not be (de)serialized")]
+    /// A value could not be written as JSON (a map with keys that are not strings, a
+    /// `Serialize` impl that fails).
+    #[error("session value {key:?} could not be serialized")]
     Serialization {
         /// The key that was read or written.
         key: String,
@@ -88,6 +89,10 @@ pub enum Error {
     /// The session was used after its response was committed.
     #[error("session used after its request finished")]
     Closed,
+    /// A change after [`Session::save`](crate::Session::save): the session is already
+    /// committed, so the change would be lost.
+    #[error("session changed after save(): the change would be lost")]
+    Saved,
     /// The session could not be loaded: earlier in this request, or for the request of
     /// the same session ahead of this one; see the log for the cause.
     #[error("session unavailable: {0}")]
@@ -116,9 +121,11 @@ impl Error {
             | Error::LeaseLost
             | Error::Unavailable(_) => 503,
             Error::PayloadTooLarge { .. } | Error::EntryTooLarge { .. } => 413,
-            Error::TypeMismatch { .. } | Error::Serialization { .. } | Error::Closed | Error::Config(_) => {
-                500
-            }
+            Error::TypeMismatch { .. }
+            | Error::Serialization { .. }
+            | Error::Closed
+            | Error::Saved
+            | Error::Config(_) => 500,
         }
     }
 
@@ -138,7 +145,7 @@ impl Error {
             Error::TypeMismatch { .. } | Error::Serialization { .. } => {
                 "Session value has an unexpected type"
             }
-            Error::Closed | Error::Config(_) => "Session misconfigured on the server",
+            Error::Closed | Error::Saved | Error::Config(_) => "Session misconfigured on the server",
         }
     }
 

@@ -67,12 +67,18 @@ impl SessionId {
     }
 }
 
-/// A redacted view of an id; see [`SessionId::redacted`].
+/// A redacted view of an id; see [`SessionId::redacted`]. `Debug` redacts too.
 pub struct Redacted<'a>(&'a str);
 
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}…", self.0.get(..4).unwrap_or(""))
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redacted({self})")
     }
 }
 
@@ -108,7 +114,7 @@ mod tests {
     #[test]
     fn printing_redacts() {
         let id = SessionId::generate();
-        let shown = format!("{id} {id:?}");
+        let shown = format!("{id} {id:?} {:?}", id.redacted());
         assert!(!shown.contains(id.expose()));
         assert!(shown.contains(&id.expose()[..4]));
     }

@@ -18,10 +18,11 @@ pub enum SameSite {
 /// `CookieSecurePolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SecurePolicy {
-    /// Always `Secure`: the cookie only travels over HTTPS.
-    Always,
-    /// `Secure` when the request came over HTTPS (default).
+    /// Always `Secure`: the cookie only travels over HTTPS (default). Browsers still
+    /// accept it from `http://localhost`.
     #[default]
+    Always,
+    /// `Secure` when the request came over HTTPS.
     SameAsRequest,
     /// Never `Secure`.
     ///
@@ -50,12 +51,13 @@ pub enum TrustedProxy {
     Forwarded,
 }
 
-/// The session cookie (seed: `New-KrCookieBuilder`).
+/// The session cookie (seed: `New-KrCookieBuilder`), set through
+/// [`SessionConfig`](crate::adapter::SessionConfig).
 ///
-/// Defaults: name `Kr.Session`, path `/`, no domain, `HttpOnly`, `SameSite=Lax`,
-/// [`SecurePolicy::SameAsRequest`], no `Max-Age` (a browser-session cookie).
+/// Defaults: name `id`, path `/`, no domain, `HttpOnly`, `SameSite=Lax`,
+/// [`SecurePolicy::Always`], no `Max-Age` (a browser-session cookie).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CookieOptions {
+pub(crate) struct CookieOptions {
     pub(crate) name: String,
     pub(crate) path: String,
     pub(crate) domain: Option<String>,
@@ -69,12 +71,12 @@ pub struct CookieOptions {
 impl Default for CookieOptions {
     fn default() -> Self {
         CookieOptions {
-            name: "Kr.Session".to_owned(),
+            name: "id".to_owned(),
             path: "/".to_owned(),
             domain: None,
             http_only: true,
             same_site: SameSite::Lax,
-            secure: SecurePolicy::SameAsRequest,
+            secure: SecurePolicy::Always,
             max_age: None,
             trusted_proxy: TrustedProxy::None,
         }
@@ -82,66 +84,30 @@ impl Default for CookieOptions {
 }
 
 impl CookieOptions {
-    /// Default options with the given cookie name. Pick a name unique to the app.
-    pub fn new(name: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(name: &str) -> Self {
         CookieOptions {
-            name: name.into(),
+            name: name.to_owned(),
             ..Self::default()
         }
     }
 
-    /// The cookie's `Path` (default `/`).
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+    #[cfg(test)]
+    pub(crate) fn path(mut self, path: &str) -> Self {
+        self.path = path.to_owned();
         self
     }
 
-    /// The cookie's `Domain` (default none: the exact host only).
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
     }
 
-    /// Whether the cookie is `HttpOnly` (default `true`).
-    ///
-    /// # Warning
-    /// With `false`, page scripts (and any injected script) can read the session id.
-    pub fn http_only(mut self, http_only: bool) -> Self {
-        self.http_only = http_only;
-        self
-    }
-
-    /// The cookie's `SameSite` (default [`SameSite::Lax`]).
-    pub fn same_site(mut self, same_site: SameSite) -> Self {
-        self.same_site = same_site;
-        self
-    }
-
-    /// When the cookie is `Secure` (default [`SecurePolicy::SameAsRequest`]).
-    pub fn secure_policy(mut self, policy: SecurePolicy) -> Self {
+    #[cfg(test)]
+    pub(crate) fn secure_policy(mut self, policy: SecurePolicy) -> Self {
         self.secure = policy;
         self
-    }
-
-    /// Makes the cookie persistent for `max_age` (default: none, the cookie ends with
-    /// the browser session). The cookie is sent when the session is created or its id
-    /// changes; the server-side idle timeout still applies.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
-        self
-    }
-
-    /// The forwarding header of the trusted reverse proxy in front of the app, if any
-    /// (default [`TrustedProxy::None`]: forwarding headers are ignored). Only
-    /// [`SecurePolicy::SameAsRequest`] reads it.
-    pub fn trusted_proxy(mut self, proxy: TrustedProxy) -> Self {
-        self.trusted_proxy = proxy;
-        self
-    }
-
-    /// The cookie's name.
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Checks that every attribute can be written into a `Set-Cookie` header as it is
@@ -236,7 +202,7 @@ impl Default for Limits {
 
 impl Limits {
     /// How long a request may wait for its session's lock.
-    pub fn lock_wait(&self) -> Duration {
+    pub(crate) fn lock_wait(&self) -> Duration {
         self.lock_wait.unwrap_or(self.io_timeout)
     }
 }

@@ -1,4 +1,4 @@
-//! Byte encodings of the typed helpers.
+//! The one encoding of session values (JSON), and clock helpers.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -6,45 +6,16 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{Error, Result};
 
-fn mismatch(key: &str, expected: &'static str) -> Error {
-    Error::TypeMismatch {
+/// The value under `key` as a `T`; a value of another type is a [`Error::TypeMismatch`].
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|_| Error::TypeMismatch {
         key: key.to_owned(),
-        expected,
-    }
-}
-
-pub(crate) fn decode_string(key: &str, bytes: &[u8]) -> Result<String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| mismatch(key, "UTF-8 string"))
-}
-
-pub(crate) fn decode_i32(key: &str, bytes: &[u8]) -> Result<i32> {
-    <[u8; 4]>::try_from(bytes)
-        .map(i32::from_be_bytes)
-        .map_err(|_| mismatch(key, "i32"))
-}
-
-pub(crate) fn decode_i64(key: &str, bytes: &[u8]) -> Result<i64> {
-    <[u8; 8]>::try_from(bytes)
-        .map(i64::from_be_bytes)
-        .map_err(|_| mismatch(key, "i64"))
-}
-
-pub(crate) fn decode_bool(key: &str, bytes: &[u8]) -> Result<bool> {
-    match bytes {
-        [0] => Ok(false),
-        [1] => Ok(true),
-        _ => Err(mismatch(key, "bool")),
-    }
-}
-
-pub(crate) fn decode_json<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|source| Error::Serialization {
-        key: key.to_owned(),
-        source,
+        expected: std::any::type_name::<T>(),
     })
 }
 
-pub(crate) fn encode_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>> {
+/// `value` as stored under `key`.
+pub(crate) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|source| Error::Serialization {
         key: key.to_owned(),
         source,
@@ -71,12 +42,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wrong_sizes_are_type_errors() {
-        assert!(decode_i32("k", &[1, 2, 3]).is_err());
-        assert_eq!(decode_i32("k", &7i32.to_be_bytes()).ok(), Some(7));
-        assert!(decode_i64("k", &[0; 4]).is_err());
-        assert!(decode_bool("k", &[2]).is_err());
-        assert!(decode_string("k", &[0xff]).is_err());
-        assert!(decode_json::<u32>("k", b"\"x\"").is_err());
+    fn one_encoding_per_type_and_other_types_are_mismatches() {
+        assert_eq!(encode("k", &5i32).ok().as_deref(), Some(b"5".as_slice()));
+        assert_eq!(decode::<i64>("k", b"5").ok(), Some(5));
+        assert!(matches!(
+            decode::<i32>("k", b"\"abc\""),
+            Err(Error::TypeMismatch { expected: "i32", .. })
+        ));
+        assert!(decode::<bool>("k", b"1").is_err());
+        assert!(decode::<String>("k", &[0xff]).is_err());
+        assert_eq!(decode::<Vec<u8>>("k", b"[1,2]").ok(), Some(vec![1, 2]));
+        assert!(decode::<u8>("k", b"300").is_err());
     }
 }

@@ -5,7 +5,7 @@
 use std::{hint::black_box, time::Duration};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use session_core::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock};
+use session_core::store::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock};
 use session_memory::{MemoryCache, MemoryCacheOptions};
 
 const SESSIONS: usize = 100_000;

@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use session_core::{EntryOptions, LockToken};
+use session_core::store::{EntryOptions, LockToken};
 
 /// "Never" on the store's clock.
 pub(crate) const NEVER: u64 = u64::MAX;
@@ -28,7 +28,7 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// A new entry touched at `now`; `None` if its absolute expiry has already passed.
-    pub fn new(value: Box<[u8]>, options: EntryOptions, now: u64) -> Option<Entry> {
+    pub(crate) fn new(value: Box<[u8]>, options: EntryOptions, now: u64) -> Option<Entry> {
         let mut entry = Entry {
             value,
             expires_at: NEVER,
@@ -42,7 +42,7 @@ impl Entry {
     }
 
     /// Takes new expiry options at `now`; `None` if the absolute expiry has passed.
-    pub fn apply(&mut self, options: EntryOptions, now: u64) -> Option<()> {
+    pub(crate) fn apply(&mut self, options: EntryOptions, now: u64) -> Option<()> {
         self.absolute = match options.absolute_expiration {
             Some(at) => now.saturating_add(millis(at.duration_since(SystemTime::now()).ok()?)),
             None => NEVER,
@@ -53,27 +53,27 @@ impl Entry {
     }
 
     /// Slides the expiry from `now`, capped by the absolute expiry.
-    pub fn touch(&mut self, now: u64) {
+    pub(crate) fn touch(&mut self, now: u64) {
         self.expires_at = now.saturating_add(self.sliding).min(self.absolute);
     }
 
-    pub fn is_expired(&self, now: u64) -> bool {
+    pub(crate) fn is_expired(&self, now: u64) -> bool {
         self.expires_at <= now
     }
 
     /// Whether a live lease of another token is on the entry.
-    pub fn leased_by_other(&self, token: &LockToken, now: u64) -> bool {
+    pub(crate) fn leased_by_other(&self, token: &LockToken, now: u64) -> bool {
         self.lease_until > now && self.lease_token != *token.as_bytes()
     }
 
-    pub fn take_lease(&mut self, token: &LockToken, until: u64) {
+    pub(crate) fn take_lease(&mut self, token: &LockToken, until: u64) {
         self.lease_token = *token.as_bytes();
         self.lease_until = until;
     }
 
     /// Releases the lease if `token` holds it and it is live. An expired lease of
     /// `token` is dropped too, but counts as lost.
-    pub fn release_lease(&mut self, token: &LockToken, now: u64) -> bool {
+    pub(crate) fn release_lease(&mut self, token: &LockToken, now: u64) -> bool {
         if self.lease_until == 0 || self.lease_token != *token.as_bytes() {
             return false;
         }

@@ -32,21 +32,31 @@ mod options;
 mod store;
 
 use std::{
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
 use async_trait::async_trait;
-use session_core::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, Result, SessionLock};
+use session_core::store::{
+    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
+};
+use session_core::Result;
 
 pub use options::MemoryCacheOptions;
 use store::Store;
 
-/// The in-process cache. Cheap to share behind an `Arc`; all operations take one short
-/// mutex and never wait on I/O.
-#[derive(Debug)]
+/// The in-process cache. Cheap to clone: clones share one store and one lock table
+/// (build it once, then clone it into each actix-web worker's middleware). All operations
+/// take one short mutex and never wait on I/O.
+#[derive(Debug, Clone)]
 pub struct MemoryCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     store: Mutex<Store>,
+    locks: LocalLocks,
 }
 
 impl Default for MemoryCache {
@@ -59,7 +69,10 @@ impl MemoryCache {
     /// A cache with the given options.
     pub fn new(options: MemoryCacheOptions) -> Self {
         MemoryCache {
-            store: Mutex::new(Store::new(options)),
+            inner: Arc::new(Inner {
+                store: Mutex::new(Store::new(options)),
+                locks: LocalLocks::default(),
+            }),
         }
     }
 
@@ -74,7 +87,7 @@ impl MemoryCache {
     fn lock(&self) -> MutexGuard<'_, Store> {
         // Every critical section leaves the store consistent, so a panic elsewhere while
         // holding the lock does not make it unusable.
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Number of live (unexpired) entries.
@@ -113,6 +126,14 @@ impl DistributedCache for MemoryCache {
     async fn remove(&self, key: &str) -> Result<()> {
         self.with(|store, _| store.remove(key));
         Ok(())
+    }
+
+    fn local_locks(&self) -> Option<&LocalLocks> {
+        Some(&self.inner.locks)
+    }
+
+    fn is_distributed(&self) -> bool {
+        false
     }
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {

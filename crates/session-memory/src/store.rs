@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use compact_str::CompactString;
 use lru::LruCache;
-use session_core::{CommitOp, EntryOptions, Error, LockToken, Result};
+use session_core::store::{CommitOp, EntryOptions, LockToken};
+use session_core::{Error, Result};
 
 use crate::{
     entry::{millis, Entry},
@@ -31,7 +32,7 @@ fn weight(key: &str, value: &[u8]) -> usize {
 }
 
 impl Store {
-    pub fn new(options: MemoryCacheOptions) -> Self {
+    pub(crate) fn new(options: MemoryCacheOptions) -> Self {
         Store {
             entries: LruCache::unbounded(),
             size: 0,
@@ -46,25 +47,25 @@ impl Store {
     }
 
     /// Now, on the store's clock.
-    pub fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         millis(self.epoch.elapsed())
     }
 
     /// A duration from now, on the store's clock.
-    pub fn after(&self, now: u64, d: Duration) -> u64 {
+    pub(crate) fn after(&self, now: u64, d: Duration) -> u64 {
         now.saturating_add(millis(d))
     }
 
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
-    pub fn live_count(&self, now: u64) -> usize {
+    pub(crate) fn live_count(&self, now: u64) -> usize {
         self.entries.iter().filter(|(_, e)| !e.is_expired(now)).count()
     }
 
     /// Drops expired entries if the last scan is old enough.
-    pub fn scan_if_due(&mut self, now: u64) {
+    pub(crate) fn scan_if_due(&mut self, now: u64) {
         if now.saturating_sub(self.last_scan) < self.scan_every {
             return;
         }
@@ -86,7 +87,7 @@ impl Store {
     /// The live entry under `key`, with its expiry slid and marked recently used. An
     /// expired entry is reported missing and left for the next scan or overwrite (one
     /// hash lookup either way).
-    pub fn live(&mut self, key: &str, now: u64) -> Option<&mut Entry> {
+    pub(crate) fn live(&mut self, key: &str, now: u64) -> Option<&mut Entry> {
         let entry = self.entries.get_mut(key)?;
         if entry.is_expired(now) {
             return None;
@@ -96,7 +97,7 @@ impl Store {
     }
 
     /// Releases `token`'s lease on `key` and applies `op`, in one lookup.
-    pub fn commit(&mut self, key: &str, token: &LockToken, op: CommitOp, now: u64) -> Result<()> {
+    pub(crate) fn commit(&mut self, key: &str, token: &LockToken, op: CommitOp, now: u64) -> Result<()> {
         let limit = self.size_limit;
         let Some(entry) = self.entries.get_mut(key) else {
             return Err(Error::LeaseLost);
@@ -127,7 +128,7 @@ impl Store {
     }
 
     /// Stores `value`, in place if the key exists (keeping its lease).
-    pub fn set(&mut self, key: &str, value: Vec<u8>, options: EntryOptions, now: u64) -> Result<()> {
+    pub(crate) fn set(&mut self, key: &str, value: Vec<u8>, options: EntryOptions, now: u64) -> Result<()> {
         let added = weight(key, &value);
         if let Some(limit) = self.size_limit {
             if added > limit {
@@ -178,7 +179,7 @@ impl Store {
     }
 
     /// Deletes `key`. Its weight must not have been subtracted yet.
-    pub fn remove(&mut self, key: &str) {
+    pub(crate) fn remove(&mut self, key: &str) {
         if let Some(old) = self.entries.pop(key) {
             self.size -= weight(key, &old.value);
         }

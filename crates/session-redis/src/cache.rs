@@ -8,10 +8,11 @@ use std::{
 use async_trait::async_trait;
 use bb8::{ErrorSink, Pool};
 use bb8_redis::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
-use session_core::{
-    error_chain, start_up_check, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken,
-    Result, SessionLock,
+use session_core::__private::{error_chain, start_up_check};
+use session_core::store::{
+    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
 };
+use session_core::{Error, Result};
 
 use crate::{
     address, client,
@@ -30,6 +31,8 @@ pub struct RedisCache {
     prefix: String,
     ping_timeout: Duration,
     released: Arc<Released>,
+    /// The in-process lock table every clone shares.
+    locks: LocalLocks,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -64,6 +67,7 @@ impl RedisCache {
             prefix: String::new(),
             ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
             released: Arc::default(),
+            locks: LocalLocks::default(),
         }
     }
 
@@ -97,7 +101,7 @@ impl RedisCache {
     /// If Redis cannot be reached now, the cause is logged and the cache is returned all
     /// the same: the app starts, session requests answer 503 until Redis is reachable,
     /// and then everything works without a restart. The start-up check (a `PING`) holds
-    /// up the caller at most [`START_UP_WAIT`](session_core::START_UP_WAIT) (1 s): a Redis
+    /// up the caller at most [`START_UP_WAIT`](session_core::__private::START_UP_WAIT) (1 s): a Redis
     /// that accepts connections and does not answer is reported in the background, when
     /// the connect timeout ends.
     ///
@@ -333,6 +337,10 @@ impl DistributedCache for RedisCache {
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
+    }
+
+    fn local_locks(&self) -> Option<&LocalLocks> {
+        Some(&self.locks)
     }
 }
 

@@ -16,7 +16,8 @@ use std::{
 
 use bb8::Pool;
 use bb8_redis::redis::RedisError;
-use session_core::{error_chain, Error, Result};
+use session_core::__private::error_chain;
+use session_core::{Error, Result};
 
 use crate::manager::{Handle, RedisManager};
 

@@ -24,7 +24,8 @@ use std::{
 };
 
 use bb8_redis::redis::{RedisError, Value};
-use session_core::{error_chain, LockToken, ReleaseRetry};
+use session_core::__private::{error_chain, ReleaseRetry};
+use session_core::store::LockToken;
 
 use crate::{
     cache::{forgot_script, reload_and_send, unlock_call, RedisCache, Route},

@@ -13,7 +13,7 @@ use std::{
 };
 
 use bb8_redis::redis::{RedisWrite, ToRedisArgs};
-use session_core::EntryOptions;
+use session_core::store::EntryOptions;
 
 /// .NET ticks (100 ns) between 0001-01-01 and the Unix epoch.
 const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
@@ -29,7 +29,7 @@ pub(crate) struct KeyName<'a> {
 
 impl<'a> KeyName<'a> {
     /// The entry `key` under `prefix`.
-    pub fn data(prefix: &'a str, key: &'a str) -> Self {
+    pub(crate) fn data(prefix: &'a str, key: &'a str) -> Self {
         KeyName {
             prefix,
             key,
@@ -38,11 +38,11 @@ impl<'a> KeyName<'a> {
     }
 
     /// The lease of this entry.
-    pub fn lock(self) -> Self {
+    pub(crate) fn lock(self) -> Self {
         KeyName { lock: true, ..self }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.prefix.len() + self.key.len() + 2 + if self.lock { 5 } else { 0 }
     }
 

@@ -26,7 +26,10 @@
 //!     RedisCacheOptions::default().instance_name("KestrunSession_"),
 //! )
 //! .await?;
-//! let engine = session_core::SessionEngine::builder().build(cache)?;
+//! // hand it to the layer or middleware (several instances share it: they need one key)
+//! let config = session_core::adapter::SessionConfig::default()
+//!     .signing_key(session_core::SigningKey::from_bytes(b"the same 32+ byte secret on every instance")?);
+//! let engine = config.build(cache)?;
 //! # let _ = engine; Ok(()) }
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -50,4 +53,4 @@ pub use cache::RedisCache;
 pub use manager::{RedisConnection, RedisManager};
 pub use options::RedisCacheOptions;
 #[doc(no_inline)]
-pub use session_core::{DistributedCache, SessionLock};
+pub use session_core::store::{DistributedCache, SessionLock};

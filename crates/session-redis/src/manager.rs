@@ -78,6 +78,12 @@ pub struct RedisConnection {
     pub(crate) health: Arc<Health>,
 }
 
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConnection").finish_non_exhaustive()
+    }
+}
+
 /// What the calls on one connection have seen, shared by its handles.
 #[derive(Debug, Default)]
 pub(crate) struct Health {

@@ -11,10 +11,11 @@ use deadpool_tiberius::{
     deadpool::{managed, Runtime},
     tiberius::{Query, Row},
 };
-use session_core::{
-    error_chain, start_up_check, CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken,
-    Result, SessionLock,
+use session_core::__private::{error_chain, start_up_check};
+use session_core::store::{
+    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
 };
+use session_core::{Error, Result};
 use tokio::sync::OnceCell;
 
 use crate::{
@@ -42,6 +43,8 @@ struct Inner {
     /// Empty while `create_table_if_missing` has not succeeded yet (SQL Server may be
     /// down at start-up): the next statement creates the table first, one at a time.
     table_ready: OnceCell<()>,
+    /// The in-process lock table every clone shares.
+    locks: LocalLocks,
 }
 
 impl Inner {
@@ -54,6 +57,7 @@ impl Inner {
             } else {
                 OnceCell::new_with(Some(()))
             },
+            locks: LocalLocks::default(),
         })
     }
 }
@@ -92,7 +96,7 @@ impl SqlServerCache {
     /// Creates the table if asked to, and starts the expired-items deletion. If the
     /// server cannot be reached now, the cause is logged and the cache is returned all
     /// the same: session requests answer 503 until it is reachable. The start-up check
-    /// holds up the caller at most [`START_UP_WAIT`](session_core::START_UP_WAIT) (1 s): a
+    /// holds up the caller at most [`START_UP_WAIT`](session_core::__private::START_UP_WAIT) (1 s): a
     /// server that accepts connections and does not answer is reported in the background.
     ///
     /// # Errors
@@ -345,6 +349,10 @@ impl DistributedCache for SqlServerCache {
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
+    }
+
+    fn local_locks(&self) -> Option<&LocalLocks> {
+        Some(&self.inner.locks)
     }
 }
 

@@ -32,7 +32,10 @@
 //!     SqlServerCacheOptions::default().table_name("Sessions").create_table_if_missing(true),
 //! )
 //! .await?;
-//! let engine = session_core::SessionEngine::builder().build(cache)?;
+//! // hand it to the layer or middleware (several instances share it: they need one key)
+//! let config = session_core::adapter::SessionConfig::default()
+//!     .signing_key(session_core::SigningKey::from_bytes(b"the same 32+ byte secret on every instance")?);
+//! let engine = config.build(cache)?;
 //! # let _ = engine; Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -50,4 +53,4 @@ pub use deadpool_tiberius::tiberius;
 pub use manager::{SqlConnection, SqlManager};
 pub use options::{SqlServerCacheOptions, MIN_DELETION_INTERVAL};
 #[doc(no_inline)]
-pub use session_core::{DistributedCache, SessionLock};
+pub use session_core::store::{DistributedCache, SessionLock};

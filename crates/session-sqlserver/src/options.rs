@@ -170,7 +170,8 @@ mod tests {
             panic!("connect_with: {cache:?}");
         };
         let build = |lease| {
-            session_core::SessionEngine::builder()
+            session_core::adapter::SessionEngine::builder()
+                .signing_key(session_core::SigningKey::generate())
                 .lock_lease(lease)
                 .build(cache.clone())
         };

@@ -14,7 +14,7 @@ use std::time::Duration;
 #[cfg(test)]
 use std::time::SystemTime;
 
-use session_core::EntryOptions;
+use session_core::store::EntryOptions;
 
 /// Sliding window used when an entry has neither expiry (ASP.NET's
 /// `DefaultSlidingExpiration`).
@@ -77,7 +77,7 @@ pub(crate) struct Table {
 
 impl Table {
     /// `[dbo].[Sessions]`, the default.
-    pub fn dbo_sessions() -> Table {
+    pub(crate) fn dbo_sessions() -> Table {
         Table {
             schema: "dbo".to_owned(),
             name: "Sessions".to_owned(),
@@ -88,7 +88,7 @@ impl Table {
     /// `None` unless both names are plain identifiers (letters, digits, `_`, `$`, `#`,
     /// `@`, not starting with a digit, at most 128 characters): they are spliced into
     /// statement text.
-    pub fn new(schema: &str, name: &str) -> Option<Table> {
+    pub(crate) fn new(schema: &str, name: &str) -> Option<Table> {
         let ok = |s: &str| {
             !s.is_empty()
                 && s.len() <= 128

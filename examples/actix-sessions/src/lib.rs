@@ -12,10 +12,7 @@ use actix_web::{
     web, App, HttpResponse, HttpServer,
 };
 use anyhow::Context;
-use distributed_session::{
-    actix::{Session, SessionMiddleware},
-    SessionEngine,
-};
+use distributed_session::{Session, SessionMiddleware, SessionMiddlewareBuilder};
 use sessions_tutorial::{Args, Reply, ReplyBody, Routes, SelfSigned};
 use tokio::sync::oneshot;
 
@@ -97,6 +94,14 @@ pub struct Running {
     thread: JoinHandle<()>,
 }
 
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Running {
     /// Stops accepting, lets requests in flight finish (at most 5 s), and waits.
     pub async fn stop(self) {
@@ -106,7 +111,27 @@ impl Running {
     }
 }
 
-/// Builds the engine from `args` and serves the tutorial on an actix system running in
+/// The tutorial's session middleware, configured (not built): the store and options
+/// `args` choose, with the seed's cookie name `Kr.Session`. Each worker builds its own
+/// middleware from a clone; clones of one store share its data and its lock table.
+///
+/// # Errors
+/// If the store cannot be set up or an option is invalid (checked here, at start-up).
+pub async fn session_middleware(args: &Args) -> anyhow::Result<SessionMiddlewareBuilder> {
+    let mut builder = SessionMiddleware::builder(args.store().await?)
+        .cookie_name("Kr.Session") // the seed's name (the library's default is `id`)
+        .cookie_secure(!args.http) // `--http` serves plain HTTP: no `Secure` there
+        .idle_timeout(args.idle_timeout())
+        .io_timeout(args.io_timeout())
+        .lock_lease(args.lock_lease());
+    if let Some(key) = args.signing_key()? {
+        builder = builder.signing_key(key);
+    }
+    builder.clone().try_build()?;
+    Ok(builder)
+}
+
+/// Builds the session middleware from `args` and serves the tutorial on an actix system running in
 /// its own thread (so it can be started from any async runtime, or none).
 ///
 /// # Errors
@@ -139,17 +164,13 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
 }
 
 async fn bind(args: &Args) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
-    let engine: SessionEngine = args.engine().await?;
+    let sessions = session_middleware(args).await?;
     let listener = std::net::TcpListener::bind((args.ip, args.port))
         .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
     let addr = listener.local_addr()?;
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(SessionMiddleware::new(engine.clone()))
-            .configure(configure)
-    })
-    .disable_signals()
-    .shutdown_timeout(5);
+    let server = HttpServer::new(move || App::new().wrap(sessions.clone().build()).configure(configure))
+        .disable_signals()
+        .shutdown_timeout(5);
     let server = if args.http {
         server.listen(listener)?
     } else {

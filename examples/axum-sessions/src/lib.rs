@@ -15,10 +15,7 @@ use axum::{
     Router,
 };
 use axum_server::{tls_rustls::RustlsConfig, Handle};
-use distributed_session::{
-    axum::{Session, SessionLayer},
-    SessionEngine,
-};
+use distributed_session::{Session, SessionLayer};
 use sessions_tutorial::{Args, Reply, ReplyBody, Routes, SelfSigned};
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -46,8 +43,26 @@ fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params.get(name).map(String::as_str)
 }
 
-/// The tutorial's routes behind a [`SessionLayer`] over `engine`.
-pub fn router(engine: SessionEngine) -> Router {
+/// The tutorial's session layer: the store and options `args` choose, with the seed's
+/// cookie name `Kr.Session`.
+///
+/// # Errors
+/// If the store cannot be set up or an option is invalid (checked here, at start-up).
+pub async fn session_layer(args: &Args) -> anyhow::Result<SessionLayer> {
+    let mut layer = SessionLayer::new(args.store().await?)
+        .with_cookie_name("Kr.Session") // the seed's name (the library's default is `id`)
+        .with_secure(!args.http) // `--http` serves plain HTTP: no `Secure` there
+        .with_idle_timeout(args.idle_timeout())
+        .with_io_timeout(args.io_timeout())
+        .with_lock_lease(args.lock_lease());
+    if let Some(key) = args.signing_key()? {
+        layer = layer.with_signing_key(key);
+    }
+    Ok(layer.try_build()?)
+}
+
+/// The tutorial's routes behind `layer`.
+pub fn router(layer: SessionLayer) -> Router {
     Router::new()
         .route("/hello", get(|| async { Out(Routes::hello()) }))
         .route(
@@ -76,7 +91,7 @@ pub fn router(engine: SessionEngine) -> Router {
             "/session/get",
             get(|s: Session, q: Params| async move { Out(Routes::get(&s, param(&q, "key")).await) }),
         )
-        .layer(SessionLayer::new(engine))
+        .layer(layer)
 }
 
 /// A running server.
@@ -85,6 +100,14 @@ pub struct Running {
     pub url: String,
     stop: Stopper,
     task: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How to stop the server: plain HTTP runs on `axum::serve`, HTTPS on `axum-server`.
@@ -111,13 +134,12 @@ impl Running {
     }
 }
 
-/// Builds the engine from `args` and serves the tutorial in a background task.
+/// Builds the session layer from `args` and serves the tutorial in a background task.
 ///
 /// # Errors
 /// If the store cannot be set up, the address cannot be bound, or TLS fails.
 pub async fn start(args: Args) -> anyhow::Result<Running> {
-    let engine = args.engine().await?;
-    let app = router(engine).into_make_service();
+    let app = router(session_layer(&args).await?).into_make_service();
     let listener = std::net::TcpListener::bind((args.ip, args.port))
         .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
     listener.set_nonblocking(true)?;

@@ -1,12 +1,12 @@
-//! The examples' command line (SPEC section 6) and the session engine it configures.
+//! The examples' command line (SPEC section 6) and the store it chooses.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use distributed_session::{
-    CookieOptions, KeyRing, RedisCache, RedisCacheOptions, SameSite, SecurePolicy, SessionEngine, SigningKey,
-    SqlServerCache, SqlServerCacheOptions,
+    store::DistributedCache, MemoryCache, RedisCache, RedisCacheOptions, SigningKey, SqlServerCache,
+    SqlServerCacheOptions,
 };
 
 /// Which store backs the sessions.
@@ -64,42 +64,26 @@ pub struct Args {
     #[arg(long)]
     pub http: bool,
     /// Secret (at least 32 bytes) that signs session cookies; instances sharing a store
-    /// need the same one. Default: a random per-process key.
+    /// need the same one, and a shared store (Redis, SQL Server) refuses to start without
+    /// it. Default with the memory store: a random per-process key.
     #[arg(long, env = "SESSION_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
 }
 
 impl Args {
-    /// The session engine these arguments describe, over the chosen store.
+    /// The store these arguments choose, connected.
     ///
     /// # Errors
-    /// If the store is not compiled in or unreachable, or an option is invalid.
-    pub async fn engine(&self) -> anyhow::Result<SessionEngine> {
-        let cookie = CookieOptions::new("Kr.Session")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure_policy(if self.http {
-                SecurePolicy::None
-            } else {
-                SecurePolicy::Always
-            });
-        let mut builder = SessionEngine::builder()
-            .cookie(cookie)
-            .idle_timeout(Duration::from_secs(self.idle_timeout))
-            .io_timeout(Duration::from_secs(self.io_timeout))
-            .lock_lease(Duration::from_secs(self.lock_lease));
-        if let Some(secret) = &self.signing_key {
-            let key = SigningKey::from_bytes(secret.as_bytes())
-                .context("--signing-key (or SESSION_SIGNING_KEY)")?;
-            builder = builder.key_ring(KeyRing::new(key));
-        }
-        let engine = match self.store {
-            StoreKind::Memory => builder.build(distributed_session::MemoryCache::default())?,
+    /// If the store cannot be set up (a Redis URL or connection string that does not
+    /// parse; a server that cannot be reached is only logged, and answered with 503s).
+    pub async fn store(&self) -> anyhow::Result<Arc<dyn DistributedCache>> {
+        Ok(match self.store {
+            StoreKind::Memory => Arc::new(MemoryCache::default()),
             StoreKind::Redis => {
                 let options = RedisCacheOptions::default()
                     .instance_name("KestrunSession_")
-                    .connect_timeout(Duration::from_secs(self.io_timeout));
-                builder.build(RedisCache::connect(&self.redis_url, options).await?)?
+                    .connect_timeout(self.io_timeout());
+                Arc::new(RedisCache::connect(&self.redis_url, options).await?)
             }
             StoreKind::Sqlserver => {
                 let Some(connection_string) = &self.mssql_connection_string else {
@@ -108,11 +92,37 @@ impl Args {
                 let options = SqlServerCacheOptions::default()
                     .table_name("Sessions")
                     .create_table_if_missing(true)
-                    .connect_timeout(Duration::from_secs(self.io_timeout));
-                builder.build(SqlServerCache::connect(connection_string, options).await?)?
+                    .connect_timeout(self.io_timeout());
+                Arc::new(SqlServerCache::connect(connection_string, options).await?)
             }
-        };
-        Ok(engine)
+        })
+    }
+
+    /// The signing key, if one was given.
+    ///
+    /// # Errors
+    /// If it is shorter than 32 bytes.
+    pub fn signing_key(&self) -> anyhow::Result<Option<SigningKey>> {
+        self.signing_key
+            .as_ref()
+            .map(|secret| SigningKey::from_bytes(secret.as_bytes()))
+            .transpose()
+            .context("--signing-key (or SESSION_SIGNING_KEY)")
+    }
+
+    /// `--idle-timeout`.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
+    }
+
+    /// `--io-timeout`.
+    pub fn io_timeout(&self) -> Duration {
+        Duration::from_secs(self.io_timeout)
+    }
+
+    /// `--lock-lease`.
+    pub fn lock_lease(&self) -> Duration {
+        Duration::from_secs(self.lock_lease)
     }
 
     /// `https` or `http`.

@@ -62,6 +62,7 @@ pub fn init_logging() {
 /// Ctrl-C and SIGTERM, caught from the moment [`listen`](Self::listen) is called (until
 /// then, they end the process at once). Elsewhere than on Unix, only Ctrl-C, and from
 /// the moment [`received`](Self::received) is awaited.
+#[derive(Debug)]
 pub struct ShutdownSignal {
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,

@@ -1,6 +1,6 @@
 //! What each tutorial route does, independent of the web framework.
 
-use distributed_session::{Error, ErrorResponse, Session};
+use distributed_session::{adapter::ErrorResponse, Error, Session};
 use serde::Serialize;
 use serde_json::json;
 
@@ -70,8 +70,8 @@ impl Routes {
     }
 
     /// `GET /session/counter`: increments the session's counter. As with the seed's
-    /// `Get-KrSessionInt32` (ASP.NET's `GetInt32`), a value that is not a 4-byte integer
-    /// (say, a string stored by `/session/set`) counts as no counter: it restarts at 1.
+    /// `Get-KrSessionInt32` (ASP.NET's `GetInt32`), a value that is not an integer (say,
+    /// a string stored by `/session/set`) counts as no counter: it restarts at 1.
     pub async fn counter(session: &Session) -> Reply {
         Self::run(async {
             let current = match session.get_i32("counter").await {
@@ -114,7 +114,7 @@ impl Routes {
     /// `GET /session/whoami`: the stored user, or 401.
     pub async fn whoami(session: &Session) -> Reply {
         Self::run(async {
-            Ok(match lossy_string(session, "user").await? {
+            Ok(match as_text(session, "user").await? {
                 Some(user) => Reply::json(200, json!({ "user": user })),
                 None => Reply::json(401, json!({ "error": "No active session or user not set" })),
             })
@@ -149,15 +149,15 @@ impl Routes {
         .await
     }
 
-    /// `GET /session/get?key=K`: reads a string, or 404. Like the seed's
-    /// `Get-KrSessionString` (ASP.NET's `GetString`), bytes that are not UTF-8 (the
-    /// binary counter, for one) are decoded with replacement characters, not refused.
+    /// `GET /session/get?key=K`: reads a value as text, or 404. Like the seed's
+    /// `Get-KrSessionString`, any value reads as text: a string as it is, another value
+    /// (the counter, for one) as its JSON text.
     pub async fn get(session: &Session, key: Option<&str>) -> Reply {
         let Some(key) = given(key) else {
             return bad_request("Missing or empty 'key' query parameter", "/session/get?key=color");
         };
         Self::run(async {
-            Ok(match lossy_string(session, key).await? {
+            Ok(match as_text(session, key).await? {
                 Some(value) => Reply::json(200, json!({ "key": key, "value": value })),
                 None => Reply::json(
                     404,
@@ -173,13 +173,14 @@ impl Routes {
     }
 }
 
-/// The value under `key` as text, invalid UTF-8 replaced (U+FFFD) as .NET's decoder does.
-async fn lossy_string(session: &Session, key: &str) -> Result<Option<String>, Error> {
+/// The value under `key` as text: a string as it is, any other value (the counter, say)
+/// as its JSON text, as the seed's `Get-KrSessionString` reads any value as text.
+async fn as_text(session: &Session, key: &str) -> Result<Option<String>, Error> {
     Ok(session
-        .get_bytes(key)
+        .get::<serde_json::Value>(key)
         .await?
-        .map(|bytes| match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+        .map(|value| match value {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
         }))
 }

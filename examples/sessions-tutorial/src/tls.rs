@@ -13,6 +13,12 @@ pub struct SelfSigned {
     pub key_der: Vec<u8>,
 }
 
+impl std::fmt::Debug for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelfSigned").finish_non_exhaustive() // (the key stays out)
+    }
+}
+
 impl SelfSigned {
     /// Makes a new certificate for the loopback names and `extra` hosts.
     ///

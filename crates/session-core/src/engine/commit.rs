@@ -100,6 +100,7 @@ impl ErrorResponse {
 pub(crate) async fn commit(engine: &Arc<EngineInner>, state: &mut State, secure_request: bool) -> Outcome {
     match std::mem::replace(&mut state.phase, Phase::Finished) {
         Phase::Unloaded | Phase::Finished => Outcome::Unchanged,
+        Phase::Saved(outcome) => outcome,
         Phase::Failed { response, .. } => {
             // Leases drop here and are released in the background.
             state.lease = None;

@@ -33,7 +33,7 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    pub fn new(engine: Arc<EngineInner>, id: SessionId, token: LockToken, guard: LockGuard) -> Self {
+    pub(crate) fn new(engine: Arc<EngineInner>, id: SessionId, token: LockToken, guard: LockGuard) -> Self {
         Lease {
             engine,
             id,
@@ -44,15 +44,15 @@ impl Lease {
     }
 
     /// The lock call took the lease (it lasts `lock_lease` from about now).
-    pub fn held(&mut self) {
+    pub(crate) fn held(&mut self) {
         self.held_until = Some(Instant::now() + self.engine.limits.lock_lease);
     }
 
-    pub fn id(&self) -> &SessionId {
+    pub(crate) fn id(&self) -> &SessionId {
         &self.id
     }
 
-    pub fn token(&self) -> &LockToken {
+    pub(crate) fn token(&self) -> &LockToken {
         &self.token
     }
 
@@ -60,7 +60,7 @@ impl Lease {
     /// process queued behind it fail at once rather than each waiting out the IO timeout
     /// in turn. (Only timeouts: other store errors come back at once, or belong to one
     /// request, as a deadlock victim's.)
-    pub fn store_failed(&mut self) {
+    pub(crate) fn store_failed(&mut self) {
         if let Some(guard) = &mut self.guard {
             guard.store_failed();
         }
@@ -72,7 +72,7 @@ impl Lease {
     /// connection: only the store can tell, and the Redis store then releases such a
     /// lease itself; with SQL Server it lasts until it expires. Releasing here after
     /// every failure would double the failing calls during an outage.)
-    pub fn forget(mut self) {
+    pub(crate) fn forget(mut self) {
         drop(self.guard.take());
     }
 
@@ -83,7 +83,7 @@ impl Lease {
     /// or hold the lease: the lease is then released in the background, as when a lease
     /// is dropped unused. Releasing is safe either way: it removes the lease only if this
     /// token still owns it.
-    pub async fn commit(mut self, op: CommitOp) -> Result<()> {
+    pub(crate) async fn commit(mut self, op: CommitOp) -> Result<()> {
         let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
         // on a store failure the guard stays for `Drop`, which releases the lease in the
         // background

@@ -52,7 +52,7 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
             Err(error) => {
                 tracing::warn!(session = %id, error = %chain(&error), "session could not be loaded");
                 state.phase = Phase::Failed {
-                    response: crate::ErrorResponse::from_error(&error),
+                    response: crate::engine::ErrorResponse::from_error(&error),
                     summary: error.summary(),
                 };
                 return Err(error);

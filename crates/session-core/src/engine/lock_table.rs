@@ -58,7 +58,7 @@ pub(crate) struct LockGuard {
 
 impl LockTable {
     /// A table holding at most `limit` live ids (at least one).
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         LockTable {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             shard_of: foldhash::quality::RandomState::default(),
@@ -77,7 +77,7 @@ impl LockTable {
 
     /// Waits at most `wait` for the lock of `key`; returns the guard and how long it
     /// waited (zero, without reading the clock, when the lock was free).
-    pub async fn acquire(self: &Arc<Self>, key: Key, wait: Duration) -> Result<(LockGuard, Duration)> {
+    pub(crate) async fn acquire(self: &Arc<Self>, key: Key, wait: Duration) -> Result<(LockGuard, Duration)> {
         let slot = {
             let mut shard = self.shard(&key);
             match shard.get(&key) {
@@ -153,7 +153,7 @@ impl LockTable {
 
     /// Number of live ids, for tests.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         (0..SHARDS)
             .map(|i| self.shards[i].lock().map(|s| s.len()).unwrap_or(0))
             .sum()
@@ -175,7 +175,7 @@ impl Drop for Leaving<'_> {
 impl LockGuard {
     /// Records that the store did not answer this holder in time: the requests waiting
     /// now fail too.
-    pub fn store_failed(&mut self) {
+    pub(crate) fn store_failed(&mut self) {
         if let Some(guard) = &mut self.guard {
             **guard = Some(Instant::now());
         }

@@ -22,7 +22,7 @@ pub(crate) struct LogLimit {
 }
 
 impl LogLimit {
-    pub fn new(period: Duration) -> Self {
+    pub(crate) fn new(period: Duration) -> Self {
         LogLimit {
             started: Instant::now(),
             period: period.max(Duration::from_millis(1)),
@@ -33,7 +33,7 @@ impl LogLimit {
 
     /// `Some(n)` if this occurrence is to be a warning, `n` being how many were written at
     /// debug level since the last warning; `None` if it is to be a debug line.
-    pub fn warn(&self) -> Option<u64> {
+    pub(crate) fn warn(&self) -> Option<u64> {
         let periods = self.started.elapsed().as_nanos() / self.period.as_nanos().max(1);
         let current = u64::try_from(periods).unwrap_or(u64::MAX - 1) + 1;
         let last = self.last.load(Ordering::Acquire);

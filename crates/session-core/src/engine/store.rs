@@ -24,16 +24,16 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub fn new(cache: Arc<dyn DistributedCache>, io_timeout: Duration) -> Self {
+    pub(crate) fn new(cache: Arc<dyn DistributedCache>, io_timeout: Duration) -> Self {
         Store { cache, io_timeout }
     }
 
-    pub fn has_lock(&self) -> bool {
+    pub(crate) fn has_lock(&self) -> bool {
         self.cache.session_lock().is_some()
     }
 
     /// The longest lease the store's lock can hold (no limit without a lock).
-    pub fn max_lease(&self) -> Duration {
+    pub(crate) fn max_lease(&self) -> Duration {
         self.cache
             .session_lock()
             .map_or(Duration::MAX, |lock| lock.max_lease())
@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// One attempt to take the lease and read the value.
-    pub async fn try_lock_and_get(
+    pub(crate) async fn try_lock_and_get(
         &self,
         key: &str,
         token: &LockToken,
@@ -65,7 +65,7 @@ impl Store {
     }
 
     /// Applies `op` and releases the lease.
-    pub fn commit<'a>(
+    pub(crate) fn commit<'a>(
         &'a self,
         key: &'a str,
         token: &'a LockToken,
@@ -83,7 +83,7 @@ impl Store {
     }
 
     /// Writes a new key if it does not exist yet.
-    pub async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+    pub(crate) async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
         match self.cache.session_lock() {
             Some(lock) => self.timed("create", lock.create(key, value, options)).await,
             // Plain caches have no create-if-absent; a 128-bit random id makes a

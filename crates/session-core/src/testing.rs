@@ -1,11 +1,29 @@
-//! The contract every store must keep, as reusable checks: the `DistributedCache`
-//! guarantees and the `SessionLock` lease rules. Each store's test file runs them all
-//! with [`store_contract!`](macro@crate::store_contract).
+//! The contract every store must keep, as reusable checks (feature `testing`): the
+//! [`DistributedCache`] guarantees and the [`SessionLock`] lease rules. Every in-tree
+//! store runs them all; a third-party store runs the same tests with
+//! [`store_contract!`](crate::store_contract):
+//!
+//! ```ignore
+//! // tests/contract.rs of a store crate (dev-dependencies: tokio with the `macros` and
+//! // `rt-multi-thread` features, and this crate with `testing`)
+//! use std::sync::Arc;
+//! use session_core::store::DistributedCache;
+//!
+//! session_core::store_contract!(my_store, async {
+//!     let store: Arc<dyn DistributedCache> = Arc::new(MyStore::connect("...").await.ok()?);
+//!     Some((store, ())) // the second element keeps a test server alive, if any
+//! });
+//! ```
+//!
+//! Each check panics with what the store got wrong. The lock checks need
+//! [`DistributedCache::session_lock`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::{sync::Arc, time::Duration};
 
-use distributed_session::{
-    CommitOp, DistributedCache, EntryOptions, Error, LockAttempt, LockToken, SessionLock,
+use crate::{
+    store::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock},
+    Error,
 };
 
 fn lock(cache: &dyn DistributedCache) -> &dyn SessionLock {
@@ -209,9 +227,10 @@ pub async fn refresh_through_the_lock_keeps_the_value(cache: Arc<dyn Distributed
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"keep"[..]));
 }
 
-/// Runs every contract check as a test, for a store made by `$make` (an async
-/// expression giving `Option<(Arc<dyn DistributedCache>, guard)>`, where the guard keeps
-/// the store's server alive for the check; `None` skips).
+/// Runs every [`testing`](crate::testing) check as a `#[tokio::test]`, for a store made by
+/// `$make` (an async expression giving `Option<(Arc<dyn DistributedCache>, guard)>`,
+/// where the guard keeps the store's server alive for the check; `None` skips). Needs
+/// tokio with the `macros` and `rt-multi-thread` features in the calling crate.
 #[macro_export]
 macro_rules! store_contract {
     ($name:ident, $make:expr) => {
@@ -233,7 +252,7 @@ macro_rules! store_contract {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
                 if let Some((cache, _guard)) = $make.await {
-                    $crate::store_contract::$check(cache).await;
+                    $crate::testing::$check(cache).await;
                 }
             }
         )*
