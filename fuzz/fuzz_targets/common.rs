@@ -2,7 +2,9 @@
 // whose cookie is valid, on a single-threaded runtime.
 use std::sync::{Arc, OnceLock};
 
-use session_core::{DistributedCache, Outcome, SessionEngine, SigningKey};
+use session_core::store::DistributedCache;
+use session_core::adapter::{Outcome, SessionEngine};
+use session_core::SigningKey;
 use session_memory::MemoryCache;
 
 #[allow(dead_code)] // each target uses part of the world
@@ -10,7 +12,7 @@ pub struct World {
     pub rt: tokio::runtime::Runtime,
     pub cache: Arc<MemoryCache>,
     pub engine: SessionEngine,
-    /// `Kr.Session=<id>.<tag>` of the stored session.
+    /// `id=<id>.<tag>` of the stored session.
     pub cookie: String,
     /// The stored session's id text (its cache key).
     pub id: String,
@@ -28,7 +30,7 @@ pub fn world() -> &'static World {
         let (cookie, id) = rt.block_on(async {
             let scope = engine.start([], true);
             scope.session().set_string("user", "fuzz").await.unwrap();
-            let id = scope.session().id().await.unwrap().expose().to_owned();
+            let id = scope.session().id().unwrap().expose().to_owned();
             match scope.finish().await {
                 Outcome::SetCookie(set) => (set.split(';').next().unwrap().to_owned(), id),
                 other => panic!("{other:?}"),

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use session_core::{DistributedCache, EntryOptions};
+use session_core::store::{DistributedCache, EntryOptions};
 
 #[path = "common.rs"]
 mod common;

@@ -23,6 +23,13 @@ pub struct EntryOptions {
 
 impl EntryOptions {
     /// Options with only a sliding expiry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::store::EntryOptions;
+    /// let options = EntryOptions::sliding(Duration::from_secs(20 * 60));
+    /// assert_eq!(options.absolute_expiration, None);
+    /// ```
     pub fn sliding(idle: Duration) -> Self {
         EntryOptions {
             sliding_expiration: Some(idle),
@@ -31,6 +38,13 @@ impl EntryOptions {
     }
 
     /// Adds an absolute expiry.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use session_core::store::EntryOptions;
+    /// let end = SystemTime::now() + Duration::from_secs(3600);
+    /// let options = EntryOptions::sliding(Duration::from_secs(60)).with_absolute(end);
+    /// ```
     pub fn with_absolute(mut self, at: SystemTime) -> Self {
         self.absolute_expiration = Some(at);
         self
@@ -38,6 +52,14 @@ impl EntryOptions {
 
     /// The instant this entry expires if it is last touched at `now`, or `None` if never
     /// (also for a sliding window too long for `SystemTime` to hold its end).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use session_core::store::EntryOptions;
+    /// let now = SystemTime::now();
+    /// let options = EntryOptions::sliding(Duration::from_secs(60)).with_absolute(now + Duration::from_secs(10));
+    /// assert_eq!(options.expires_at(now), Some(now + Duration::from_secs(10)));
+    /// ```
     pub fn expires_at(&self, now: SystemTime) -> Option<SystemTime> {
         let sliding = self.sliding_expiration.and_then(|d| now.checked_add(d));
         match (sliding, self.absolute_expiration) {

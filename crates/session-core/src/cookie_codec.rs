@@ -34,6 +34,14 @@ pub struct SigningKey {
 impl SigningKey {
     /// A key from at least 32 bytes of secret material.
     ///
+    /// ```
+    /// use session_core::SigningKey;
+    /// # fn main() -> session_core::Result<()> {
+    /// let key = SigningKey::from_bytes(b"a secret of at least thirty-two bytes!")?;
+    /// assert!(SigningKey::from_bytes(b"too short").is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Config`] if `secret` is shorter than 32 bytes.
     pub fn from_bytes(secret: &[u8]) -> Result<Self> {
@@ -49,6 +57,10 @@ impl SigningKey {
     }
 
     /// A random 64-byte key, valid for this process only.
+    ///
+    /// ```
+    /// let key = session_core::SigningKey::generate(); // sessions end with the process
+    /// ```
     pub fn generate() -> Self {
         let mut secret = [0u8; 64];
         rand::rng().fill_bytes(&mut secret);
@@ -102,11 +114,24 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// A ring with one key.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SigningKey};
+    /// let ring = KeyRing::new(SigningKey::generate());
+    /// ```
     pub fn new(newest: SigningKey) -> Self {
         KeyRing { keys: vec![newest] }
     }
 
     /// Adds an older key that is still accepted but no longer used to sign.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SigningKey};
+    /// # fn main() -> session_core::Result<()> {
+    /// let ring = KeyRing::new(SigningKey::from_bytes(&[2; 32])?) // signs new cookies
+    ///     .with_previous(SigningKey::from_bytes(&[1; 32])?); // still accepted
+    /// # Ok(()) }
+    /// ```
     pub fn with_previous(mut self, older: SigningKey) -> Self {
         self.keys.push(older);
         self

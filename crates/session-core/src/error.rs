@@ -104,6 +104,11 @@ pub enum Error {
 
 impl Error {
     /// Wraps a client library error from the store operation `operation`.
+    ///
+    /// ```
+    /// let error = session_core::Error::store("get", std::io::Error::other("connection reset"));
+    /// assert_eq!(error.status(), 503);
+    /// ```
     pub fn store(operation: &'static str, source: impl Into<BoxError>) -> Self {
         Error::Store {
             operation,
@@ -112,6 +117,11 @@ impl Error {
     }
 
     /// The HTTP status a response caused by this error should carry.
+    ///
+    /// ```
+    /// use session_core::Error;
+    /// assert_eq!(Error::PayloadTooLarge { size: 70_000, limit: 65_536 }.status(), 413);
+    /// ```
     pub fn status(&self) -> u16 {
         match self {
             Error::Store { .. }
@@ -130,6 +140,11 @@ impl Error {
     }
 
     /// A short message safe to show to a client (no internals, no ids).
+    ///
+    /// ```
+    /// use session_core::Error;
+    /// assert_eq!(Error::LeaseLost.public_message(), "Session lock expired before the changes were saved; try again");
+    /// ```
     pub fn public_message(&self) -> &'static str {
         match self {
             Error::Store { .. } | Error::Timeout { .. } | Error::Unavailable(_) => {
@@ -150,6 +165,12 @@ impl Error {
     }
 
     /// Whether the error means the store (or its lock) could not serve the request.
+    ///
+    /// ```
+    /// use session_core::Error;
+    /// assert!(Error::LeaseLost.is_unavailable());
+    /// assert!(!Error::Closed.is_unavailable());
+    /// ```
     pub fn is_unavailable(&self) -> bool {
         self.status() == 503
     }

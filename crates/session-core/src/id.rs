@@ -23,6 +23,11 @@ pub struct SessionId {
 
 impl SessionId {
     /// A new random id (thread-local ChaCha CSPRNG, seeded from the OS).
+    ///
+    /// ```
+    /// let id = session_core::SessionId::generate();
+    /// assert_eq!(id.expose().len(), 22);
+    /// ```
     pub fn generate() -> Self {
         let mut bytes = [0u8; ID_BYTES];
         rand::rng().fill_bytes(&mut bytes);
@@ -57,11 +62,21 @@ impl SessionId {
 
     /// The full id text, as stored in the cache. Treat it as a secret: whoever has it
     /// (with a valid signature) owns the session.
+    ///
+    /// ```
+    /// let id = session_core::SessionId::generate();
+    /// let key = format!("sessions:{}", id.expose()); // the full id: a secret
+    /// ```
     pub fn expose(&self) -> &str {
         std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The redacted form used in logs: the first four characters and an ellipsis.
+    ///
+    /// ```
+    /// let id = session_core::SessionId::generate();
+    /// assert_eq!(id.redacted().to_string(), format!("{}…", &id.expose()[..4]));
+    /// ```
     pub fn redacted(&self) -> Redacted<'_> {
         Redacted(self.expose())
     }

@@ -18,6 +18,11 @@ pub struct LockToken([u8; 16]);
 
 impl LockToken {
     /// A new random token.
+    ///
+    /// ```
+    /// use session_core::store::LockToken;
+    /// assert_ne!(LockToken::generate(), LockToken::generate());
+    /// ```
     pub fn generate() -> Self {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
@@ -25,6 +30,11 @@ impl LockToken {
     }
 
     /// The token's bytes, as stores save them.
+    ///
+    /// ```
+    /// let token = session_core::store::LockToken::generate();
+    /// let stored: Vec<u8> = token.as_bytes().to_vec();
+    /// ```
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }

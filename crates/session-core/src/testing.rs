@@ -42,6 +42,13 @@ fn key(name: &str) -> String {
     )
 }
 
+/// Values are stored, replaced and removed; removing or refreshing a missing key is no error.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::get_set_remove(store).await; // panics with what the store got wrong
+/// # }
+/// ```
 pub async fn get_set_remove(cache: Arc<dyn DistributedCache>) {
     let k = key("gsr");
     assert_eq!(cache.get(&k).await.unwrap(), None);
@@ -69,6 +76,13 @@ pub async fn get_set_remove(cache: Arc<dyn DistributedCache>) {
     cache.refresh(&k).await.unwrap();
 }
 
+/// A sliding entry lives on while refreshed and is never returned once expired.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::sliding_expiry_slides_and_expires(store).await; // panics with what the store got wrong
+/// # }
+/// ```
 pub async fn sliding_expiry_slides_and_expires(cache: Arc<dyn DistributedCache>) {
     let k = key("slide");
     cache
@@ -91,6 +105,13 @@ pub async fn sliding_expiry_slides_and_expires(cache: Arc<dyn DistributedCache>)
     );
 }
 
+/// An absolute expiry ends an entry however often it is refreshed.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::absolute_expiry_caps_sliding(store).await; // panics with what the store got wrong
+/// # }
+/// ```
 pub async fn absolute_expiry_caps_sliding(cache: Arc<dyn DistributedCache>) {
     let k = key("abs");
     let options = EntryOptions::sliding(Duration::from_secs(60))
@@ -107,6 +128,13 @@ pub async fn absolute_expiry_caps_sliding(cache: Arc<dyn DistributedCache>) {
     );
 }
 
+/// A lease is exclusive, only its owner commits through it or releases it, and a missing key takes no lease.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::lock_is_exclusive_and_owner_only(store).await; // panics with what the store got wrong
+/// # }
+/// ```
 pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) {
     let k = key("lock");
     let lease = Duration::from_secs(30);
@@ -166,6 +194,13 @@ pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) 
     assert_eq!(cache.get(&k).await.unwrap(), None);
 }
 
+/// An expired lease frees the session for the next owner, and its old owner can no longer commit.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::an_expired_lease_frees_the_session_and_cannot_commit(store).await; // panics with what the store got wrong
+/// # }
+/// ```
 pub async fn an_expired_lease_frees_the_session_and_cannot_commit(cache: Arc<dyn DistributedCache>) {
     let k = key("lease");
     let l = lock(cache.as_ref());
@@ -204,6 +239,13 @@ pub async fn an_expired_lease_frees_the_session_and_cannot_commit(cache: Arc<dyn
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
 }
 
+/// A refresh through the lock slides the expiry and keeps the value.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::refresh_through_the_lock_keeps_the_value(store).await; // panics with what the store got wrong
+/// # }
+/// ```
 pub async fn refresh_through_the_lock_keeps_the_value(cache: Arc<dyn DistributedCache>) {
     let k = key("refresh");
     let l = lock(cache.as_ref());

@@ -67,6 +67,11 @@ impl Default for MemoryCache {
 
 impl MemoryCache {
     /// A cache with the given options.
+    ///
+    /// ```
+    /// use session_memory::{MemoryCache, MemoryCacheOptions};
+    /// let cache = MemoryCache::new(MemoryCacheOptions::default().size_limit(64 * 1024 * 1024));
+    /// ```
     pub fn new(options: MemoryCacheOptions) -> Self {
         MemoryCache {
             inner: Arc::new(Inner {
@@ -91,16 +96,29 @@ impl MemoryCache {
     }
 
     /// Number of live (unexpired) entries.
+    ///
+    /// ```
+    /// let cache = session_memory::MemoryCache::default();
+    /// assert_eq!(cache.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.with(|store, now| store.live_count(now))
     }
 
     /// Whether the cache has no live entries.
+    ///
+    /// ```
+    /// assert!(session_memory::MemoryCache::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Bytes counted against the size limit (keys + values of stored entries).
+    ///
+    /// ```
+    /// assert_eq!(session_memory::MemoryCache::default().size(), 0);
+    /// ```
     pub fn size(&self) -> usize {
         self.lock().size()
     }

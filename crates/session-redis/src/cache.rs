@@ -61,6 +61,15 @@ impl ErrorSink<RedisError> for LogSink {
 impl RedisCache {
     /// A cache over a ready pool. Build the pool with
     /// `test_on_check_out(false)` (a `PING` per checkout is a round trip per request).
+    ///
+    /// ```no_run
+    /// use session_redis::{bb8, RedisCache, RedisManager};
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = RedisManager::new("redis://127.0.0.1:6379")?;
+    /// let pool = bb8::Pool::builder().max_size(4).test_on_check_out(false).build(manager).await?;
+    /// let cache = RedisCache::new(pool).with_instance_name("app_");
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: Pool<RedisManager>) -> Self {
         RedisCache {
             connector: Connector::new(pool),
@@ -74,12 +83,24 @@ impl RedisCache {
     /// Sets how long [`ping`](Self::ping) waits for Redis (default: the default
     /// [`connect_timeout`](RedisCacheOptions::connect_timeout), 5 s;
     /// [`connect`](Self::connect) uses the options' one).
+    ///
+    /// ```
+    /// # async fn run(cache: session_redis::RedisCache) {
+    /// let cache = cache.with_ping_timeout(std::time::Duration::from_secs(1));
+    /// # }
+    /// ```
     pub fn with_ping_timeout(mut self, timeout: Duration) -> Self {
         self.ping_timeout = timeout;
         self
     }
 
     /// Sets the key prefix (ASP.NET's `InstanceName`).
+    ///
+    /// ```
+    /// # async fn run(cache: session_redis::RedisCache) {
+    /// let cache = cache.with_instance_name("KestrunSession_");
+    /// # }
+    /// ```
     pub fn with_instance_name(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -87,6 +108,13 @@ impl RedisCache {
 
     /// Connects to the Redis at `url`; shorthand for
     /// [`connect_with`](Self::connect_with)`(options.url(url))`.
+    ///
+    /// ```no_run
+    /// use session_redis::{RedisCache, RedisCacheOptions};
+    /// # async fn run() -> session_core::Result<()> {
+    /// let cache = RedisCache::connect("redis://127.0.0.1:6379", RedisCacheOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`connect_with`](Self::connect_with).
@@ -104,6 +132,16 @@ impl RedisCache {
     /// up the caller at most [`START_UP_WAIT`](session_core::__private::START_UP_WAIT) (1 s): a Redis
     /// that accepts connections and does not answer is reported in the background, when
     /// the connect timeout ends.
+    ///
+    /// ```no_run
+    /// use session_redis::{RedisCache, RedisCacheOptions};
+    /// # async fn run() -> session_core::Result<()> {
+    /// let options = RedisCacheOptions::default()
+    ///     .url("redis://:secret@127.0.0.1:6379/0")
+    ///     .instance_name("KestrunSession_");
+    /// let cache = RedisCache::connect_with(options).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Config`] if the address is neither a valid Redis URL nor a configuration
@@ -137,6 +175,14 @@ impl RedisCache {
 
     /// Sends `PING` (for health checks), waiting at most the
     /// [ping timeout](Self::with_ping_timeout).
+    ///
+    /// ```
+    /// # async fn run(cache: session_redis::RedisCache) {
+    /// if let Err(error) = cache.ping().await {
+    ///     eprintln!("Redis not reachable: {error}");
+    /// }
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Store`] if Redis cannot be reached, [`Error::Timeout`] if it does not

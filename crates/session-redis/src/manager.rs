@@ -41,6 +41,10 @@ impl std::fmt::Debug for RedisManager {
 impl RedisManager {
     /// A manager for the Redis at `info` (a `redis://` URL, ...).
     ///
+    /// ```
+    /// let manager = session_redis::RedisManager::new("redis://127.0.0.1:6379");
+    /// ```
+    ///
     /// # Errors
     /// If `info` is not a valid Redis address.
     pub fn new<T: IntoConnectionInfo>(info: T) -> Result<Self, RedisError> {
@@ -49,6 +53,13 @@ impl RedisManager {
 
     /// A manager for a client built by hand (for example with
     /// [`Client::build_with_tls`](bb8_redis::redis::Client) and a TLS feature of redis-rs).
+    ///
+    /// ```
+    /// use session_redis::{redis::Client, RedisManager};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = RedisManager::from_client(Client::open("redis://127.0.0.1:6379")?);
+    /// # Ok(()) }
+    /// ```
     pub fn from_client(client: Client) -> Self {
         RedisManager {
             client,
@@ -61,6 +72,13 @@ impl RedisManager {
 
     /// Sets how long connecting (TCP, TLS, `AUTH`/`SELECT`, loading the scripts) may
     /// take (default: 1 s).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = session_redis::RedisManager::new("redis://127.0.0.1:6379")?
+    ///     .with_connect_timeout(std::time::Duration::from_secs(2));
+    /// # Ok(()) }
+    /// ```
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.config = self.config.set_connection_timeout(Some(timeout));
         self.connect_timeout = timeout;

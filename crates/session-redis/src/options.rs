@@ -57,6 +57,10 @@ impl RedisCacheOptions {
     /// are skipped with a log line: [`connect_timeout`](Self::connect_timeout) and the
     /// engine's `io_timeout` govern those. Any other option, or several endpoints, is an
     /// [`Error::Config`](session_core::Error::Config) at connect.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default().url("rediss://redis.internal:6380");
+    /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = url.into();
         self
@@ -64,6 +68,10 @@ impl RedisCacheOptions {
 
     /// Prefix of every key (ASP.NET's `InstanceName`, e.g. `KestrunSession_`), so apps
     /// sharing a Redis keep apart.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default().instance_name("KestrunSession_");
+    /// ```
     pub fn instance_name(mut self, prefix: impl Into<String>) -> Self {
         self.instance_name = prefix.into();
         self
@@ -72,6 +80,10 @@ impl RedisCacheOptions {
     /// Most connections in the pool (default 4). Store calls share one multiplexed
     /// connection (redis-rs pipelines concurrent commands on it) until it breaks; the pool
     /// keeps the connections that replace it.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default().pool_size(8);
+    /// ```
     pub fn pool_size(mut self, size: u32) -> Self {
         self.pool_size = size.max(1);
         self
@@ -80,6 +92,11 @@ impl RedisCacheOptions {
     /// How long a new connection may take to open (TCP, TLS, `AUTH`/`SELECT`), and then
     /// to load the scripts. A connection that is refused, or whose TLS handshake fails,
     /// fails the call at once.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default()
+    ///     .connect_timeout(std::time::Duration::from_secs(2));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -92,6 +109,13 @@ impl RedisCacheOptions {
     ///
     /// With TLS, if no rustls crypto provider is installed for the process when the
     /// cache connects, ring's is installed: an app that wants another installs it first.
+    ///
+    /// ```
+    /// let ca_pem = std::fs::read("ca.pem").unwrap_or_default();
+    /// let options = session_redis::RedisCacheOptions::default()
+    ///     .url("rediss://redis.internal:6380")
+    ///     .tls_root_certificates(ca_pem);
+    /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {

@@ -66,6 +66,15 @@ impl SqlServerCache {
     /// A cache on table `dbo.Sessions` over a ready pool (see
     /// [`with_table`](Self::with_table)). No cleanup task runs; see
     /// [`start_expired_items_deletion`](Self::start_expired_items_deletion).
+    ///
+    /// ```no_run
+    /// use session_sqlserver::{SqlManager, SqlServerCache};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SqlManager::from_ado_string("Server=tcp:127.0.0.1,1433;User Id=sa;Password=...;TrustServerCertificate=true")?;
+    /// let pool = session_sqlserver::deadpool_tiberius::deadpool::managed::Pool::builder(manager).max_size(8).build()?;
+    /// let cache = SqlServerCache::new(pool);
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: SqlPool) -> Self {
         SqlServerCache {
             inner: Inner::new(pool, Table::dbo_sessions(), false),
@@ -73,6 +82,12 @@ impl SqlServerCache {
     }
 
     /// Uses the table `[schema].[table]`.
+    ///
+    /// ```
+    /// # fn run(cache: session_sqlserver::SqlServerCache) -> session_core::Result<()> {
+    /// let cache = cache.with_table("app", "Sessions")?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Config`] unless both are plain identifiers (letters, digits, `_`).
@@ -84,6 +99,17 @@ impl SqlServerCache {
 
     /// Connects with an ADO.NET connection string; shorthand for
     /// [`connect_with`](Self::connect_with)`(options.connection_string(connection_string))`.
+    ///
+    /// ```no_run
+    /// use session_sqlserver::{SqlServerCache, SqlServerCacheOptions};
+    /// # async fn run() -> session_core::Result<()> {
+    /// let cache = SqlServerCache::connect(
+    ///     "Server=tcp:127.0.0.1,1433;User Id=sa;Password=...;TrustServerCertificate=true",
+    ///     SqlServerCacheOptions::default().create_table_if_missing(true),
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`connect_with`](Self::connect_with).
@@ -98,6 +124,16 @@ impl SqlServerCache {
     /// the same: session requests answer 503 until it is reachable. The start-up check
     /// holds up the caller at most [`START_UP_WAIT`](session_core::__private::START_UP_WAIT) (1 s): a
     /// server that accepts connections and does not answer is reported in the background.
+    ///
+    /// ```no_run
+    /// use session_sqlserver::{SqlServerCache, SqlServerCacheOptions};
+    /// # async fn run() -> session_core::Result<()> {
+    /// let options = SqlServerCacheOptions::default()
+    ///     .connection_string(std::env::var("SESSION_MSSQL_CONNECTION_STRING").unwrap_or_default())
+    ///     .table_name("Sessions");
+    /// let cache = SqlServerCache::connect_with(options).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Config`] for a missing or unparsable connection string or an invalid
@@ -142,6 +178,12 @@ impl SqlServerCache {
     /// dropped. `Duration::ZERO` starts nothing (the application deletes them itself);
     /// any other interval is at least [`MIN_DELETION_INTERVAL`](crate::MIN_DELETION_INTERVAL).
     /// Needs a Tokio runtime; does nothing without one.
+    ///
+    /// ```
+    /// # fn run(cache: session_sqlserver::SqlServerCache) {
+    /// cache.start_expired_items_deletion(std::time::Duration::from_secs(30 * 60));
+    /// # }
+    /// ```
     pub fn start_expired_items_deletion(&self, every: Duration) {
         if every.is_zero() {
             tracing::debug!("expired SQL Server rows are not deleted by this instance (interval zero)");

@@ -29,6 +29,12 @@ impl SqlManager {
     /// Microsoft.Data.SqlClient 4 and later; `Encrypt=false` encrypts only the login,
     /// `encrypt=DANGER_PLAINTEXT` nothing.
     ///
+    /// ```
+    /// let manager = session_sqlserver::SqlManager::from_ado_string(
+    ///     "Server=tcp:127.0.0.1,1433;Database=app;User Id=sa;Password=...;TrustServerCertificate=true",
+    /// );
+    /// ```
+    ///
     /// # Errors
     /// [`session_core::Error::Config`] if the connection string cannot be parsed.
     pub fn from_ado_string(connection_string: &str) -> session_core::Result<Self> {

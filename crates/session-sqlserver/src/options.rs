@@ -53,18 +53,31 @@ impl SqlServerCacheOptions {
     /// The ADO.NET connection string, e.g.
     /// `Server=tcp:127.0.0.1,1433;Database=app;User Id=sa;Password=..;TrustServerCertificate=true`
     /// (add `encrypt=DANGER_PLAINTEXT` for servers without TLS).
+    ///
+    /// ```
+    /// let options = session_sqlserver::SqlServerCacheOptions::default()
+    ///     .connection_string("Server=tcp:db,1433;User Id=app;Password=...;Encrypt=true");
+    /// ```
     pub fn connection_string(mut self, connection_string: impl Into<String>) -> Self {
         self.connection_string = connection_string.into();
         self
     }
 
     /// Schema of the cache table (default `dbo`).
+    ///
+    /// ```
+    /// let options = session_sqlserver::SqlServerCacheOptions::default().schema_name("app");
+    /// ```
     pub fn schema_name(mut self, schema: impl Into<String>) -> Self {
         self.schema_name = schema.into();
         self
     }
 
     /// Name of the cache table (default `Sessions`).
+    ///
+    /// ```
+    /// let options = session_sqlserver::SqlServerCacheOptions::default().table_name("Sessions");
+    /// ```
     pub fn table_name(mut self, table: impl Into<String>) -> Self {
         self.table_name = table.into();
         self
@@ -75,6 +88,14 @@ impl SqlServerCacheOptions {
     /// off, for deployments where one instance or a database job does it; any other
     /// interval must be at least [`MIN_DELETION_INTERVAL`] (one second), or
     /// [`SqlServerCache::connect_with`](crate::SqlServerCache::connect_with) refuses it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let every_10_min = session_sqlserver::SqlServerCacheOptions::default()
+    ///     .expired_items_deletion_interval(Duration::from_secs(600));
+    /// let off = session_sqlserver::SqlServerCacheOptions::default()
+    ///     .expired_items_deletion_interval(Duration::ZERO); // another instance or a job does it
+    /// ```
     pub fn expired_items_deletion_interval(mut self, every: Duration) -> Self {
         self.expired_items_deletion_interval = every;
         self
@@ -85,18 +106,31 @@ impl SqlServerCacheOptions {
     ///
     /// If SQL Server cannot be reached at start-up, the first statement after it is
     /// back creates the table first, so no restart is needed.
+    ///
+    /// ```
+    /// let options = session_sqlserver::SqlServerCacheOptions::default().create_table_if_missing(true);
+    /// ```
     pub fn create_table_if_missing(mut self, create: bool) -> Self {
         self.create_table_if_missing = create;
         self
     }
 
     /// Most connections in the pool (default 16).
+    ///
+    /// ```
+    /// let options = session_sqlserver::SqlServerCacheOptions::default().pool_size(32);
+    /// ```
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
     }
 
     /// How long to wait for a new connection, or for a free one (default 5 s).
+    ///
+    /// ```
+    /// let options = session_sqlserver::SqlServerCacheOptions::default()
+    ///     .connect_timeout(std::time::Duration::from_secs(2));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self

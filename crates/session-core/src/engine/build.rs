@@ -56,6 +56,14 @@ impl SessionConfig {
 
     /// Builds the engine over a cache that is also used elsewhere.
     ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{adapter::SessionConfig, store::DistributedCache};
+    /// # let store = session_core::__private::NullStore;
+    /// let shared: Arc<dyn DistributedCache> = Arc::new(store);
+    /// let engine = SessionConfig::default().build_shared(Arc::clone(&shared));
+    /// ```
+    ///
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_shared(self, cache: Arc<dyn DistributedCache>) -> Result<SessionEngine> {

@@ -55,6 +55,13 @@ impl ErrorResponse {
     pub const CONTENT_TYPE: &'static str = "application/json";
 
     /// The response for `error`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{adapter::ErrorResponse, Error};
+    /// let response = ErrorResponse::from_error(&Error::LockTimeout { after: Duration::from_secs(10) });
+    /// assert_eq!(response.status, 503);
+    /// ```
     pub fn from_error(error: &Error) -> Self {
         ErrorResponse {
             status: error.status(),
@@ -65,6 +72,12 @@ impl ErrorResponse {
     /// The response for a session error a handler returned (through an adapter's
     /// `SessionError`); server-side failures are logged with their cause, since the body
     /// shows none.
+    ///
+    /// ```
+    /// use session_core::{adapter::ErrorResponse, Error};
+    /// let response = ErrorResponse::from_handler_error(&Error::Closed);
+    /// assert_eq!(response.status, 500);
+    /// ```
     pub fn from_handler_error(error: &Error) -> Self {
         if error.status() >= 500 {
             tracing::warn!(error = %chain(error), "session error returned by a handler");
@@ -74,6 +87,11 @@ impl ErrorResponse {
 
     /// A 500 whose body names a server-side mistake (`{"error": message}`), e.g. a
     /// missing session layer: the message is the developer's fix, never request data.
+    ///
+    /// ```
+    /// let response = session_core::adapter::ErrorResponse::internal("add the layer");
+    /// assert_eq!(response.body, r#"{"error":"add the layer"}"#);
+    /// ```
     pub fn internal(message: &str) -> Self {
         ErrorResponse {
             status: 500,
@@ -83,6 +101,11 @@ impl ErrorResponse {
 
     /// The response when a request already has a session: the session adapter `name`
     /// was applied twice. Logs the mistake; one session configuration per app.
+    ///
+    /// ```
+    /// let response = session_core::adapter::ErrorResponse::applied_twice("SessionLayer");
+    /// assert_eq!(response.status, 500);
+    /// ```
     pub fn applied_twice(name: &str) -> Self {
         tracing::error!("{name} applied twice on one route: use one session configuration per app");
         Self::internal(&format!(
@@ -91,6 +114,12 @@ impl ErrorResponse {
     }
 
     /// Seconds a client should wait before retrying, for 503 responses.
+    ///
+    /// ```
+    /// use session_core::{adapter::ErrorResponse, Error};
+    /// assert_eq!(ErrorResponse::from_error(&Error::LeaseLost).retry_after(), Some(1));
+    /// assert_eq!(ErrorResponse::internal("x").retry_after(), None);
+    /// ```
     pub fn retry_after(&self) -> Option<u32> {
         (self.status == 503).then_some(1)
     }

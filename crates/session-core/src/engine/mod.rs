@@ -79,6 +79,15 @@ impl SessionEngine {
     /// `cookie_headers` are the raw values of the request's `Cookie` headers;
     /// `secure_request` says whether it came over HTTPS (see
     /// [`request_is_secure`](Self::request_is_secure)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> session_core::Result<()> {
+    /// # let engine = session_core::adapter::SessionEngine::builder().build(session_core::__private::NullStore)?;
+    /// let scope = engine.start([b"id=...; theme=dark".as_slice()], true);
+    /// // ... the handler runs with scope.session() ...
+    /// let outcome = scope.finish().await;
+    /// # Ok(()) }
+    /// ```
     pub fn start<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
@@ -98,6 +107,19 @@ impl SessionEngine {
     ///
     /// `header` gives the raw values of a request header, in the order received; it is
     /// asked at most once, for the trusted proxy's header only.
+    ///
+    /// ```
+    /// use session_core::{adapter::SessionEngine, SecurePolicy, TrustedProxy};
+    /// # fn main() -> session_core::Result<()> {
+    /// let engine = SessionEngine::builder()
+    ///     .secure_policy(SecurePolicy::SameAsRequest)
+    ///     .trusted_proxy(TrustedProxy::XForwardedProto)
+    ///     .build(session_core::__private::NullStore)?;
+    /// // the client sent "https", the proxy appended what it saw: "http"
+    /// assert!(!engine.request_is_secure(None, |_name| [b"https".as_slice(), b"http"]));
+    /// assert!(engine.request_is_secure(Some("https"), |_name| []));
+    /// # Ok(()) }
+    /// ```
     pub fn request_is_secure<'a, I>(
         &self,
         uri_scheme: Option<&str>,
@@ -128,11 +150,33 @@ pub struct SessionScope {
 
 impl SessionScope {
     /// The handle handlers use. All clones share one state.
+    ///
+    /// ```
+    /// # fn main() -> session_core::Result<()> {
+    /// # let engine = session_core::adapter::SessionEngine::builder().build(session_core::__private::NullStore)?;
+    /// let scope = engine.start([], false);
+    /// let session = scope.session(); // put it where handlers find it (request extensions)
+    /// # Ok(()) }
+    /// ```
     pub fn session(&self) -> Session {
         self.session.clone()
     }
 
     /// Commits the session: what to do to the response.
+    ///
+    /// ```
+    /// use session_core::adapter::Outcome;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> session_core::Result<()> {
+    /// # let engine = session_core::adapter::SessionEngine::builder().build(session_core::__private::NullStore)?;
+    /// let scope = engine.start([], false);
+    /// scope.session().insert("n", 1).await?;
+    /// match scope.finish().await {
+    ///     Outcome::Unchanged => {}
+    ///     Outcome::SetCookie(value) => { /* append a Set-Cookie header */ }
+    ///     Outcome::Failed(response) => { /* replace the response */ }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn finish(self) -> Outcome {
         self.session.finish().await
     }

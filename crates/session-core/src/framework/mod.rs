@@ -27,6 +27,10 @@ pub struct SessionRejection {
 
 impl SessionRejection {
     /// axum: the router has no `SessionLayer`.
+    ///
+    /// ```
+    /// assert_eq!(session_core::SessionRejection::layer_missing().status(), 500);
+    /// ```
     pub const fn layer_missing() -> Self {
         SessionRejection {
             message: "Session layer missing: add `SessionLayer` to the router",
@@ -34,6 +38,11 @@ impl SessionRejection {
     }
 
     /// actix-web: the app has no `SessionMiddleware`.
+    ///
+    /// ```
+    /// let rejection = session_core::SessionRejection::middleware_missing();
+    /// assert!(rejection.to_string().contains("SessionMiddleware"));
+    /// ```
     pub const fn middleware_missing() -> Self {
         SessionRejection {
             message: "Session middleware missing: add `SessionMiddleware` to the app",
