@@ -859,3 +859,22 @@ async fn engines_over_clones_of_one_store_share_its_lock_table() {
     assert_eq!(other.session().get_i32("counter").await.unwrap(), Some(2));
     let _ = other.finish().await;
 }
+
+#[tokio::test]
+async fn save_before_any_other_use_still_reads_the_stored_session() {
+    let engine = engine_over(Arc::new(MemoryCache::default()));
+    let cookie = new_session(&engine, 4).await;
+    let scope = engine.start([cookie.as_bytes()], false);
+    scope.session().save().await.unwrap();
+    assert_eq!(scope.session().get_i32("counter").await.unwrap(), Some(4));
+    assert!(matches!(
+        scope.session().insert("counter", 5).await,
+        Err(Error::Saved)
+    ));
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    // and without a cookie: an empty session, nothing stored, no cookie
+    let scope = engine.start([], false);
+    scope.session().save().await.unwrap();
+    assert!(scope.session().is_empty().await.unwrap());
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+}

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use actix_web::{
     body::{EitherBody, MessageBody},
     dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform},
-    http::header::{HeaderName, HeaderValue, COOKIE, SET_COOKIE},
+    http::header::{HeaderMap, HeaderName, HeaderValue},
     Error, HttpMessage,
 };
 use futures_util::future::LocalBoxFuture;
 use session_core::{
-    adapter::{ErrorResponse, Outcome, SessionEngine},
+    adapter::{Action, RequestHead, ResponseHeader, SessionEngine, SharedStore},
     store::DistributedCache,
     Error as SessionError,
 };
@@ -77,7 +77,7 @@ impl SessionMiddleware {
     ///     .build();
     /// ```
     pub fn builder(store: impl DistributedCache) -> SessionMiddlewareBuilder {
-        SessionMiddlewareBuilder::new(Arc::new(store))
+        SessionMiddlewareBuilder::new(SharedStore::new(store))
     }
 
     pub(crate) fn from_engine(engine: Result<SessionEngine, SessionError>) -> Self {
@@ -135,45 +135,21 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        if req.extensions().contains::<session_core::Session>() {
-            let response = ErrorResponse::applied_twice("SessionMiddleware").to_actix();
-            return Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) });
-        }
-        // A TLS listener, or the URI / a proxy saying https: core decides what counts.
-        let scheme = if req.app_config().secure() {
-            Some("https")
-        } else {
-            req.uri().scheme_str()
+        let scope = match self.engine.begin(&Head(&req)) {
+            Ok(scope) => scope,
+            Err(refused) => {
+                let response = req.into_response(refused.to_actix()).map_into_right_body();
+                return Box::pin(std::future::ready(Ok(response)));
+            }
         };
-        let headers = req.headers();
-        let secure = self
-            .engine
-            .request_is_secure(scheme, |name| headers.get_all(name).map(HeaderValue::as_bytes));
-        let scope = self
-            .engine
-            .start(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes), secure);
         req.extensions_mut().insert(scope.session());
         let response = self.service.call(req);
         Box::pin(async move {
             // An `Err` here drops the scope: nothing is committed and the lock is released.
             let mut response = response.await?;
-            match scope.finish().await {
-                Outcome::Unchanged => {}
-                Outcome::SetCookie(value) => match HeaderValue::try_from(value) {
-                    Ok(value) => {
-                        let headers = response.headers_mut();
-                        headers.append(SET_COOKIE, value);
-                        for (name, value) in Outcome::NO_CACHE_HEADERS {
-                            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
-                        }
-                    }
-                    Err(_) => {
-                        tracing::error!(
-                            "session cookie is not a valid header value; check the cookie options"
-                        )
-                    }
-                },
-                Outcome::Failed(error) => {
+            match scope.finish().await.into_action() {
+                Action::Headers(headers) => set_headers(response.headers_mut(), headers),
+                Action::Replace(error) => {
                     let (request, _) = response.into_parts();
                     let replaced = ServiceResponse::new(request, error.to_actix());
                     return Ok(replaced.map_into_right_body());
@@ -181,5 +157,41 @@ where
             }
             Ok(response.map_into_left_body())
         })
+    }
+}
+
+/// What the engine reads of an actix-web request.
+struct Head<'a>(&'a ServiceRequest);
+
+impl RequestHead for Head<'_> {
+    const ADAPTER: &'static str = "SessionMiddleware";
+
+    fn scheme(&self) -> Option<&str> {
+        // a TLS listener counts as HTTPS too
+        if self.0.app_config().secure() {
+            Some("https")
+        } else {
+            self.0.uri().scheme_str()
+        }
+    }
+
+    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+        self.0.headers().get_all(name).map(HeaderValue::as_bytes)
+    }
+
+    fn has_session(&self) -> bool {
+        self.0.extensions().contains::<session_core::Session>()
+    }
+}
+
+/// Sets the session's headers on a response (values the core made: always valid).
+fn set_headers(target: &mut HeaderMap, headers: Vec<ResponseHeader>) {
+    for header in headers {
+        let name = HeaderName::from_static(header.name);
+        match HeaderValue::try_from(&*header.value) {
+            Ok(value) if header.append => target.append(name, value),
+            Ok(value) => drop(target.insert(name, value)),
+            Err(_) => tracing::error!(header = header.name, "session header is not a valid header value"),
+        }
     }
 }

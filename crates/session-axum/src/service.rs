@@ -1,14 +1,12 @@
-//! The tower `Service` that starts, exposes and commits each request's session.
+//! The tower `Service` that starts, exposes and commits each request's session: header
+//! copying between axum and `session-core`'s one request path.
 
 use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use http::{
-    header::{COOKIE, SET_COOKIE},
-    HeaderName, HeaderValue, Request,
-};
-use session_core::adapter::{ErrorResponse, Outcome, SessionEngine};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use session_core::adapter::{Action, RequestHead, ResponseHeader, SessionEngine};
 use tower_service::Service;
 
 /// The service made by [`SessionLayer`](crate::SessionLayer).
@@ -27,6 +25,46 @@ impl<S> SessionService<S> {
     }
 }
 
+/// What the engine reads of an axum request.
+struct Head<'a, B>(&'a Request<B>);
+
+impl<B> RequestHead for Head<'_, B> {
+    const ADAPTER: &'static str = "SessionLayer";
+
+    fn scheme(&self) -> Option<&str> {
+        self.0.uri().scheme_str()
+    }
+
+    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+        self.0.headers().get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+
+    fn has_session(&self) -> bool {
+        self.0.extensions().get::<session_core::Session>().is_some()
+    }
+}
+
+/// Sets the session's headers on a response (values the core made: always valid).
+fn set_headers(target: &mut HeaderMap, headers: Vec<ResponseHeader>) {
+    for header in headers {
+        let (name, value) = (
+            HeaderName::from_static(header.name),
+            HeaderValue::try_from(&*header.value),
+        );
+        match (value, header.append) {
+            (Ok(value), true) => {
+                target.append(name, value);
+            }
+            (Ok(value), false) => {
+                target.insert(name, value);
+            }
+            (Err(_), _) => {
+                tracing::error!(header = header.name, "session header is not a valid header value")
+            }
+        }
+    }
+}
+
 impl<S, B> Service<Request<B>> for SessionService<S>
 where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
@@ -42,40 +80,22 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if req.extensions().get::<session_core::Session>().is_some() {
-            let response = ErrorResponse::applied_twice("SessionLayer").into_response();
-            return Box::pin(async move { Ok(response) });
-        }
-        let headers = req.headers();
-        let secure = self.engine.request_is_secure(req.uri().scheme_str(), |name| {
-            headers.get_all(name).iter().map(HeaderValue::as_bytes)
-        });
-        let scope = self
-            .engine
-            .start(headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes), secure);
+        let scope = match self.engine.begin(&Head(&req)) {
+            Ok(scope) => scope,
+            Err(refused) => {
+                let response = refused.into_response();
+                return Box::pin(async move { Ok(response) });
+            }
+        };
         req.extensions_mut().insert(scope.session());
         // `inner` was made ready by our `poll_ready` and is called right here, not inside
         // the future, so no clone of it is needed.
         let response = self.inner.call(req);
         Box::pin(async move {
             let mut response = response.await?;
-            match scope.finish().await {
-                Outcome::Unchanged => {}
-                Outcome::SetCookie(value) => match HeaderValue::try_from(value) {
-                    Ok(value) => {
-                        let headers = response.headers_mut();
-                        headers.append(SET_COOKIE, value);
-                        for (name, value) in Outcome::NO_CACHE_HEADERS {
-                            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
-                        }
-                    }
-                    Err(_) => {
-                        tracing::error!(
-                            "session cookie is not a valid header value; check the cookie options"
-                        )
-                    }
-                },
-                Outcome::Failed(error) => response = error.into_response(),
+            match scope.finish().await.into_action() {
+                Action::Headers(headers) => set_headers(response.headers_mut(), headers),
+                Action::Replace(error) => response = error.into_response(),
             }
             Ok(response)
         })

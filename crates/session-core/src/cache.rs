@@ -88,6 +88,7 @@ impl EntryOptions {
 /// Stores that can serialize the requests of a session across processes also implement
 /// [`SessionLock`] and return it from [`session_lock`](Self::session_lock); the engine
 /// then takes the lease and loads the data in one call, and commits and releases in one.
+#[doc(alias = "SessionStore")]
 #[async_trait]
 pub trait DistributedCache: Send + Sync + 'static {
     /// Returns the value under `key`, or `None` if it is missing or expired, and slides

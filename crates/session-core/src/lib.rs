@@ -111,7 +111,10 @@ pub mod store {
 /// For framework-adapter authors: the engine that an adapter's layer or middleware
 /// drives, one [`SessionScope`](adapter::SessionScope) per request.
 pub mod adapter {
-    pub use crate::engine::{ErrorResponse, Outcome, SessionConfig, SessionEngine, SessionScope};
+    pub use crate::engine::{
+        Action, ErrorResponse, Outcome, RequestHead, ResponseHeader, SessionConfig, SessionEngine,
+        SessionScope, SharedStore,
+    };
 }
 
 /// The workspace's own glue between its crates; not a public API, no stability promise.

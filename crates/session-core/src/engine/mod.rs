@@ -12,11 +12,14 @@ mod lease;
 mod load;
 pub(crate) mod lock_table;
 mod log_limit;
+mod request;
+mod setters;
 mod store;
 
 use std::sync::Arc;
 
 use crate::{
+    cache::DistributedCache,
     cookie_codec::KeyRing,
     cookie_header,
     options::{CookieOptions, Limits, TrustedProxy},
@@ -31,6 +34,46 @@ use store::Store;
 
 pub use commit::{ErrorResponse, Outcome};
 pub use config::SessionConfig;
+pub use request::{Action, RequestHead, ResponseHeader};
+
+/// A store as an adapter keeps it until it builds its engine: cheap to clone (clones
+/// share the store), and `Debug` without showing the store.
+///
+/// ```
+/// use session_core::adapter::SharedStore;
+/// # let store = session_core::__private::NullStore;
+/// let shared = SharedStore::new(store);
+/// let engine = session_core::adapter::SessionConfig::default().build_shared(shared.get());
+/// ```
+#[derive(Clone)]
+pub struct SharedStore(Arc<dyn DistributedCache>);
+
+impl SharedStore {
+    /// Shares `store`.
+    ///
+    /// ```
+    /// let shared = session_core::adapter::SharedStore::new(session_core::__private::NullStore);
+    /// ```
+    pub fn new(store: impl DistributedCache) -> Self {
+        SharedStore(Arc::new(store))
+    }
+
+    /// The store, for [`SessionConfig::build_shared`].
+    ///
+    /// ```
+    /// let shared = session_core::adapter::SharedStore::new(session_core::__private::NullStore);
+    /// let store = shared.get();
+    /// ```
+    pub fn get(&self) -> Arc<dyn DistributedCache> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedStore(..)")
+    }
+}
 
 /// Everything one app's sessions share: options, keys, the store and the lock table.
 pub(crate) struct EngineInner {

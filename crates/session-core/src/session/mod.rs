@@ -344,9 +344,19 @@ impl Session {
         let mut state = self.shared.state.lock().await;
         match &state.phase {
             Phase::Saved(_) => return Ok(()),
-            Phase::Unloaded => {
+            // nothing to read: an empty session, nothing to commit
+            Phase::Unloaded if state.incoming.is_none() => {
+                state.reset(values::now_unix());
+                self.publish_id(&state);
                 state.phase = Phase::Saved(Outcome::Unchanged);
                 return Ok(());
+            }
+            // a session the request never used: loaded first, so that the reads after
+            // the save see it (and its expiry slides, as for any read)
+            Phase::Unloaded => {
+                drop(state);
+                self.load().await?;
+                state = self.shared.state.lock().await;
             }
             Phase::Failed { summary, .. } => return Err(Error::Unavailable(summary)),
             Phase::Finished => return Err(Error::Closed),
