@@ -34,6 +34,8 @@ async fn tls_engine(url: String, root: Option<&str>) -> SessionEngine {
     if let Some(root) = root {
         options = options.tls_root_certificates(root.as_bytes());
     }
+    // the application chooses the process-wide rustls crypto provider
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cache = RedisCache::connect_with(options).await.unwrap();
     SessionEngine::builder()
         .signing_key(distributed_session::SigningKey::generate())

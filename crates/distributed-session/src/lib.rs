@@ -104,9 +104,7 @@ pub use session_redis::{RedisCache, RedisCacheOptions};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis {
     #[doc(inline)]
-    pub use session_redis::{
-        bb8, bb8_redis, redis, RedisCache, RedisCacheOptions, RedisConnection, RedisManager,
-    };
+    pub use session_redis::{bb8, redis, RedisCache, RedisCacheOptions, RedisConnection, RedisManager};
 }
 
 #[cfg(feature = "sqlserver")]

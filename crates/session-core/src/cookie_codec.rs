@@ -6,7 +6,6 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{digest::KeyInit, Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::{
     id::{SessionId, ID_TEXT_LEN},
@@ -75,11 +74,20 @@ impl SigningKey {
         mac.update(id.bytes());
         mac.finalize().into_bytes().into()
     }
+
+    /// Whether `tag` is this key's tag of `id`, compared in constant time
+    /// (`Mac::verify_slice`).
+    fn verifies(&self, id: &SessionId, tag: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(id.bytes());
+        mac.verify_slice(tag).is_ok()
+    }
 }
 
 impl From<&cookie::Key> for SigningKey {
-    /// The key of an app that already has a `cookie::Key` (as actix-session and
-    /// axum-extra's signed cookies use): its 64-byte master secret signs the session.
+    /// The key of an app that already has a `cookie::Key` (cookie 0.18, as tower-sessions and
+    /// axum-extra use; actix-web 4 re-exports cookie 0.16, whose `Key` converts with
+    /// `SigningKey::from_bytes(key.master())`): its 64-byte master secret signs the session.
     ///
     /// ```
     /// use session_core::SigningKey;
@@ -160,7 +168,7 @@ impl KeyRing {
         if URL_SAFE_NO_PAD.decode_slice(tag_text, &mut tag) != Ok(32) {
             return None;
         }
-        let valid = self.keys.iter().any(|key| bool::from(key.tag(&id).ct_eq(&tag)));
+        let valid = self.keys.iter().any(|key| key.verifies(&id, &tag));
         valid.then_some(id)
     }
 }

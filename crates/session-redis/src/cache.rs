@@ -7,7 +7,7 @@ use std::{
 
 use async_trait::async_trait;
 use bb8::{ErrorSink, Pool};
-use bb8_redis::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use session_core::__private::{error_chain, start_up_check};
 use session_core::store::{
     CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
@@ -188,7 +188,7 @@ impl RedisCache {
     /// [`Error::Store`] if Redis cannot be reached, [`Error::Timeout`] if it does not
     /// answer in time.
     pub async fn ping(&self) -> Result<()> {
-        let command = bb8_redis::redis::cmd("PING");
+        let command = redis::cmd("PING");
         match tokio::time::timeout(self.ping_timeout, self.exec("ping", &command)).await {
             Ok(result) => result.map(drop),
             Err(_) => Err(Error::Timeout {
@@ -376,7 +376,7 @@ impl DistributedCache for RedisCache {
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
-        let mut call = bb8_redis::redis::cmd("DEL");
+        let mut call = redis::cmd("DEL");
         call.arg(KeyName::data(&self.prefix, key));
         self.exec("remove", &call).await.map(drop)
     }

@@ -1,7 +1,7 @@
 //! Opening the redis-rs client for the options' address: plain TCP, or TLS
 //! (`rediss://`) verified against the system's roots or the ones the options give.
 
-use bb8_redis::redis::Client;
+use redis::Client;
 use session_core::{Error, Result};
 
 use crate::{address, options::RedisCacheOptions};
@@ -12,7 +12,7 @@ use crate::{address, options::RedisCacheOptions};
 /// [`Error::Config`] if `url` is not a valid Redis URL, asks for TLS without the `tls`
 /// feature, or root certificates are given for a URL without TLS or cannot be read.
 pub(crate) fn open(url: &str, options: &RedisCacheOptions) -> Result<Client> {
-    let invalid = |e: bb8_redis::redis::RedisError| Error::Config(format!("invalid Redis URL: {e}"));
+    let invalid = |e: redis::RedisError| Error::Config(format!("invalid Redis URL: {e}"));
     let tls = address::is_tls(url);
     #[cfg(not(feature = "tls"))]
     {
@@ -25,7 +25,7 @@ pub(crate) fn open(url: &str, options: &RedisCacheOptions) -> Result<Client> {
     #[cfg(feature = "tls")]
     {
         if tls {
-            install_crypto_provider();
+            require_crypto_provider().map_err(|message| Error::Config(message.to_owned()))?;
         }
         let Some(pem) = &options.tls_root_certificates else {
             return Client::open(url).map_err(invalid);
@@ -34,7 +34,7 @@ pub(crate) fn open(url: &str, options: &RedisCacheOptions) -> Result<Client> {
             return Err(Error::Config(ROOTS_WITHOUT_TLS.to_owned()));
         }
         check_certificates(pem)?;
-        let certificates = bb8_redis::redis::TlsCertificates {
+        let certificates = redis::TlsCertificates {
             client_tls: None,
             root_cert: Some(pem.clone()),
         };
@@ -69,20 +69,37 @@ fn check_certificates(pem: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// rustls needs a process-wide crypto provider when the build enables more than one (or
-/// none explicitly); ring's is installed unless the app installed one already. Called
-/// before a TLS client is built and before each TLS connect (a pool built by hand).
+/// TLS needs the process-wide rustls crypto provider, which is the application's to
+/// choose and install: a library must not change process-global state. Checked before a
+/// TLS client is built and before each TLS connect (a pool built by hand), so that a
+/// missing provider is a clear error, not a panic inside rustls.
 #[cfg(feature = "tls")]
-pub(crate) fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err only if another thread installed one meanwhile, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+pub(crate) fn require_crypto_provider() -> std::result::Result<(), &'static str> {
+    match rustls::crypto::CryptoProvider::get_default() {
+        Some(_) => Ok(()),
+        None => Err(NO_CRYPTO_PROVIDER),
     }
 }
+
+#[cfg(feature = "tls")]
+const NO_CRYPTO_PROVIDER: &str = "a `rediss://` (TLS) Redis needs a process-wide rustls crypto \
+     provider: install one at start-up, before connecting, for example with \
+     `rustls::crypto::ring::default_provider().install_default()`";
 
 #[cfg(test)]
 mod tests {
     use crate::{address, options::RedisCacheOptions};
+
+    /// Nothing in this test binary installs a rustls provider: a TLS address is then a
+    /// configuration error that says what to do, and the library installs none itself.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_without_a_crypto_provider_is_a_clear_error_and_none_is_installed() {
+        let result = super::open("rediss://127.0.0.1:6380", &RedisCacheOptions::default());
+        let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("crypto provider"), "{error}");
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+    }
 
     #[test]
     fn odd_addresses_are_errors_or_clients_never_panics() {

@@ -15,7 +15,7 @@ use std::{
 };
 
 use bb8::Pool;
-use bb8_redis::redis::RedisError;
+use redis::RedisError;
 use session_core::__private::error_chain;
 use session_core::{Error, Result};
 

@@ -23,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bb8_redis::redis::{RedisError, Value};
+use redis::{RedisError, Value};
 use session_core::__private::{error_chain, ReleaseRetry};
 use session_core::store::LockToken;
 

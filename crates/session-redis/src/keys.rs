@@ -12,7 +12,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use bb8_redis::redis::{RedisWrite, ToRedisArgs};
+use redis::{RedisWrite, ToRedisArgs};
 use session_core::store::EntryOptions;
 
 /// .NET ticks (100 ns) between 0001-01-01 and the Unix epoch.
@@ -117,13 +117,13 @@ mod tests {
         assert_eq!(data.to_string(), "KestrunSession_{abc}");
         assert_eq!(data.lock().to_string(), "KestrunSession_{abc}:lock");
         assert_eq!(data.lock().len(), data.lock().to_string().len());
-        let mut cmd = bb8_redis::redis::cmd("DEL");
+        let mut cmd = redis::cmd("DEL");
         cmd.arg(data).arg(data.lock());
         let args: Vec<_> = cmd.args_iter().collect();
         assert_eq!(args.len(), 3);
         assert!(matches!(
             args[2],
-            bb8_redis::redis::Arg::Simple(b"KestrunSession_{abc}:lock")
+            redis::Arg::Simple(b"KestrunSession_{abc}:lock")
         ));
     }
 

@@ -1,4 +1,5 @@
-//! Redis [`DistributedCache`] for distributed-session, over `bb8-redis`, with a
+//! Redis [`DistributedCache`] for distributed-session, over redis-rs multiplexed
+//! connections kept in a `bb8` pool by this crate's own [`RedisManager`], with a
 //! cross-instance session lock.
 //!
 //! - **Layout:** ASP.NET Core's (`Microsoft.Extensions.Caching.StackExchangeRedis`): a
@@ -47,8 +48,8 @@ mod options;
 mod scripts;
 
 pub use bb8;
-pub use bb8_redis;
-pub use bb8_redis::redis;
+pub use redis;
+
 pub use cache::RedisCache;
 pub use manager::{RedisConnection, RedisManager};
 pub use options::RedisCacheOptions;

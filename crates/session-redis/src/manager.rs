@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bb8_redis::redis::{
+use redis::{
     aio::MultiplexedConnection, AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, RedisError, Value,
 };
 
@@ -52,7 +52,7 @@ impl RedisManager {
     }
 
     /// A manager for a client built by hand (for example with
-    /// [`Client::build_with_tls`](bb8_redis::redis::Client) and a TLS feature of redis-rs).
+    /// [`Client::build_with_tls`](redis::Client) and a TLS feature of redis-rs).
     ///
     /// ```
     /// use session_redis::{redis::Client, RedisManager};
@@ -272,9 +272,11 @@ impl bb8::ManageConnection for RedisManager {
         #[cfg(feature = "tls")]
         if matches!(
             self.client.get_connection_info().addr(),
-            bb8_redis::redis::ConnectionAddr::TcpTls { .. }
+            redis::ConnectionAddr::TcpTls { .. }
         ) {
-            crate::client::install_crypto_provider();
+            if let Err(message) = crate::client::require_crypto_provider() {
+                return Err(RedisError::from((redis::ErrorKind::InvalidClientConfig, message)));
+            }
         }
         let conn = self
             .client
@@ -287,7 +289,7 @@ impl bb8::ManageConnection for RedisManager {
                     error
                 }
             })?;
-        let mut load = bb8_redis::redis::pipe();
+        let mut load = redis::pipe();
         for script in crate::scripts::all() {
             load.add_command(script.load()).ignore();
         }
@@ -303,7 +305,7 @@ impl bb8::ManageConnection for RedisManager {
 
     async fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), RedisError> {
         // Only used if a pool is built with `test_on_check_out(true)`.
-        bb8_redis::redis::cmd("PING")
+        redis::cmd("PING")
             .query_async::<String>(&mut conn.conn)
             .await
             .map(drop)

@@ -12,7 +12,7 @@
 
 use std::sync::LazyLock;
 
-use bb8_redis::redis::{Cmd, Script, ToRedisArgs};
+use redis::{Cmd, Script, ToRedisArgs};
 
 use crate::keys::KeyName;
 
@@ -45,7 +45,7 @@ impl Lua {
 
     /// `SCRIPT LOAD <code>`.
     pub(crate) fn load(&self) -> Cmd {
-        let mut cmd = bb8_redis::redis::cmd("SCRIPT");
+        let mut cmd = redis::cmd("SCRIPT");
         cmd.arg("LOAD").arg(self.code);
         cmd
     }

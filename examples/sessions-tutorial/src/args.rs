@@ -80,6 +80,9 @@ impl Args {
         Ok(match self.store {
             StoreKind::Memory => Arc::new(MemoryCache::default()),
             StoreKind::Redis => {
+                // `rediss://` needs a process-wide rustls crypto provider, which is the
+                // application's to choose (the library does not install one)
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let options = RedisCacheOptions::default()
                     .instance_name("KestrunSession_")
                     .connect_timeout(self.io_timeout());

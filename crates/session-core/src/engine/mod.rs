@@ -13,6 +13,7 @@ mod load;
 pub(crate) mod lock_table;
 mod log_limit;
 mod request;
+mod response;
 mod setters;
 mod store;
 
@@ -32,9 +33,9 @@ pub(crate) use load::load;
 use lock_table::LockTable;
 use store::Store;
 
-pub use commit::{ErrorResponse, Outcome};
 pub use config::SessionConfig;
 pub use request::{Action, RequestHead, ResponseHeader};
+pub use response::{ErrorResponse, Outcome};
 
 /// A store as an adapter keeps it until it builds its engine: cheap to clone (clones
 /// share the store), and `Debug` without showing the store.
