@@ -73,6 +73,7 @@ mod engine;
 mod error;
 mod framework;
 mod id;
+mod lease;
 mod lock;
 mod options;
 mod payload;
@@ -103,6 +104,10 @@ pub use session::Session;
 /// feature ships the contract suite every in-tree store passes.
 pub mod store {
     pub use crate::cache::{DistributedCache, EntryOptions, LocalLocks};
+    /// The machinery shared by stores with a cross-instance lease lock.
+    pub mod lease {
+        pub use crate::lease::*;
+    }
     pub use crate::error::BoxError;
     pub use crate::lock::{CommitOp, LockAttempt, LockToken, SessionLock};
     pub use async_trait::async_trait;
@@ -121,7 +126,6 @@ pub mod adapter {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::error::chain as error_chain;
-    pub use crate::lock::ReleaseRetry;
     pub use crate::start_up::{start_up_check, START_UP_WAIT};
 
     /// A store that holds nothing, for doctests.

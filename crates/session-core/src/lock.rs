@@ -1,12 +1,9 @@
 //! The session-lock capability: lease locks that serialize one session's requests.
 
-use std::{
-    fmt,
-    time::{Duration, Instant},
-};
+use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
-use rand::{Rng, RngCore};
+use rand::RngCore;
 
 use crate::{cache::EntryOptions, Result};
 
@@ -117,55 +114,5 @@ pub trait SessionLock: Send + Sync {
     /// Default: no limit of the store's own.
     fn max_lease(&self) -> Duration {
         Duration::MAX
-    }
-}
-
-/// When the release of an abandoned lease is tried again while the store fails: after
-/// 100 ms, doubling to 1 s, each pause drawn within ±20 % so that the releases of leases
-/// abandoned together (a store outage) do not all come back at once; never past the
-/// moment the lease expires by itself.
-///
-/// The engine uses it for leases whose commit failed; a store whose lock call may have
-/// taken a lease before its connection failed (as the Redis store's) uses it too.
-#[derive(Debug, Clone)]
-pub struct ReleaseRetry {
-    until: Instant,
-    pause: Duration,
-}
-
-impl ReleaseRetry {
-    /// Retries for a lease that expires at `until`.
-    pub fn until(until: Instant) -> Self {
-        ReleaseRetry {
-            until,
-            pause: Duration::from_millis(100),
-        }
-    }
-
-    /// How long to wait before the next try, or `None` if the lease will have expired
-    /// by then (nothing left to release).
-    pub fn next_pause(&mut self) -> Option<Duration> {
-        let pause = self.pause.mul_f64(rand::rng().random_range(0.8..1.2));
-        self.pause = (self.pause * 2).min(Duration::from_secs(1));
-        (Instant::now() + pause < self.until).then_some(pause)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn release_retries_back_off_to_a_second_and_stop_when_the_lease_expires() {
-        let mut retry = ReleaseRetry::until(Instant::now() + Duration::from_secs(60));
-        let pauses: Vec<Duration> = (0..8).filter_map(|_| retry.next_pause()).collect();
-        assert_eq!(pauses.len(), 8);
-        let ms: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
-        assert!((80..=120).contains(&ms[0]), "{ms:?}");
-        assert!((160..=240).contains(&ms[1]), "{ms:?}");
-        assert!(ms[5..].iter().all(|p| (800..=1200).contains(p)), "{ms:?}");
-        // a lease that expires before the next try: nothing left to release
-        let mut retry = ReleaseRetry::until(Instant::now() + Duration::from_millis(50));
-        assert_eq!(retry.next_pause(), None);
     }
 }

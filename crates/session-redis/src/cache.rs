@@ -1,38 +1,31 @@
-//! `RedisCache`: the store operations, each one script call on one pooled connection.
+//! `RedisCache`: what it holds, and connecting it (the calls are in `calls`, the store's
+//! contract in `store`).
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use bb8::{ErrorSink, Pool};
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
+use redis::RedisError;
 use session_core::__private::{error_chain, start_up_check};
-use session_core::store::{
-    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
-};
+use session_core::store::LocalLocks;
 use session_core::{Error, Result};
 
 use crate::{
     address, client,
     connector::Connector,
-    cut_off::{LockCall, Released},
-    keys::{duration_ticks, instant_ticks, now_ticks, ttl_ms, KeyName},
-    manager::{is_transport_failure, Handle, RedisManager},
+    manager::{is_transport_failure, RedisManager},
     options::{self, RedisCacheOptions},
-    scripts::{self, Lua, ScriptCall},
+    released::Released,
 };
 
 /// The Redis store. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct RedisCache {
-    connector: Connector,
-    prefix: String,
-    ping_timeout: Duration,
-    released: Arc<Released>,
+    pub(crate) connector: Connector,
+    pub(crate) prefix: String,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) released: Arc<Released>,
     /// The in-process lock table every clone shares.
-    locks: LocalLocks,
+    pub(crate) locks: LocalLocks,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -197,96 +190,6 @@ impl RedisCache {
             }),
         }
     }
-
-    /// The key prefix (ASP.NET's `InstanceName`).
-    pub(crate) fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// The tokens whose release a cut-off lock call sent (see `cut_off`).
-    pub(crate) fn released(&self) -> &Released {
-        &self.released
-    }
-
-    /// Sends one plain command.
-    async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
-        let mut route = Route::default();
-        let result = self.deliver(operation, cmd, &mut route).await?;
-        settle(route.handle.as_ref(), operation, result)
-    }
-
-    /// Sends `cmd` on the shared connection. If that connection turns out dead (Redis
-    /// restarted, or closed idle clients), `cmd` goes once more on a new one, so the
-    /// first request after a restart does not fail. Every script is safe to send twice:
-    /// the lock script takes the same lease again for the same token, and a commit that
-    /// did run the first time finds its lease gone and reports it lost (503) rather than
-    /// writing again.
-    ///
-    /// `route` tells where `cmd` went (see [`Route`]).
-    async fn deliver(
-        &self,
-        operation: &'static str,
-        cmd: &Cmd,
-        route: &mut Route,
-    ) -> Result<std::result::Result<Value, RedisError>> {
-        let first = route.handle.insert(self.connector.handle(operation).await?);
-        match first.send(cmd).await {
-            Err(error) if first.observe(&error) => {
-                tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
-                route.resent = true;
-                let fresh = route.handle.insert(self.connector.handle(operation).await?);
-                Ok(fresh.send(cmd).await)
-            }
-            result => Ok(result),
-        }
-    }
-
-    /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
-    /// restart), loads it and calls again.
-    pub(crate) async fn run<T: FromRedisValue>(
-        &self,
-        operation: &'static str,
-        call: &ScriptCall,
-    ) -> Result<T> {
-        self.run_on(operation, call, &mut Route::default()).await
-    }
-
-    /// [`run`](Self::run), telling where the call went in `route`.
-    async fn run_on<T: FromRedisValue>(
-        &self,
-        operation: &'static str,
-        call: &ScriptCall,
-        route: &mut Route,
-    ) -> Result<T> {
-        let mut result = self.deliver(operation, &call.cmd, route).await?;
-        if let (Some(handle), Err(e)) = (route.handle.as_mut(), &result) {
-            if forgot_script(e) {
-                // boxed: a rare path that would otherwise double every call's future
-                result = Box::pin(reload_and_send(handle, call)).await;
-            }
-        }
-        let value = settle(route.handle.as_ref(), operation, result)?;
-        T::from_redis_value(value).map_err(|error| Error::store(operation, error))
-    }
-
-    /// Writes an entry with `script` (SET or CREATE: KEYS data; ARGV data, absexp,
-    /// sldexp, ttl). `None` if the entry would already be expired (nothing is sent).
-    async fn write(
-        &self,
-        operation: &'static str,
-        script: &'static Lua,
-        key: &str,
-        value: Vec<u8>,
-        options: &EntryOptions,
-    ) -> Result<Option<i64>> {
-        let Some(ttl) = ttl_ms(options, SystemTime::now()) else {
-            return Ok(None);
-        };
-        let (abs, sld) = expiry_args(options);
-        let mut call = script.call(&[KeyName::data(&self.prefix, key)], value.len() + 64);
-        call.arg(value).arg(abs).arg(sld).arg(ttl);
-        self.run(operation, &call).await.map(Some)
-    }
 }
 
 fn log_start_up_check(result: Result<()>) {
@@ -300,164 +203,4 @@ fn log_start_up_check(result: Result<()>) {
             tracing::warn!(error = %error_chain(&error), "Redis refused the start-up check; session requests may fail")
         }
     }
-}
-
-/// Where a call went: the connection it went out on last (or is about to), if any, and
-/// whether it was sent again because the first connection failed under it (it may have
-/// run there, its reply lost). While a new connection is found, `handle` keeps the dead
-/// one, so that a call cut off then still has its release sent.
-#[derive(Default)]
-pub(crate) struct Route {
-    pub(crate) handle: Option<Handle>,
-    pub(crate) resent: bool,
-}
-
-/// Whether Redis answered that it does not know the script (`NOSCRIPT`, after a
-/// restart): load it and call again.
-pub(crate) fn forgot_script(error: &RedisError) -> bool {
-    error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
-}
-
-/// Loads the script of `call`, then sends `call` again.
-pub(crate) async fn reload_and_send(
-    handle: &mut Handle,
-    call: &ScriptCall,
-) -> std::result::Result<Value, RedisError> {
-    handle.send(&call.script.load()).await?;
-    handle.send(&call.cmd).await
-}
-
-/// Maps a Redis result, marking the connection broken on transport errors.
-fn settle<T>(
-    handle: Option<&Handle>,
-    operation: &'static str,
-    result: std::result::Result<T, RedisError>,
-) -> Result<T> {
-    result.map_err(|error| {
-        if let Some(handle) = handle {
-            handle.observe(&error);
-        }
-        Error::store(operation, error)
-    })
-}
-
-/// `absexp` and `sldexp` of `options`, in ticks (-1 for none).
-fn expiry_args(options: &EntryOptions) -> (i64, i64) {
-    (
-        options.absolute_expiration.map_or(-1, instant_ticks),
-        options.sliding_expiration.map_or(-1, duration_ticks),
-    )
-}
-
-#[async_trait]
-impl DistributedCache for RedisCache {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let mut call = scripts::GET.call(&[KeyName::data(&self.prefix, key)], 20);
-        call.arg(now_ticks());
-        self.run("get", &call).await
-    }
-
-    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
-        if self
-            .write("set", &scripts::SET, key, value, &options)
-            .await?
-            .is_none()
-        {
-            // already expired: what was stored under the key is stale too
-            self.remove(key).await?;
-        }
-        Ok(())
-    }
-
-    async fn refresh(&self, key: &str) -> Result<()> {
-        let mut call = scripts::REFRESH.call(&[KeyName::data(&self.prefix, key)], 20);
-        call.arg(now_ticks());
-        self.run::<i64>("refresh", &call).await.map(drop)
-    }
-
-    async fn remove(&self, key: &str) -> Result<()> {
-        let mut call = redis::cmd("DEL");
-        call.arg(KeyName::data(&self.prefix, key));
-        self.exec("remove", &call).await.map(drop)
-    }
-
-    fn session_lock(&self) -> Option<&dyn SessionLock> {
-        Some(self)
-    }
-
-    fn local_locks(&self) -> Option<&LocalLocks> {
-        Some(&self.locks)
-    }
-}
-
-/// Beyond the [`SessionLock`] contract: a `try_lock_and_get` future dropped before its
-/// reply (cut off by a timeout, or its request went away) sends the release of its token
-/// behind the call, since Redis may still run it (or sends nothing, if the call never
-/// went out); the next `Release` of that token is then answered without a round trip.
-/// So a caller must not retry a cut-off call with the same token (the engine draws a
-/// new token for every request).
-#[async_trait]
-impl SessionLock for RedisCache {
-    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
-        let data = KeyName::data(&self.prefix, key);
-        let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
-        call.arg(token.as_bytes()).arg(lease_ms);
-        let mut in_flight = LockCall::new(self, key, token, lease);
-        let reply = self.run_on("lock", &call, &mut in_flight.route).await;
-        in_flight.returned(&reply);
-        let (status, value): (i64, Option<Vec<u8>>) = reply?;
-        Ok(match (status, value) {
-            (2, Some(value)) => LockAttempt::Acquired(value),
-            (1, _) => LockAttempt::Busy,
-            _ => LockAttempt::Missing,
-        })
-    }
-
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
-        if matches!(op, CommitOp::Release) && self.released.take(token) {
-            // sent behind the cut-off lock call that may take the lease (see `cut_off`)
-            return Ok(());
-        }
-        let data = KeyName::data(&self.prefix, key);
-        let keys = [data, data.lock()];
-        let call = match op {
-            CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
-                Some(ttl) => {
-                    let (abs, sld) = expiry_args(&options);
-                    let mut call = scripts::COMMIT_SET.call(&keys, value.len() + 96);
-                    call.arg(token.as_bytes()).arg(value).arg(abs).arg(sld).arg(ttl);
-                    call
-                }
-                // already expired: remove what is stored
-                None => unlock_call(&keys, token, true),
-            },
-            CommitOp::Refresh => {
-                let mut call = scripts::COMMIT_REFRESH.call(&keys, 64);
-                call.arg(token.as_bytes()).arg(now_ticks());
-                call
-            }
-            CommitOp::Remove => unlock_call(&keys, token, true),
-            CommitOp::Release => unlock_call(&keys, token, false),
-        };
-        match self.run::<i64>("commit", &call).await? {
-            1 => Ok(()),
-            _ => Err(Error::LeaseLost),
-        }
-    }
-
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
-        // an entry expired on arrival is never visible: report it created, store nothing
-        let created = self
-            .write("create", &scripts::CREATE, key, value, &options)
-            .await?;
-        Ok(created.is_none_or(|n| n == 1))
-    }
-}
-
-/// The call that releases the lease, deleting the entry too if `remove`.
-pub(crate) fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> ScriptCall {
-    let mut call = scripts::COMMIT_UNLOCK.call(keys, 64);
-    call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
-    call
 }

@@ -17,52 +17,19 @@
 //! because the call was cut off before it went out (waiting for a connection, as during
 //! an outage), when there is nothing to release.
 
-use std::{
-    collections::HashSet,
-    sync::{Mutex, PoisonError},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use redis::{RedisError, Value};
-use session_core::__private::{error_chain, ReleaseRetry};
+use session_core::store::lease::release_until;
 use session_core::store::LockToken;
 
 use crate::{
-    cache::{forgot_script, reload_and_send, unlock_call, RedisCache, Route},
+    cache::RedisCache,
+    calls::{forgot_script, reload_and_send, unlock_call, Route},
     keys::KeyName,
     manager::{is_transport_failure, Handle},
     scripts::ScriptCall,
 };
-
-/// More tokens than this waiting for the engine's release means releases go missing (a
-/// caller that never releases): the record is cleared, and the engine's releases that
-/// find nothing recorded just go out again.
-const MOST_RECORDED: usize = 4096;
-
-/// The tokens whose release was sent behind their cut-off lock call, until the engine
-/// asks to release them.
-#[derive(Debug, Default)]
-pub(crate) struct Released {
-    tokens: Mutex<HashSet<[u8; 16]>>,
-}
-
-impl Released {
-    /// Whether the release of `token` was sent already; forgets it.
-    pub(crate) fn take(&self, token: &LockToken) -> bool {
-        self.tokens
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(token.as_bytes())
-    }
-
-    fn record(&self, token: &LockToken) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        if tokens.len() >= MOST_RECORDED {
-            tokens.clear();
-        }
-        tokens.insert(*token.as_bytes());
-    }
-}
 
 /// A lock call on its way. Dropped before it [`returned`](Self::returned), it sends the
 /// release of its token behind the call, or notes that there is none to send if the call
@@ -129,17 +96,17 @@ impl Drop for LockCall<'_> {
         }
         let Some(handle) = self.route.handle.take() else {
             // cut off before it went out: no lease can come of it
-            self.cache.released().record(self.token);
+            self.cache.released.record(self.token);
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // no runtime to send it on: the lease expires on its own
             return;
         };
-        let data = KeyName::data(self.cache.prefix(), self.key);
+        let data = KeyName::data(&self.cache.prefix, self.key);
         let release = unlock_call(&[data, data.lock()], self.token, false);
         if self.fate == Fate::CutOff {
-            self.cache.released().record(self.token);
+            self.cache.released.record(self.token);
         }
         runtime.spawn(release_behind(self.cache.clone(), handle, release, self.lease));
     }
@@ -163,32 +130,20 @@ async fn release_behind(cache: RedisCache, mut handle: Handle, release: ScriptCa
 }
 
 /// Sends `release` (of a lease that may still be in Redis) on a working connection,
-/// trying again while that fails ([`ReleaseRetry`]: Redis cannot be reached, or is still
-/// loading its data) until `deadline`, when the lease has expired anyway: a Redis that
-/// restarts with its data (AOF or RDB) brings the lease back, and the session is free
-/// again within about a second of Redis's return.
+/// trying again while that fails (any error: Redis cannot be reached, or is still
+/// loading its data) on core's schedule until `deadline`, when the lease has expired
+/// anyway: a Redis that restarts with its data (AOF or RDB) brings the lease back, and the
+/// session is free again within about a second of Redis's return.
 async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Instant) {
-    let mut retry = ReleaseRetry::until(deadline);
-    loop {
+    let attempt = || async {
         let left = deadline.saturating_duration_since(Instant::now());
-        let error = match tokio::time::timeout(left, cache.run::<i64>("release", release)).await {
-            Ok(Ok(_)) => {
-                tracing::debug!("abandoned session lease released");
-                return;
-            }
-            Ok(Err(error)) => error,
-            Err(_) => {
-                tracing::debug!("releasing an abandoned session lease got no answer until it expired");
-                return;
-            }
-        };
-        let Some(pause) = retry.next_pause() else {
-            tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed until it expired");
-            return;
-        };
-        tracing::debug!(error = %error_chain(&error), "releasing an abandoned session lease failed; trying again");
-        tokio::time::sleep(pause).await;
-    }
+        match tokio::time::timeout(left, cache.run::<i64>("release", release)).await {
+            Ok(answer) => answer.map(drop),
+            // no answer until the lease expired: nothing is left to release
+            Err(_) => Ok(()),
+        }
+    };
+    release_until(Some(deadline), |_| true, attempt).await;
 }
 
 /// Sends a script call on `handle`, loading the script first if Redis forgot it.

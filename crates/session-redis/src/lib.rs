@@ -39,13 +39,16 @@
 
 mod address;
 mod cache;
+mod calls;
 mod client;
 mod connector;
 mod cut_off;
 mod keys;
 mod manager;
 mod options;
+mod released;
 mod scripts;
+mod store;
 
 pub use bb8;
 pub use redis;

@@ -10,13 +10,9 @@
 //! default; ours have none, because the engine bounds every store call by its
 //! `io_timeout` already.
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, AtomicU32, Ordering},
-        Arc,
-    },
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
+
+use session_core::store::lease::ConnectionHealth;
 
 use redis::{
     aio::MultiplexedConnection, AsyncConnectionConfig, Client, Cmd, IntoConnectionInfo, RedisError, Value,
@@ -93,7 +89,7 @@ impl RedisManager {
 /// concurrent requests share a few connections and redis-rs pipelines their commands.
 pub struct RedisConnection {
     pub(crate) conn: MultiplexedConnection,
-    pub(crate) health: Arc<Health>,
+    pub(crate) health: Arc<ConnectionHealth>,
 }
 
 impl std::fmt::Debug for RedisConnection {
@@ -102,30 +98,11 @@ impl std::fmt::Debug for RedisConnection {
     }
 }
 
-/// What the calls on one connection have seen, shared by its handles.
-#[derive(Debug, Default)]
-pub(crate) struct Health {
-    /// A call failed at the transport level, or the connection looks dead.
-    broken: AtomicBool,
-    /// Calls dropped in a row before their reply (any reply resets it).
-    unanswered: AtomicU32,
-}
-
-impl Health {
-    fn is_broken(&self) -> bool {
-        self.broken.load(Ordering::Relaxed)
-    }
-
-    fn mark_broken(&self) {
-        self.broken.store(true, Ordering::Relaxed);
-    }
-}
-
 /// A clone of a pooled connection's handle.
 #[derive(Clone)]
 pub(crate) struct Handle {
     conn: MultiplexedConnection,
-    health: Arc<Health>,
+    health: Arc<ConnectionHealth>,
 }
 
 impl RedisConnection {
@@ -140,21 +117,15 @@ impl RedisConnection {
 impl Handle {
     /// Sends one command and reads its reply, server errors included.
     ///
-    /// A call dropped after waiting [`SUSPECT_AFTER`] or longer for its reply (the
-    /// engine's IO timeout cut it off), or the [`UNANSWERED_LIMIT`]th call in a row
-    /// dropped before its reply (IO timeouts shorter than that), marks the connection
-    /// broken: it may have died without a word (no RST), and would otherwise go on
-    /// serving calls that time out until TCP gives up on it, minutes later. The next
-    /// call then takes a new connection. A single call dropped sooner (its client went
-    /// away) says nothing about the connection, which the other requests keep sharing;
-    /// a release sent after it then travels behind it on the same connection.
+    /// A call dropped before its reply is judged as on any multiplexed connection
+    /// ([`ConnectionHealth::multiplexed`]): after a slow wait, or the third in a row, the
+    /// connection counts as dead and the next call takes a new one; a single call dropped
+    /// sooner (its client went away) leaves it to the other requests, and a release sent
+    /// after it then travels behind it on the same connection.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<Value, RedisError> {
-        let awaiting = AwaitingReply {
-            health: Some(&self.health),
-            since: Instant::now(),
-        };
+        let watch = self.health.watch();
         let reply = self.conn.send_packed_command(cmd).await;
-        awaiting.arrived();
+        watch.answered();
         reply?.extract_error()
     }
 
@@ -195,47 +166,6 @@ pub(crate) fn is_transport_failure(error: &session_core::Error) -> bool {
         None => source
             .downcast_ref::<Arc<RedisError>>()
             .is_some_and(|redis| is_transport(redis)),
-    }
-}
-
-/// How long a reply may be awaited before a call dropped without it makes its
-/// connection suspect. Replies take well under a millisecond on a healthy connection,
-/// even under load.
-const SUSPECT_AFTER: Duration = Duration::from_millis(100);
-
-/// How many calls in a row may be dropped before their replies, however soon, before
-/// the connection counts as dead.
-const UNANSWERED_LIMIT: u32 = 3;
-
-/// Judges a connection when its call is dropped before the reply
-/// [`arrived`](Self::arrived) (see [`Handle::send`]).
-struct AwaitingReply<'a> {
-    health: Option<&'a Health>,
-    since: Instant,
-}
-
-impl AwaitingReply<'_> {
-    fn arrived(mut self) {
-        if let Some(health) = self.health.take() {
-            // (read first: the common case writes nothing to the shared line)
-            if health.unanswered.load(Ordering::Relaxed) != 0 {
-                health.unanswered.store(0, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-impl Drop for AwaitingReply<'_> {
-    fn drop(&mut self) {
-        if let Some(health) = self.health {
-            let in_a_row = health
-                .unanswered
-                .fetch_add(1, Ordering::Relaxed)
-                .saturating_add(1);
-            if self.since.elapsed() >= SUSPECT_AFTER || in_a_row >= UNANSWERED_LIMIT {
-                health.mark_broken();
-            }
-        }
     }
 }
 
@@ -299,7 +229,7 @@ impl bb8::ManageConnection for RedisManager {
             .map_err(first_refusal)?;
         Ok(RedisConnection {
             conn,
-            health: Arc::default(),
+            health: Arc::new(ConnectionHealth::multiplexed()),
         })
     }
 

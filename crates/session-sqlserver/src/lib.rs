@@ -45,7 +45,9 @@ mod ado;
 mod cache;
 mod manager;
 mod options;
+mod run;
 mod sql;
+mod store;
 
 pub use cache::{SqlPool, SqlServerCache};
 pub use deadpool_tiberius;

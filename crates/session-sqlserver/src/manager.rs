@@ -5,6 +5,8 @@
 //! connection strings, TLS, routing) but recycles without a query: a connection whose
 //! last call failed at the transport level is marked broken and replaced.
 
+use session_core::store::lease::ConnectionHealth;
+
 use deadpool_tiberius::{
     deadpool::managed::{self, Metrics, RecycleError, RecycleResult},
     tiberius, Client,
@@ -48,29 +50,30 @@ impl SqlManager {
     }
 }
 
-/// A pooled tiberius client that remembers whether it broke.
+/// A pooled tiberius client that remembers whether it broke: one call at a time, so a
+/// call cut off before its reply breaks it ([`ConnectionHealth::exclusive`]).
 pub struct SqlConnection {
     pub(crate) client: Client,
-    pub(crate) broken: bool,
+    pub(crate) health: ConnectionHealth,
 }
 
 impl std::fmt::Debug for SqlConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlConnection")
-            .field("broken", &self.broken)
+            .field("health", &self.health)
             .finish_non_exhaustive()
     }
 }
 
 impl SqlConnection {
     /// Marks the connection broken if `error` came from the transport.
-    pub(crate) fn observe(&mut self, error: &tiberius::error::Error) {
+    pub(crate) fn observe(&self, error: &tiberius::error::Error) {
         use tiberius::error::Error as E;
         if matches!(
             error,
             E::Io { .. } | E::Tls(_) | E::Routing { .. } | E::Protocol(_)
         ) {
-            self.broken = true;
+            self.health.mark_broken();
         }
     }
 }
@@ -83,12 +86,12 @@ impl managed::Manager for SqlManager {
         let client = self.inner.create().await?;
         Ok(SqlConnection {
             client,
-            broken: false,
+            health: ConnectionHealth::exclusive(),
         })
     }
 
     async fn recycle(&self, conn: &mut SqlConnection, _: &Metrics) -> RecycleResult<Self::Error> {
-        if conn.broken {
+        if conn.health.is_broken() {
             return Err(RecycleError::message("connection broke"));
         }
         Ok(())

@@ -5,7 +5,8 @@ use std::{sync::Arc, time::Instant};
 use super::{lock_table::LockGuard, EngineInner};
 use crate::{
     id::SessionId,
-    lock::{CommitOp, LockToken, ReleaseRetry},
+    lease::release_until,
+    lock::{CommitOp, LockToken},
     Error, Result,
 };
 
@@ -19,7 +20,7 @@ use crate::{
 /// lease of another instance.
 ///
 /// A lease known to be held (the lock call said so) whose release fails because the
-/// store is down is released again ([`ReleaseRetry`]) until the store is back or the
+/// store is down is released again ([`ReleaseRetry`](crate::store::lease::ReleaseRetry)) until the store is back or the
 /// lease has expired: a store that comes back with its data (SQL Server's rows, a Redis
 /// restarted from AOF or RDB) frees the session within about a second of its return
 /// rather than after `lock_lease`.
@@ -120,34 +121,14 @@ impl Drop for Lease {
 }
 
 /// Releases the store lease of `token`. A lease held `until` some time is released
-/// again while the store fails, on the [`ReleaseRetry`] schedule.
+/// again while the store fails (store errors and timeouts), on core's release schedule
+/// ([`release_until`]).
 async fn release(engine: Arc<EngineInner>, id: SessionId, token: LockToken, until: Option<Instant>) {
-    let mut retry = until.map(ReleaseRetry::until);
-    loop {
-        let error = match engine.store.commit(id.expose(), &token, CommitOp::Release).await {
-            Ok(()) => return,
-            // the token holds no lease (it never got one, or it expired): nothing to do
-            Err(Error::LeaseLost) => {
-                tracing::debug!(session = %id, "abandoned session lock was not held");
-                return;
-            }
-            Err(error) => error,
-        };
-        let down = matches!(error, Error::Store { .. } | Error::Timeout { .. });
-        match retry.as_mut().filter(|_| down).map(ReleaseRetry::next_pause) {
-            Some(Some(pause)) => {
-                tracing::debug!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; trying again");
-                tokio::time::sleep(pause).await;
-            }
-            // the store failed until the lease expired: nothing is left to release
-            Some(None) => {
-                tracing::debug!(session = %id, "the session store failed until the abandoned lock expired");
-                return;
-            }
-            None => {
-                tracing::warn!(session = %id, error = %crate::error::chain(&error), "releasing an abandoned session lock failed; unless the store releases it later, it expires with its lease");
-                return;
-            }
-        }
-    }
+    let down = |error: &Error| matches!(error, Error::Store { .. } | Error::Timeout { .. });
+    let span = tracing::debug_span!("release", session = %id);
+    let attempt = || {
+        let (engine, id, token) = (Arc::clone(&engine), id.clone(), token.clone());
+        async move { engine.store.commit(id.expose(), &token, CommitOp::Release).await }
+    };
+    tracing::Instrument::instrument(release_until(until, down, attempt), span).await;
 }

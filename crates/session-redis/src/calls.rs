@@ -1,0 +1,152 @@
+//! How a call reaches Redis: on the shared connection, sent once more on a new one if
+//! that connection turns out dead, with the script loaded again if Redis forgot it.
+
+use std::time::SystemTime;
+
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
+use session_core::__private::error_chain;
+use session_core::store::{EntryOptions, LockToken};
+use session_core::{Error, Result};
+
+use crate::{
+    cache::RedisCache,
+    keys::{duration_ticks, instant_ticks, ttl_ms, KeyName},
+    manager::Handle,
+    scripts::{self, Lua, ScriptCall},
+};
+
+impl RedisCache {
+    /// Sends one plain command.
+    pub(crate) async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
+        let mut route = Route::default();
+        let result = self.deliver(operation, cmd, &mut route).await?;
+        settle(route.handle.as_ref(), operation, result)
+    }
+
+    /// Sends `cmd` on the shared connection. If that connection turns out dead (Redis
+    /// restarted, or closed idle clients), `cmd` goes once more on a new one, so the
+    /// first request after a restart does not fail. Every script is safe to send twice:
+    /// the lock script takes the same lease again for the same token, and a commit that
+    /// did run the first time finds its lease gone and reports it lost (503) rather than
+    /// writing again.
+    ///
+    /// `route` tells where `cmd` went (see [`Route`]).
+    async fn deliver(
+        &self,
+        operation: &'static str,
+        cmd: &Cmd,
+        route: &mut Route,
+    ) -> Result<std::result::Result<Value, RedisError>> {
+        let first = route.handle.insert(self.connector.handle(operation).await?);
+        match first.send(cmd).await {
+            Err(error) if first.observe(&error) => {
+                tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
+                route.resent = true;
+                let fresh = route.handle.insert(self.connector.handle(operation).await?);
+                Ok(fresh.send(cmd).await)
+            }
+            result => Ok(result),
+        }
+    }
+
+    /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
+    /// restart), loads it and calls again.
+    pub(crate) async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        call: &ScriptCall,
+    ) -> Result<T> {
+        self.run_on(operation, call, &mut Route::default()).await
+    }
+
+    /// [`run`](Self::run), telling where the call went in `route`.
+    pub(crate) async fn run_on<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        call: &ScriptCall,
+        route: &mut Route,
+    ) -> Result<T> {
+        let mut result = self.deliver(operation, &call.cmd, route).await?;
+        if let (Some(handle), Err(e)) = (route.handle.as_mut(), &result) {
+            if forgot_script(e) {
+                // boxed: a rare path that would otherwise double every call's future
+                result = Box::pin(reload_and_send(handle, call)).await;
+            }
+        }
+        let value = settle(route.handle.as_ref(), operation, result)?;
+        T::from_redis_value(value).map_err(|error| Error::store(operation, error))
+    }
+
+    /// Writes an entry with `script` (SET or CREATE: KEYS data; ARGV data, absexp,
+    /// sldexp, ttl). `None` if the entry would already be expired (nothing is sent).
+    pub(crate) async fn write(
+        &self,
+        operation: &'static str,
+        script: &'static Lua,
+        key: &str,
+        value: Vec<u8>,
+        options: &EntryOptions,
+    ) -> Result<Option<i64>> {
+        let Some(ttl) = ttl_ms(options, SystemTime::now()) else {
+            return Ok(None);
+        };
+        let (abs, sld) = expiry_args(options);
+        let mut call = script.call(&[KeyName::data(&self.prefix, key)], value.len() + 64);
+        call.arg(value).arg(abs).arg(sld).arg(ttl);
+        self.run(operation, &call).await.map(Some)
+    }
+}
+
+/// Where a call went: the connection it went out on last (or is about to), if any, and
+/// whether it was sent again because the first connection failed under it (it may have
+/// run there, its reply lost). While a new connection is found, `handle` keeps the dead
+/// one, so that a call cut off then still has its release sent.
+#[derive(Default)]
+pub(crate) struct Route {
+    pub(crate) handle: Option<Handle>,
+    pub(crate) resent: bool,
+}
+
+/// Whether Redis answered that it does not know the script (`NOSCRIPT`, after a
+/// restart): load it and call again.
+pub(crate) fn forgot_script(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+}
+
+/// Loads the script of `call`, then sends `call` again.
+pub(crate) async fn reload_and_send(
+    handle: &mut Handle,
+    call: &ScriptCall,
+) -> std::result::Result<Value, RedisError> {
+    handle.send(&call.script.load()).await?;
+    handle.send(&call.cmd).await
+}
+
+/// Maps a Redis result, marking the connection broken on transport errors.
+fn settle<T>(
+    handle: Option<&Handle>,
+    operation: &'static str,
+    result: std::result::Result<T, RedisError>,
+) -> Result<T> {
+    result.map_err(|error| {
+        if let Some(handle) = handle {
+            handle.observe(&error);
+        }
+        Error::store(operation, error)
+    })
+}
+
+/// `absexp` and `sldexp` of `options`, in ticks (-1 for none).
+pub(crate) fn expiry_args(options: &EntryOptions) -> (i64, i64) {
+    (
+        options.absolute_expiration.map_or(-1, instant_ticks),
+        options.sliding_expiration.map_or(-1, duration_ticks),
+    )
+}
+
+/// The call that releases the lease, deleting the entry too if `remove`.
+pub(crate) fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> ScriptCall {
+    let mut call = scripts::COMMIT_UNLOCK.call(keys, 64);
+    call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
+    call
+}

@@ -1,0 +1,118 @@
+//! The store's contract: [`DistributedCache`] and [`SessionLock`] on Redis, one script call
+//! each.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use session_core::store::{
+    lease::{commit_result, LockStatus},
+    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
+};
+use session_core::Result;
+
+use crate::{
+    cache::RedisCache,
+    calls::{expiry_args, unlock_call},
+    cut_off::LockCall,
+    keys::{now_ticks, ttl_ms, KeyName},
+    scripts,
+};
+
+#[async_trait]
+impl DistributedCache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut call = scripts::GET.call(&[KeyName::data(&self.prefix, key)], 20);
+        call.arg(now_ticks());
+        self.run("get", &call).await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<()> {
+        if self
+            .write("set", &scripts::SET, key, value, &options)
+            .await?
+            .is_none()
+        {
+            // already expired: what was stored under the key is stale too
+            self.remove(key).await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh(&self, key: &str) -> Result<()> {
+        let mut call = scripts::REFRESH.call(&[KeyName::data(&self.prefix, key)], 20);
+        call.arg(now_ticks());
+        self.run::<i64>("refresh", &call).await.map(drop)
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        let mut call = redis::cmd("DEL");
+        call.arg(KeyName::data(&self.prefix, key));
+        self.exec("remove", &call).await.map(drop)
+    }
+
+    fn session_lock(&self) -> Option<&dyn SessionLock> {
+        Some(self)
+    }
+
+    fn local_locks(&self) -> Option<&LocalLocks> {
+        Some(&self.locks)
+    }
+}
+
+/// Beyond the [`SessionLock`] contract: a `try_lock_and_get` future dropped before its
+/// reply (cut off by a timeout, or its request went away) sends the release of its token
+/// behind the call, since Redis may still run it (or sends nothing, if the call never
+/// went out); the next `Release` of that token is then answered without a round trip.
+/// So a caller must not retry a cut-off call with the same token (the engine draws a
+/// new token for every request).
+#[async_trait]
+impl SessionLock for RedisCache {
+    async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
+        let data = KeyName::data(&self.prefix, key);
+        let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
+        call.arg(token.as_bytes()).arg(lease_ms);
+        let mut in_flight = LockCall::new(self, key, token, lease);
+        let reply = self.run_on("lock", &call, &mut in_flight.route).await;
+        in_flight.returned(&reply);
+        let (status, value): (i64, Option<Vec<u8>>) = reply?;
+        Ok(LockStatus::attempt(status, value))
+    }
+
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+        if matches!(op, CommitOp::Release) && self.released.take(token) {
+            // sent behind the cut-off lock call that may take the lease (see `cut_off`)
+            return Ok(());
+        }
+        let data = KeyName::data(&self.prefix, key);
+        let keys = [data, data.lock()];
+        let call = match op {
+            CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
+                Some(ttl) => {
+                    let (abs, sld) = expiry_args(&options);
+                    let mut call = scripts::COMMIT_SET.call(&keys, value.len() + 96);
+                    call.arg(token.as_bytes()).arg(value).arg(abs).arg(sld).arg(ttl);
+                    call
+                }
+                // already expired: remove what is stored
+                None => unlock_call(&keys, token, true),
+            },
+            CommitOp::Refresh => {
+                let mut call = scripts::COMMIT_REFRESH.call(&keys, 64);
+                call.arg(token.as_bytes()).arg(now_ticks());
+                call
+            }
+            CommitOp::Remove => unlock_call(&keys, token, true),
+            CommitOp::Release => unlock_call(&keys, token, false),
+        };
+        commit_result(self.run::<i64>("commit", &call).await?)
+    }
+
+    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+        // an entry expired on arrival is never visible: report it created, store nothing
+        let created = self
+            .write("create", &scripts::CREATE, key, value, &options)
+            .await?;
+        Ok(created.is_none_or(|n| n == 1))
+    }
+}
