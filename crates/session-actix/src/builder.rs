@@ -3,10 +3,34 @@
 
 use session_core::{
     adapter::{SessionConfig, SharedStore},
+    store::DistributedCache,
     Error,
 };
 
-use crate::SessionMiddleware;
+use crate::middleware::SessionMiddleware;
+
+impl SessionMiddleware {
+    /// The middleware over `store`, with the defaults (cookie `id`, `HttpOnly`,
+    /// `SameSite=Lax`, `Secure`; 20-minute idle timeout; 10-second IO timeout).
+    ///
+    /// ```
+    /// let middleware = session_actix::SessionMiddleware::new(session_memory::MemoryCache::default());
+    /// ```
+    pub fn new(store: impl DistributedCache) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder over `store`, to change the defaults.
+    ///
+    /// ```
+    /// let middleware = session_actix::SessionMiddleware::builder(session_memory::MemoryCache::default())
+    ///     .cookie_name("Kr.Session")
+    ///     .build();
+    /// ```
+    pub fn builder(store: impl DistributedCache) -> SessionMiddlewareBuilder {
+        SessionMiddlewareBuilder::new(SharedStore::new(store))
+    }
+}
 
 /// Configures a [`SessionMiddleware`]; made by [`SessionMiddleware::builder`].
 ///

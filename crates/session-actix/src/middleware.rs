@@ -12,12 +12,9 @@ use actix_web::{
 };
 use futures_util::future::LocalBoxFuture;
 use session_core::{
-    adapter::{Action, RequestHead, ResponseHeader, SessionEngine, SharedStore},
-    store::DistributedCache,
+    adapter::{Action, RequestHead, ResponseHeader, SessionEngine},
     Error as SessionError,
 };
-
-use crate::builder::SessionMiddlewareBuilder;
 
 /// Gives each request a [`Session`](session_core::Session) and commits it before the
 /// response is handed back; store failures become 503 responses with a JSON body.
@@ -51,7 +48,7 @@ use crate::builder::SessionMiddlewareBuilder;
 ///
 /// An invalid configuration (a zero timeout, a cookie name that cannot be sent, a
 /// shared store without a signing key) is logged with its fix and stops the server at
-/// start-up; [`SessionMiddlewareBuilder::try_build`] reports it as an [`SessionError`]
+/// start-up; [`SessionMiddlewareBuilder::try_build`](crate::SessionMiddlewareBuilder::try_build) reports it as an [`SessionError`]
 /// instead.
 #[derive(Debug, Clone)]
 pub struct SessionMiddleware {
@@ -59,27 +56,6 @@ pub struct SessionMiddleware {
 }
 
 impl SessionMiddleware {
-    /// The middleware over `store`, with the defaults (cookie `id`, `HttpOnly`,
-    /// `SameSite=Lax`, `Secure`; 20-minute idle timeout; 10-second IO timeout).
-    ///
-    /// ```
-    /// let middleware = session_actix::SessionMiddleware::new(session_memory::MemoryCache::default());
-    /// ```
-    pub fn new(store: impl DistributedCache) -> Self {
-        Self::builder(store).build()
-    }
-
-    /// A builder over `store`, to change the defaults.
-    ///
-    /// ```
-    /// let middleware = session_actix::SessionMiddleware::builder(session_memory::MemoryCache::default())
-    ///     .cookie_name("Kr.Session")
-    ///     .build();
-    /// ```
-    pub fn builder(store: impl DistributedCache) -> SessionMiddlewareBuilder {
-        SessionMiddlewareBuilder::new(SharedStore::new(store))
-    }
-
     pub(crate) fn from_engine(engine: Result<SessionEngine, SessionError>) -> Self {
         SessionMiddleware {
             engine: engine.map_err(Arc::new),

@@ -8,8 +8,9 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::{
+    error::Error,
+    error::Result,
     id::{SessionId, ID_TEXT_LEN},
-    Error, Result,
 };
 
 type HmacSha256 = Hmac<Sha256>;

@@ -70,6 +70,7 @@ mod cache;
 mod cookie_codec;
 mod cookie_header;
 mod engine;
+mod entry;
 mod error;
 mod framework;
 mod id;
@@ -103,7 +104,8 @@ pub use session::Session;
 /// between its clones it keeps a [`LocalLocks`](store::LocalLocks). The `testing`
 /// feature ships the contract suite every in-tree store passes.
 pub mod store {
-    pub use crate::cache::{DistributedCache, EntryOptions, LocalLocks};
+    pub use crate::cache::{DistributedCache, LocalLocks};
+    pub use crate::entry::EntryOptions;
     /// The machinery shared by stores with a cross-instance lease lock.
     pub mod lease {
         pub use crate::lease::*;
@@ -117,9 +119,9 @@ pub mod store {
 /// drives, one [`SessionScope`](adapter::SessionScope) per request.
 pub mod adapter {
     pub use crate::engine::{
-        Action, ErrorResponse, Outcome, RequestHead, ResponseHeader, SessionConfig, SessionEngine,
-        SessionScope, SharedStore,
+        Action, ErrorResponse, Outcome, ResponseHeader, SessionConfig, SessionEngine, SharedStore,
     };
+    pub use crate::session::scope::{RequestHead, SessionScope};
 }
 
 /// The workspace's own glue between its crates; not a public API, no stability promise.

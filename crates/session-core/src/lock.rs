@@ -5,7 +5,7 @@ use std::{fmt, time::Duration};
 use async_trait::async_trait;
 use rand::RngCore;
 
-use crate::{cache::EntryOptions, Result};
+use crate::{entry::EntryOptions, error::Result};
 
 /// Proof of ownership of a session lease: 128 random bits, fresh for every request.
 ///

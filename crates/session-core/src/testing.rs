@@ -22,8 +22,8 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
+    error::Error,
     store::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock},
-    Error,
 };
 
 fn lock(cache: &dyn DistributedCache) -> &dyn SessionLock {

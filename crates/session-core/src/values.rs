@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::{Error, Result};
+use crate::{error::Error, error::Result};
 
 /// The value under `key` as a `T`; a value of another type is a [`Error::TypeMismatch`].
 pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {

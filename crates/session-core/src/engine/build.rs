@@ -10,9 +10,10 @@ use super::{
 use crate::{
     cache::DistributedCache,
     cookie_codec::{KeyRing, SigningKey},
+    error::Error,
+    error::Result,
     options::{SameSite, SecurePolicy},
     payload::MAX_PAYLOAD,
-    Error, Result,
 };
 
 /// The random signing key of this process, for engines over the memory store that were
@@ -43,7 +44,7 @@ impl SessionConfig {
     /// ([`SessionLock::max_lease`](crate::store::SessionLock::max_lease)), a cookie name, path or domain that
     /// cannot be written into a `Set-Cookie` header, a `__Host-` / `__Secure-` cookie
     /// that browsers would drop, or a payload cap too small to hold an empty session or
-    /// over [`MAX_PAYLOAD`](crate::MAX_PAYLOAD).
+    /// over [`MAX_PAYLOAD`](crate::payload::MAX_PAYLOAD).
     ///
     /// ```
     /// # fn store() -> impl session_core::store::DistributedCache { session_core::__private::NullStore }

@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use super::{EngineInner, ErrorResponse, Outcome};
 use crate::{
-    cache::EntryOptions,
     cookie_header,
+    entry::EntryOptions,
     error::chain,
+    error::Error,
+    error::Result,
     id::SessionId,
     lock::CommitOp,
     payload::{self, Payload},
-    session::{Phase, State},
+    session::state::{Phase, State},
     values::lifetime_end,
-    Error, Result,
 };
 
 /// Commits `state`; see [`Outcome`].

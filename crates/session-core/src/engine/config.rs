@@ -187,7 +187,7 @@ impl SessionConfig {
     }
 
     /// The largest encoded session, in bytes (default 64 KiB; at most
-    /// [`MAX_PAYLOAD`](crate::MAX_PAYLOAD), 16 MiB).
+    /// [`MAX_PAYLOAD`](crate::payload::MAX_PAYLOAD), 16 MiB).
     ///
     /// ```
     /// session_core::adapter::SessionConfig::default().max_payload(256 * 1024);

@@ -4,10 +4,11 @@ use std::{sync::Arc, time::Instant};
 
 use super::{lock_table::LockGuard, EngineInner};
 use crate::{
+    error::Error,
+    error::Result,
     id::SessionId,
     lease::release_until,
     lock::{CommitOp, LockToken},
-    Error, Result,
 };
 
 /// The lock on one session id, held from load to commit.

@@ -2,15 +2,16 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{EngineInner, Lease};
+use super::{lease::Lease, EngineInner};
 use crate::{
     error::chain,
+    error::Error,
+    error::Result,
     id::SessionId,
     lock::{CommitOp, LockAttempt, LockToken},
     payload,
-    session::{Phase, State},
+    session::state::{Phase, State},
     values::{lifetime_end, now_unix},
-    Error, Result,
 };
 
 /// Loads `state`: the stored session if the cookie is valid and live, else a fresh one.

@@ -27,7 +27,7 @@ use std::{
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::{id::ID_BYTES, Error, Result};
+use crate::{error::Error, error::Result, id::ID_BYTES};
 
 type Key = [u8; ID_BYTES];
 /// The lock of one id, holding when the store last timed out on one of its holders.

@@ -6,14 +6,13 @@
 //! - `commit`: end of request; create, write, refresh or delete, then release.
 
 mod build;
-mod commit;
+pub(crate) mod commit;
 mod config;
-mod lease;
-mod load;
+pub(crate) mod lease;
+pub(crate) mod load;
 pub(crate) mod lock_table;
 mod log_limit;
-mod request;
-mod response;
+pub(crate) mod response;
 mod setters;
 mod store;
 
@@ -24,18 +23,13 @@ use crate::{
     cookie_codec::KeyRing,
     cookie_header,
     options::{CookieOptions, Limits, TrustedProxy},
-    session::Session,
 };
 
-pub(crate) use commit::commit;
-pub(crate) use lease::Lease;
-pub(crate) use load::load;
 use lock_table::LockTable;
 use store::Store;
 
 pub use config::SessionConfig;
-pub use request::{Action, RequestHead, ResponseHeader};
-pub use response::{ErrorResponse, Outcome};
+pub use response::{Action, ErrorResponse, Outcome, ResponseHeader};
 
 /// A store as an adapter keeps it until it builds its engine: cheap to clone (clones
 /// share the store), and `Debug` without showing the store.
@@ -88,13 +82,13 @@ pub(crate) struct EngineInner {
 }
 
 /// The session engine of one app, for adapter authors: a framework adapter builds it
-/// once from a [`SessionConfig`] and a store, starts a [`SessionScope`] per request and
+/// once from a [`SessionConfig`] and a store, starts a [`SessionScope`](crate::adapter::SessionScope) per request and
 /// finishes it before the response leaves.
 ///
 /// Cloning is cheap and shares everything.
 #[derive(Clone)]
 pub struct SessionEngine {
-    inner: Arc<EngineInner>,
+    pub(crate) inner: Arc<EngineInner>,
 }
 
 impl std::fmt::Debug for SessionEngine {
@@ -115,34 +109,6 @@ impl SessionEngine {
     /// ```
     pub fn builder() -> SessionConfig {
         SessionConfig::default()
-    }
-
-    /// Starts the session of one request. Does no I/O: the store is only touched when
-    /// a handler first uses the session.
-    ///
-    /// `cookie_headers` are the raw values of the request's `Cookie` headers;
-    /// `secure_request` says whether it came over HTTPS (see
-    /// [`request_is_secure`](Self::request_is_secure)).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> session_core::Result<()> {
-    /// # let engine = session_core::adapter::SessionEngine::builder().build(session_core::__private::NullStore)?;
-    /// let scope = engine.start([b"id=...; theme=dark".as_slice()], true);
-    /// // ... the handler runs with scope.session() ...
-    /// let outcome = scope.finish().await;
-    /// # Ok(()) }
-    /// ```
-    pub fn start<'a>(
-        &self,
-        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
-        secure_request: bool,
-    ) -> SessionScope {
-        let incoming = cookie_header::find(cookie_headers, &self.inner.cookie.name, |value| {
-            self.inner.keys.verify(value).is_some()
-        });
-        SessionScope {
-            session: Session::new(Arc::clone(&self.inner), incoming, secure_request),
-        }
     }
 
     /// Whether a request counts as HTTPS for [`SecurePolicy::SameAsRequest`](crate::SecurePolicy::SameAsRequest): its URI
@@ -180,48 +146,5 @@ impl SessionEngine {
         };
         let values = name.map(header).into_iter().flatten();
         cookie_header::request_is_secure(uri_scheme, proxy, values)
-    }
-}
-
-/// The session of one request, owned by the framework adapter.
-///
-/// The adapter puts [`SessionScope::session`] where handlers can reach it, runs the
-/// handler, then calls [`SessionScope::finish`] *before* handing the response back.
-#[derive(Debug)]
-pub struct SessionScope {
-    session: Session,
-}
-
-impl SessionScope {
-    /// The handle handlers use. All clones share one state.
-    ///
-    /// ```
-    /// # fn main() -> session_core::Result<()> {
-    /// # let engine = session_core::adapter::SessionEngine::builder().build(session_core::__private::NullStore)?;
-    /// let scope = engine.start([], false);
-    /// let session = scope.session(); // put it where handlers find it (request extensions)
-    /// # Ok(()) }
-    /// ```
-    pub fn session(&self) -> Session {
-        self.session.clone()
-    }
-
-    /// Commits the session: what to do to the response.
-    ///
-    /// ```
-    /// use session_core::adapter::Outcome;
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> session_core::Result<()> {
-    /// # let engine = session_core::adapter::SessionEngine::builder().build(session_core::__private::NullStore)?;
-    /// let scope = engine.start([], false);
-    /// scope.session().insert("n", 1).await?;
-    /// match scope.finish().await {
-    ///     Outcome::Unchanged => {}
-    ///     Outcome::SetCookie(value) => { /* append a Set-Cookie header */ }
-    ///     Outcome::Failed(response) => { /* replace the response */ }
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn finish(self) -> Outcome {
-        self.session.finish().await
     }
 }

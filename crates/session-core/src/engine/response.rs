@@ -1,7 +1,10 @@
-//! The HTTP side of a commit: what an adapter does to the response ([`Outcome`]), and
-//! the error responses it sends ([`ErrorResponse`]), whose bodies never show internals.
+//! The HTTP side of a commit: what an adapter does to the response ([`Outcome`], as
+//! headers to copy or a response to send instead: [`Action`]), and the error responses
+//! it sends ([`ErrorResponse`]), whose bodies never show internals.
 
-use crate::{error::chain, Error};
+use std::borrow::Cow;
+
+use crate::{error::chain, error::Error};
 
 /// What the adapter does to the response once the session is committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,5 +112,60 @@ impl ErrorResponse {
     /// ```
     pub fn retry_after(&self) -> Option<u32> {
         (self.status == 503).then_some(1)
+    }
+}
+
+/// A header an adapter sets on the handler's response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHeader {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// The value: visible ASCII, valid in any framework's header type.
+    pub value: Cow<'static, str>,
+    /// Append (`Set-Cookie`: the handler may set cookies of its own) or replace.
+    pub append: bool,
+}
+
+/// What an adapter does to the handler's response once the session is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Set these headers (none when the session needs no cookie change).
+    Headers(Vec<ResponseHeader>),
+    /// The session could not be saved: send this response instead.
+    Replace(ErrorResponse),
+}
+
+impl Outcome {
+    /// What the adapter does to the response: for a new or changed cookie, `Set-Cookie`
+    /// (appended) and the no-cache headers ASP.NET Core's session middleware sets too
+    /// (replacing the handler's: no cache may replay a response that hands out a session
+    /// cookie); nothing for an unchanged session; the error response for a failed one.
+    ///
+    /// ```
+    /// use session_core::adapter::{Action, Outcome};
+    /// assert_eq!(Outcome::Unchanged.into_action(), Action::Headers(Vec::new()));
+    /// let Action::Headers(headers) = Outcome::SetCookie("id=v; Path=/".into()).into_action() else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!((headers[0].name, headers[0].append), ("set-cookie", true));
+    /// ```
+    pub fn into_action(self) -> Action {
+        match self {
+            Outcome::Unchanged => Action::Headers(Vec::new()),
+            Outcome::SetCookie(value) => {
+                let mut headers = vec![ResponseHeader {
+                    name: "set-cookie",
+                    value: Cow::Owned(value),
+                    append: true,
+                }];
+                headers.extend(Outcome::NO_CACHE_HEADERS.map(|(name, value)| ResponseHeader {
+                    name,
+                    value: Cow::Borrowed(value),
+                    append: false,
+                }));
+                Action::Headers(headers)
+            }
+            Outcome::Failed(response) => Action::Replace(response),
+        }
     }
 }

@@ -13,9 +13,11 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use crate::{
-    cache::{DistributedCache, EntryOptions},
+    cache::DistributedCache,
+    entry::EntryOptions,
+    error::Error,
+    error::Result,
     lock::{CommitOp, LockAttempt, LockToken},
-    Error, Result,
 };
 
 pub(crate) struct Store {

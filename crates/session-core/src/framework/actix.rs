@@ -9,7 +9,7 @@ use actix_web::{
 };
 
 use super::{handler_error, SessionRejection};
-use crate::{engine::ErrorResponse, Error, Session};
+use crate::{engine::ErrorResponse, error::Error, session::Session};
 
 /// The session of a request, for code that is not a handler (guards, other middleware).
 ///

@@ -14,7 +14,7 @@ use http::{
 };
 
 use super::{handler_error, SessionRejection};
-use crate::{engine::ErrorResponse, Error, Session};
+use crate::{engine::ErrorResponse, error::Error, session::Session};
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionRejection;

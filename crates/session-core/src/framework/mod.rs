@@ -1,5 +1,5 @@
-//! What handlers see of the session on each framework: the [`Session`](crate::Session)
-//! extractor, its [`SessionRejection`], and [`Error`](crate::Error) as a response. The
+//! What handlers see of the session on each framework: the [`Session`](crate::session::Session)
+//! extractor, its [`SessionRejection`], and [`Error`](crate::error::Error) as a response. The
 //! framework impls sit behind the `axum` and `actix` features; the layer and the
 //! middleware themselves stay in the adapter crates.
 
@@ -8,9 +8,9 @@ pub(crate) mod actix;
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
 
-use crate::{engine::ErrorResponse, Error};
+use crate::{engine::ErrorResponse, error::Error};
 
-/// Why the [`Session`](crate::Session) extractor failed: the route is not wrapped by the
+/// Why the [`Session`](crate::session::Session) extractor failed: the route is not wrapped by the
 /// session layer (axum) or middleware (actix-web). Answers a 500 whose body names the
 /// fix, and logs it.
 ///

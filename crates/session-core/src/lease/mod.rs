@@ -16,7 +16,7 @@ mod retry;
 pub use health::{CallWatch, ConnectionHealth};
 pub use retry::{release_until, ReleaseRetry};
 
-use crate::{lock::LockAttempt, Error, Result};
+use crate::{error::Error, error::Result, lock::LockAttempt};
 
 /// What a store's lock call answers, as one number with the value beside it: the same
 /// numbers in every store's lock statement or script, so that each maps them the same

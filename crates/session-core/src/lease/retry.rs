@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::{error::chain, Error, Result};
+use crate::{error::chain, error::Error, error::Result};
 
 /// When the release of an abandoned lease is tried again while the store fails: after
 /// 100 ms, doubling to 1 s, each pause drawn within ±20 % so that the releases of leases

@@ -2,7 +2,7 @@
 //! names over [`Session::get`] and [`Session::insert`], so each Rust type has one encoding.
 
 use super::Session;
-use crate::Result;
+use crate::error::Result;
 
 impl Session {
     /// The seed's `Get-KrSessionString`: [`get::<String>`](Self::get).

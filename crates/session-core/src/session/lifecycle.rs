@@ -2,7 +2,7 @@
 //! or commit it early.
 
 use super::{Phase, Session};
-use crate::{engine::Outcome, values, Error, Result};
+use crate::{engine::Outcome, error::Error, error::Result, values};
 
 impl Session {
     /// Removes every value but keeps the session and its id (the seed's logout).

@@ -2,7 +2,8 @@
 
 mod helpers;
 mod lifecycle;
-mod state;
+pub(crate) mod scope;
+pub(crate) mod state;
 
 use std::{
     fmt,
@@ -14,9 +15,11 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
     cookie_header::CookieValue,
-    engine::{EngineInner, Outcome},
+    engine::{commit::commit, load::load, response::Outcome, EngineInner},
+    error::Error,
+    error::Result,
     id::SessionId,
-    values, Error, Result,
+    values,
 };
 
 pub(crate) use state::{Phase, State};
@@ -73,7 +76,7 @@ impl Session {
                 // Boxed: the load (about 1 KB of future) happens once per request, and
                 // boxing it keeps every accessor's future, and the handler futures that
                 // await them, small.
-                Box::pin(crate::engine::load(&self.shared.engine, &mut state)).await?;
+                Box::pin(load(&self.shared.engine, &mut state)).await?;
                 self.publish_id(&state);
                 Ok(state)
             }
@@ -270,12 +273,7 @@ impl Session {
     /// Commits `state` (locked by the caller).
     async fn commit(&self, state: &mut State) -> Outcome {
         // Boxed for the same reason as the load: adapters' futures stay small.
-        Box::pin(crate::engine::commit(
-            &self.shared.engine,
-            state,
-            self.shared.secure_request,
-        ))
-        .await
+        Box::pin(commit(&self.shared.engine, state, self.shared.secure_request)).await
     }
 
     /// Commits the session; called once by [`SessionScope::finish`](crate::SessionScope::finish).
@@ -303,8 +301,8 @@ impl fmt::Debug for Session {
 #[cfg(test)]
 mod tests {
     use crate::adapter::SessionEngine;
+    use crate::error::Result;
     use crate::store::{async_trait, DistributedCache, EntryOptions};
-    use crate::Result;
 
     struct Nothing;
 
@@ -345,8 +343,8 @@ mod tests {
             .try_lock()
             .unwrap_or_else(|_| panic!("state"));
         let engine = &session.shared.engine;
-        let load = std::mem::size_of_val(&crate::engine::load(engine, &mut state));
-        let commit = std::mem::size_of_val(&crate::engine::commit(engine, &mut state, false));
+        let load = std::mem::size_of_val(&crate::engine::load::load(engine, &mut state));
+        let commit = std::mem::size_of_val(&crate::engine::commit::commit(engine, &mut state, false));
         let sizes = [("load", load), ("commit", commit)];
         drop(state);
         let accessor = std::mem::size_of_val(&session.set_i32("counter", 1));

@@ -4,10 +4,11 @@ use serde_bytes::ByteBuf;
 
 use crate::{
     cookie_header::CookieValue,
-    engine::{Lease, Outcome},
+    engine::{lease::Lease, response::Outcome},
+    error::Error,
+    error::Result,
     id::SessionId,
     payload::{self, Values},
-    Error, Result,
 };
 
 /// Where the session of a request stands.
@@ -19,7 +20,7 @@ pub(crate) enum Phase {
     /// Loading or an early save failed; the response becomes this error response (a 503).
     Failed {
         /// What the client gets.
-        response: crate::engine::ErrorResponse,
+        response: crate::engine::response::ErrorResponse,
         /// What later accesses in the same request report.
         summary: &'static str,
     },
