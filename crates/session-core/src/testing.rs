@@ -4,13 +4,10 @@
 //! [`store_contract!`](crate::store_contract):
 //!
 //! ```ignore
-//! // tests/contract.rs of a store crate (dev-dependencies: tokio with the `macros` and
-//! // `rt-multi-thread` features, and this crate with `testing`)
-//! use std::sync::Arc;
-//! use session_core::store::DistributedCache;
-//!
+//! // tests/contract.rs (dev-dependencies: tokio with `macros` and `rt-multi-thread`)
 //! session_core::store_contract!(my_store, async {
-//!     let store: Arc<dyn DistributedCache> = Arc::new(MyStore::connect("...").await.ok()?);
+//!     let store: std::sync::Arc<dyn session_core::store::DistributedCache> =
+//!         std::sync::Arc::new(MyStore::connect("...").await.ok()?);
 //!     Some((store, ())) // the second element keeps a test server alive, if any
 //! });
 //! ```
@@ -21,10 +18,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{
-    error::Error,
-    store::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock},
-};
+use crate::error::Error;
+use crate::store::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock};
 
 fn lock(cache: &dyn DistributedCache) -> &dyn SessionLock {
     cache

@@ -1,8 +1,13 @@
 //! What a request does to the session as a whole: empty it, end it, move it to a new id,
 //! or commit it early.
 
-use super::{Phase, Session};
-use crate::{engine::Outcome, error::Error, error::Result, values};
+use super::{Phase, Session, State};
+use crate::{
+    engine::{commit::commit, response::Outcome},
+    error::Error,
+    error::Result,
+    values,
+};
 
 impl Session {
     /// Removes every value but keeps the session and its id (the seed's logout).
@@ -114,6 +119,25 @@ impl Session {
         match state.phase {
             Phase::Failed { summary, .. } => Err(Error::Unavailable(summary)),
             _ => Ok(()),
+        }
+    }
+
+    /// Commits `state` (locked by the caller).
+    async fn commit(&self, state: &mut State) -> Outcome {
+        // Boxed for the same reason as the load: adapters' futures stay small.
+        Box::pin(commit(&self.shared.engine, state, self.shared.secure_request)).await
+    }
+
+    /// Commits the session; called once by [`SessionScope::finish`](crate::SessionScope::finish).
+    pub(crate) async fn finish(&self) -> Outcome {
+        let mut state = self.shared.state.lock().await;
+        match std::mem::replace(&mut state.phase, Phase::Finished) {
+            Phase::Unloaded | Phase::Finished => Outcome::Unchanged,
+            Phase::Saved(outcome) => outcome,
+            phase => {
+                state.phase = phase;
+                self.commit(&mut state).await
+            }
         }
     }
 }

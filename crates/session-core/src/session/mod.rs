@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
     cookie_header::CookieValue,
-    engine::{commit::commit, load::load, response::Outcome, EngineInner},
+    engine::{load::load, EngineInner},
     error::Error,
     error::Result,
     id::SessionId,
@@ -268,25 +268,6 @@ impl Session {
         };
         state.take(key);
         Ok(Some(old))
-    }
-
-    /// Commits `state` (locked by the caller).
-    async fn commit(&self, state: &mut State) -> Outcome {
-        // Boxed for the same reason as the load: adapters' futures stay small.
-        Box::pin(commit(&self.shared.engine, state, self.shared.secure_request)).await
-    }
-
-    /// Commits the session; called once by [`SessionScope::finish`](crate::SessionScope::finish).
-    pub(crate) async fn finish(&self) -> Outcome {
-        let mut state = self.shared.state.lock().await;
-        match std::mem::replace(&mut state.phase, Phase::Finished) {
-            Phase::Unloaded | Phase::Finished => Outcome::Unchanged,
-            Phase::Saved(outcome) => outcome,
-            phase => {
-                state.phase = phase;
-                self.commit(&mut state).await
-            }
-        }
     }
 }
 
