@@ -12,7 +12,7 @@ use actix_web::{
 };
 use futures_util::future::LocalBoxFuture;
 use session_core::{
-    adapter::{Action, RequestHead, ResponseHeader, SessionEngine},
+    adapter::{Action, ResponseHeader, SessionEngine},
     Error as SessionError,
 };
 
@@ -111,7 +111,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let scope = match self.engine.begin(&Head(&req)) {
+        let scope = match self.engine.begin(&req) {
             Ok(scope) => scope,
             Err(refused) => {
                 let response = req.into_response(refused.to_actix()).map_into_right_body();
@@ -133,30 +133,6 @@ where
             }
             Ok(response.map_into_left_body())
         })
-    }
-}
-
-/// What the engine reads of an actix-web request.
-struct Head<'a>(&'a ServiceRequest);
-
-impl RequestHead for Head<'_> {
-    const ADAPTER: &'static str = "SessionMiddleware";
-
-    fn scheme(&self) -> Option<&str> {
-        // a TLS listener counts as HTTPS too
-        if self.0.app_config().secure() {
-            Some("https")
-        } else {
-            self.0.uri().scheme_str()
-        }
-    }
-
-    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
-        self.0.headers().get_all(name).map(HeaderValue::as_bytes)
-    }
-
-    fn has_session(&self) -> bool {
-        self.0.extensions().contains::<session_core::Session>()
     }
 }
 

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use axum_core::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
-use session_core::adapter::{Action, RequestHead, ResponseHeader, SessionEngine};
+use session_core::adapter::{Action, ResponseHeader, SessionEngine};
 use tower_service::Service;
 
 /// The service made by [`SessionLayer`](crate::SessionLayer).
@@ -22,25 +22,6 @@ pub struct SessionService<S> {
 impl<S> SessionService<S> {
     pub(crate) fn new(inner: S, engine: SessionEngine) -> Self {
         SessionService { inner, engine }
-    }
-}
-
-/// What the engine reads of an axum request.
-struct Head<'a, B>(&'a Request<B>);
-
-impl<B> RequestHead for Head<'_, B> {
-    const ADAPTER: &'static str = "SessionLayer";
-
-    fn scheme(&self) -> Option<&str> {
-        self.0.uri().scheme_str()
-    }
-
-    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
-        self.0.headers().get_all(name).iter().map(HeaderValue::as_bytes)
-    }
-
-    fn has_session(&self) -> bool {
-        self.0.extensions().get::<session_core::Session>().is_some()
     }
 }
 
@@ -80,7 +61,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let scope = match self.engine.begin(&Head(&req)) {
+        let scope = match self.engine.begin(&req) {
             Ok(scope) => scope,
             Err(refused) => {
                 let response = refused.into_response();

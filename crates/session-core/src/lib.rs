@@ -67,6 +67,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
+mod clock;
 mod cookie_codec;
 mod cookie_header;
 mod engine;

@@ -1,6 +1,4 @@
-//! The one encoding of session values (JSON), and clock helpers.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! The one encoding of session values: JSON.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -20,21 +18,6 @@ pub(crate) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<
         key: key.to_owned(),
         source,
     })
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// When a session created at `created` (Unix seconds) ends with an absolute `lifetime`;
-/// `None` if that is beyond what `SystemTime` holds (only a corrupt stored time is).
-pub(crate) fn lifetime_end(created: u64, lifetime: Duration) -> Option<SystemTime> {
-    UNIX_EPOCH
-        .checked_add(Duration::from_secs(created))?
-        .checked_add(lifetime)
 }
 
 #[cfg(test)]

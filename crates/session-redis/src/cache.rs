@@ -12,7 +12,8 @@ use session_core::{Error, Result};
 use crate::{
     address, client,
     connector::Connector,
-    manager::{is_transport_failure, RedisManager},
+    errors::is_transport_failure,
+    manager::RedisManager,
     options::{self, RedisCacheOptions},
     released::Released,
 };

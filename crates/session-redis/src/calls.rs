@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use session_core::__private::error_chain;
-use session_core::store::{EntryOptions, LockToken};
+use session_core::store::{lease::Resend, EntryOptions, LockToken};
 use session_core::{Error, Result};
 
 use crate::{
@@ -39,7 +39,8 @@ impl RedisCache {
     ) -> Result<std::result::Result<Value, RedisError>> {
         let first = route.handle.insert(self.connector.handle(operation).await?);
         match first.send(cmd).await {
-            Err(error) if first.observe(&error) => {
+            // the shared connection is always one the pool lent before
+            Err(error) if Resend::once().again(first.observe(&error), true) => {
                 tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
                 route.resent = true;
                 let fresh = route.handle.insert(self.connector.handle(operation).await?);

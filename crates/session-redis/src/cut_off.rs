@@ -26,8 +26,9 @@ use session_core::store::LockToken;
 use crate::{
     cache::RedisCache,
     calls::{forgot_script, reload_and_send, unlock_call, Route},
+    errors::is_transport_failure,
     keys::KeyName,
-    manager::{is_transport_failure, Handle},
+    manager::Handle,
     scripts::ScriptCall,
 };
 

@@ -43,6 +43,7 @@ mod calls;
 mod client;
 mod connector;
 mod cut_off;
+mod errors;
 mod keys;
 mod manager;
 mod options;

@@ -6,6 +6,7 @@ use deadpool_tiberius::{
     tiberius::{Query, Row},
 };
 use session_core::__private::error_chain;
+use session_core::store::lease::Resend;
 use session_core::{Error, Result};
 
 use crate::{
@@ -52,14 +53,11 @@ async fn send(
 impl Inner {
     /// Runs one statement; returns the first row of its last result, if any.
     ///
-    /// A pooled connection that turns out dead (the server restarted, or a network
-    /// device dropped the idle connection) is discarded and the statement runs again on
-    /// the next one, so the first requests after a restart do not fail; a new connection
-    /// that fails is not retried. Every statement is safe to run twice: the lock takes
-    /// the same lease again for the same token, and a commit that did run the first time
-    /// finds its lease gone and reports it lost rather than writing again.
+    /// A pooled connection that turns out dead is discarded and the statement runs again
+    /// on the next one, up to the pool's size ([`Resend`]): the first requests after a
+    /// SQL Server restart do not fail.
     pub(crate) async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
-        let mut pooled_left = self.pool.status().max_size;
+        let mut resend = Resend::up_to(self.pool.status().max_size);
         loop {
             let mut conn = self
                 .pool
@@ -71,8 +69,7 @@ impl Inner {
             }
             let reused = managed::Object::metrics(&conn).recycle_count > 0;
             match execute(&mut conn, &statement).await {
-                Err(error) if conn.health.is_broken() && reused && pooled_left > 0 => {
-                    pooled_left -= 1;
+                Err(error) if resend.again(conn.health.is_broken(), reused) => {
                     tracing::debug!(error = %error_chain(&error), "pooled SQL Server connection found dead; running the statement on another");
                 }
                 result => return result.map_err(|error| Error::store(operation, error)),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{EngineInner, ErrorResponse, Outcome};
 use crate::{
+    clock::lifetime_end,
     cookie_header,
     entry::EntryOptions,
     error::chain,
@@ -14,7 +15,6 @@ use crate::{
     lock::CommitOp,
     payload::{self, Payload},
     session::state::{Phase, State},
-    values::lifetime_end,
 };
 
 /// Commits `state`; see [`Outcome`].

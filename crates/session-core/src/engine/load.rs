@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{lease::Lease, EngineInner};
 use crate::{
+    clock::{lifetime_end, now_unix},
     error::chain,
     error::Error,
     error::Result,
@@ -11,7 +12,6 @@ use crate::{
     lock::{CommitOp, LockAttempt, LockToken},
     payload,
     session::state::{Phase, State},
-    values::{lifetime_end, now_unix},
 };
 
 /// Loads `state`: the stored session if the cookie is valid and live, else a fresh one.

@@ -9,7 +9,7 @@ use actix_web::{
 };
 
 use super::{handler_error, SessionRejection};
-use crate::{engine::ErrorResponse, error::Error, session::Session};
+use crate::{engine::ErrorResponse, error::Error, session::scope::RequestHead, session::Session};
 
 /// The session of a request, for code that is not a handler (guards, other middleware).
 ///
@@ -57,6 +57,29 @@ impl FromRequest for Session {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(req.get_session())
+    }
+}
+
+/// What the engine reads of an actix-web request (`SessionMiddleware` passes it to
+/// [`SessionEngine::begin`](crate::adapter::SessionEngine::begin)).
+impl RequestHead for ServiceRequest {
+    const ADAPTER: &'static str = "SessionMiddleware";
+
+    fn scheme(&self) -> Option<&str> {
+        // a TLS listener counts as HTTPS too
+        if self.app_config().secure() {
+            Some("https")
+        } else {
+            self.uri().scheme_str()
+        }
+    }
+
+    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+        self.headers().get_all(name).map(|value| value.as_bytes())
+    }
+
+    fn has_session(&self) -> bool {
+        self.extensions().contains::<Session>()
     }
 }
 

@@ -14,7 +14,7 @@ use http::{
 };
 
 use super::{handler_error, SessionRejection};
-use crate::{engine::ErrorResponse, error::Error, session::Session};
+use crate::{engine::ErrorResponse, error::Error, session::scope::RequestHead, session::Session};
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionRejection;
@@ -33,6 +33,24 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Session>().cloned())
+    }
+}
+
+/// What the engine reads of an axum request (`SessionLayer` passes it to
+/// [`SessionEngine::begin`](crate::adapter::SessionEngine::begin)).
+impl<B> RequestHead for http::Request<B> {
+    const ADAPTER: &'static str = "SessionLayer";
+
+    fn scheme(&self) -> Option<&str> {
+        self.uri().scheme_str()
+    }
+
+    fn header_values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+        self.headers().get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+
+    fn has_session(&self) -> bool {
+        self.extensions().get::<Session>().is_some()
     }
 }
 

@@ -7,6 +7,7 @@
 //!   returns, and what they mean to the engine;
 //! - [`ConnectionHealth`]: whether a pooled connection may be lent again after a call
 //!   failed or was cut off before its reply;
+//! - [`Resend`]: when a failed call goes once more, on another connection;
 //! - [`release_until`] and [`ReleaseRetry`]: releasing an abandoned lease until it gets
 //!   through or has expired.
 
@@ -54,6 +55,64 @@ impl LockStatus {
             (1, _) => LockAttempt::Busy,
             _ => LockAttempt::Missing,
         }
+    }
+}
+
+/// When a call that failed goes once more on another connection: only when the
+/// connection it went out on turned out dead (a transport error: the server restarted,
+/// or a network device dropped the idle connection) and was one the pool had lent before
+/// (a new connection that fails says the server is down: trying again would only double
+/// the failures). Every lease call is safe to send twice: a lock call takes the same lease
+/// again for the same token, and a commit that ran the first time finds its lease gone
+/// and reports it lost rather than writing twice.
+///
+/// ```
+/// use session_core::store::lease::Resend;
+/// let mut resend = Resend::up_to(2);
+/// assert!(!resend.again(false, true), "a server error: not the connection's fault");
+/// assert!(!resend.again(true, false), "a fresh connection failed: the server is down");
+/// assert!(resend.again(true, true));
+/// assert!(resend.again(true, true));
+/// assert!(!resend.again(true, true), "at most twice");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Resend {
+    left: usize,
+}
+
+impl Resend {
+    /// At most once more (a multiplexed store: one dead shared connection).
+    ///
+    /// ```
+    /// let resend = session_core::store::lease::Resend::once();
+    /// ```
+    pub fn once() -> Self {
+        Self::up_to(1)
+    }
+
+    /// At most `times` more (a pool of exclusive connections, each of which may have
+    /// died while idle: up to the pool's size).
+    ///
+    /// ```
+    /// let resend = session_core::store::lease::Resend::up_to(16);
+    /// ```
+    pub fn up_to(times: usize) -> Self {
+        Resend { left: times }
+    }
+
+    /// Whether the failed call goes again, on another connection: its connection is
+    /// `broken` and was `reused` from the pool, and tries are left.
+    ///
+    /// ```
+    /// let mut resend = session_core::store::lease::Resend::once();
+    /// assert!(resend.again(true, true));
+    /// ```
+    pub fn again(&mut self, broken: bool, reused: bool) -> bool {
+        let again = broken && reused && self.left > 0;
+        if again {
+            self.left -= 1;
+        }
+        again
     }
 }
 

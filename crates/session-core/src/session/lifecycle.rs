@@ -3,10 +3,10 @@
 
 use super::{Phase, Session, State};
 use crate::{
+    clock,
     engine::{commit::commit, response::Outcome},
     error::Error,
     error::Result,
-    values,
 };
 
 impl Session {
@@ -45,7 +45,7 @@ impl Session {
     #[doc(alias = "purge")]
     pub async fn flush(&self) -> Result<()> {
         let mut state = self.writable().await?;
-        state.flush(values::now_unix());
+        state.flush(clock::now_unix());
         self.publish_id(&state);
         Ok(())
     }
@@ -91,7 +91,7 @@ impl Session {
             Phase::Saved(_) => return Ok(()),
             // nothing to read: an empty session, nothing to commit
             Phase::Unloaded if state.incoming.is_none() => {
-                state.reset(values::now_unix());
+                state.reset(clock::now_unix());
                 self.publish_id(&state);
                 state.phase = Phase::Saved(Outcome::Unchanged);
                 return Ok(());
