@@ -27,18 +27,13 @@ pub fn loud(message: &str) {
     let _ = writeln!(std::io::stderr(), "\n*** {message} ***\n");
 }
 
-/// An error and its causes on one line (`outer: inner: root`), as the stores log them:
-/// a cause whose text the line already ends with is not repeated.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let inner_text = inner.to_string();
-        if !text.ends_with(inner_text.as_str()) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        cause = inner.source();
+/// An error and its causes on one line, as the stores log them (session-core's own).
+pub use session_core::__private::error_chain;
+
+/// The `name=value` part of a `Set-Cookie` outcome (panics on any other outcome).
+pub fn cookie_of(outcome: &distributed_session::adapter::Outcome) -> String {
+    match outcome {
+        distributed_session::adapter::Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
+        other => panic!("expected a cookie, got {other:?}"),
     }
-    text
 }

@@ -6,13 +6,7 @@ use distributed_session::store::{DistributedCache, EntryOptions};
 use distributed_session::{Error, MAX_PAYLOAD};
 use std::time::Duration;
 
-/// The `Set-Cookie` pair of an outcome.
-fn cookie_of(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
-        other => panic!("expected a cookie, got {other:?}"),
-    }
-}
+use crate::cookie_of;
 
 /// `engine` must have `max_payload(MAX_PAYLOAD)`: fills a session to exactly the cap,
 /// commits it, and reads it back intact, twice (a read-only request, then another).

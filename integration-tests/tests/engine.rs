@@ -16,6 +16,7 @@ use distributed_session::store::{
     async_trait, CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock,
 };
 use distributed_session::{Error, KeyRing, MemoryCache, Result, SigningKey};
+use integration_tests::cookie_of;
 
 /// A memory cache that counts its store calls, and can be told to answer its next lock
 /// call late (after taking the lease), to stall its next lock call (never taking the
@@ -147,14 +148,6 @@ fn engine_over(cache: Arc<dyn DistributedCache>) -> SessionEngine {
         .lock_wait(Duration::from_millis(200))
         .build_shared(cache)
         .unwrap()
-}
-
-/// The `name=value` part of a Set-Cookie outcome.
-fn cookie_of(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
-        other => panic!("expected a cookie, got {other:?}"),
-    }
 }
 
 /// One request: writes `counter = n` into a new session; returns its cookie.

@@ -16,7 +16,7 @@ use distributed_session::redis::redis as redis_client;
 use distributed_session::store::{DistributedCache, LockAttempt, LockToken};
 use distributed_session::store_contract;
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
-use integration_tests::{behaviour_suite, suite, Browser, Framework, RedisServer, Target};
+use integration_tests::{behaviour_suite, cookie_of, suite, Browser, Framework, RedisServer, Target};
 use sessions_tutorial::StoreKind;
 
 async fn redis_cache(server: &RedisServer) -> RedisCache {
@@ -44,13 +44,6 @@ fn engine(cache: RedisCache) -> SessionEngine {
         .lock_lease(Duration::from_secs(1))
         .build(cache)
         .unwrap()
-}
-
-fn cookie_of(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::SetCookie(set) => set.split(';').next().unwrap().to_owned(),
-        other => panic!("expected a cookie, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

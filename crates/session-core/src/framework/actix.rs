@@ -8,7 +8,7 @@ use actix_web::{
     FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError,
 };
 
-use super::{handler_error, SessionRejection};
+use super::SessionRejection;
 use crate::{engine::ErrorResponse, error::Error, session::scope::RequestHead, session::Session};
 
 /// The session of a request, for code that is not a handler (guards, other middleware).
@@ -101,7 +101,7 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
-        error_response(&handler_error(self))
+        error_response(&ErrorResponse::from_handler_error(self))
     }
 }
 

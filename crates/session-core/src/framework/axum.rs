@@ -13,7 +13,7 @@ use http::{
     HeaderValue, StatusCode,
 };
 
-use super::{handler_error, SessionRejection};
+use super::SessionRejection;
 use crate::{engine::ErrorResponse, error::Error, session::scope::RequestHead, session::Session};
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
@@ -64,7 +64,7 @@ impl IntoResponse for SessionRejection {
 /// JSON body that shows no internals.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        error_response(&handler_error(&self))
+        error_response(&ErrorResponse::from_handler_error(&self))
     }
 }
 

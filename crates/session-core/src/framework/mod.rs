@@ -8,7 +8,7 @@ pub(crate) mod actix;
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
 
-use crate::{engine::ErrorResponse, error::Error};
+use crate::engine::ErrorResponse;
 
 /// Why the [`Session`](crate::session::Session) extractor failed: the route is not wrapped by the
 /// session layer (axum) or middleware (actix-web). Answers a 500 whose body names the
@@ -87,10 +87,3 @@ impl std::fmt::Display for SessionRejection {
 }
 
 impl std::error::Error for SessionRejection {}
-
-/// The response for an error a handler returned: its status and public message only;
-/// server-side failures are logged with their cause, since the body shows none.
-#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
-fn handler_error(error: &Error) -> ErrorResponse {
-    ErrorResponse::from_handler_error(error)
-}
