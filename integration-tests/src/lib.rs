@@ -11,6 +11,7 @@
 
 pub mod apps;
 pub mod browser;
+pub mod fencing;
 pub mod payload_cap;
 pub mod redis_server;
 pub mod suite;

@@ -13,7 +13,7 @@ use std::{
 
 use distributed_session::adapter::{Outcome, SessionEngine, SessionScope};
 use distributed_session::store::{
-    async_trait, CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock,
+    async_trait, CommitOp, DistributedCache, EntryOptions, Fence, LockAttempt, LockToken, SessionLock,
 };
 use distributed_session::{Error, KeyRing, MemoryCache, Result, SigningKey};
 use integration_tests::cookie_of;
@@ -78,7 +78,13 @@ impl SessionLock for Probe {
         }
         attempt
     }
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+    async fn commit_and_unlock(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+    ) -> Result<()> {
         self.hit();
         let stalled = if op == CommitOp::Release {
             &self.stalled_release
@@ -97,7 +103,7 @@ impl SessionLock for Probe {
         if stalled.swap(false, Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        self.inner.commit_and_unlock(key, token, op).await
+        self.inner.commit_and_unlock(key, token, fence, op).await
     }
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
         self.hit();

@@ -447,7 +447,7 @@ async fn a_nonsense_sliding_expiry_does_not_delete_the_session() {
     assert!(exists, "the read-only request kept the entry");
 }
 
-/// Any other error of the read (here an ACL that forbids `HGET`) is passed on, and the
+/// Any other error of the read (here an ACL that forbids `HMGET`) is passed on, and the
 /// lease taken just before it is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_read_is_an_error_and_keeps_no_lease() {
@@ -465,7 +465,7 @@ async fn a_failed_read_is_an_error_and_keeps_no_lease() {
                 "~*",
                 "&*",
                 "+@all",
-                "-hget",
+                "-hmget",
             ][..],
         )
         .query(&mut admin)
@@ -490,6 +490,20 @@ async fn a_failed_read_is_an_error_and_keeps_no_lease() {
     assert_eq!(lease, None, "the lease is deleted");
 }
 
+/// Fencing: a request whose lease was taken away while it ran (deleted as by expiry or a
+/// failover, Redis flushed, the entry written without the lock) gets a 503 and changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_lease_was_taken_away_is_refused_and_changes_nothing() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = engine(redis_cache(&server).await);
+    let mut conn = server.connection().unwrap();
+    integration_tests::fencing::a_lease_taken_away_fails_the_commit(&engine, &mut conn, "KestrunSession_")
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_holders_lease_expires_and_frees_the_session() {
     let Some(server) = RedisServer::start(false) else {
@@ -509,7 +523,7 @@ async fn a_dead_holders_lease_expires_and_frees_the_session() {
         .try_lock_and_get(id.expose(), &dead, Duration::from_millis(800))
         .await
         .unwrap();
-    assert!(matches!(taken, LockAttempt::Acquired(_)));
+    assert!(matches!(taken, LockAttempt::Acquired(..)));
 
     let started = Instant::now();
     let scope = engine.start([cookie.as_bytes()], false);

@@ -112,7 +112,7 @@ pub mod store {
         pub use crate::lease::*;
     }
     pub use crate::error::BoxError;
-    pub use crate::lock::{CommitOp, LockAttempt, LockToken, SessionLock};
+    pub use crate::lock::{CommitOp, Fence, LockAttempt, LockToken, SessionLock};
     pub use async_trait::async_trait;
 }
 

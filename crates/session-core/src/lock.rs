@@ -43,11 +43,53 @@ impl fmt::Debug for LockToken {
     }
 }
 
+/// A session's fencing number: it grows with every write of the entry, so that a commit
+/// can check that nothing wrote the entry since its lease read it.
+///
+/// A lease alone cannot promise that: on a store that fails over to an asynchronously
+/// replicated copy, or when something writes or removes the entry without the lock (a
+/// "log out everywhere", another application sharing the store), the holder of a lease
+/// can still hold a token that matches while the entry has changed. A fenced store
+/// commits only if both the token and the fence are still the ones the lock call saw
+/// (a compare-and-set on both), and writes the next fence with the value.
+///
+/// ```
+/// use session_core::store::Fence;
+/// let read = Fence::new(41);
+/// assert_eq!(read.next(), Fence::new(42));
+/// assert_eq!(Fence::ZERO.get(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fence(u64);
+
+impl Fence {
+    /// The fence of an entry no fenced write has touched (written by another application
+    /// or an older version), and the one stores without fencing report.
+    pub const ZERO: Fence = Fence(0);
+
+    /// The fence numbered `n`.
+    pub const fn new(n: u64) -> Self {
+        Fence(n)
+    }
+
+    /// Its number, as stores save it.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The fence a write after this one stores.
+    #[must_use]
+    pub const fn next(self) -> Fence {
+        Fence(self.0.saturating_add(1))
+    }
+}
+
 /// What [`SessionLock::try_lock_and_get`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LockAttempt {
-    /// The lease is now held by the caller's token; here is the entry's value.
-    Acquired(Vec<u8>),
+    /// The lease is now held by the caller's token; here is the entry's value, and its
+    /// [`Fence`] (to hand back to [`SessionLock::commit_and_unlock`]).
+    Acquired(Vec<u8>, Fence),
     /// There is no live entry under the key; no lease was taken.
     Missing,
     /// Another token holds a live lease; nothing was changed.
@@ -84,6 +126,11 @@ pub enum CommitOp {
 /// - [`commit_and_unlock`](Self::commit_and_unlock) applies its [`CommitOp`] and
 ///   releases the lease in one atomic step, **only** if `token` still owns a live lease;
 ///   otherwise it changes nothing and returns [`Error::LeaseLost`](crate::Error::LeaseLost).
+/// - A store that [`fences`](Self::fences) also commits a `Set`, `Refresh` or `Remove`
+///   only if the entry's [`Fence`] is still the one the lock call returned (nothing wrote
+///   or removed it in between), and stores [`Fence::next`] with a `Set`; otherwise it
+///   changes nothing but releasing the lease, and returns `LeaseLost`. A `Release`
+///   checks the token only.
 /// - [`create`](Self::create) writes a brand-new key only if it does not exist: new
 ///   session ids are never check-then-written.
 #[async_trait]
@@ -94,13 +141,15 @@ pub trait SessionLock: Send + Sync {
     /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt>;
 
-    /// Applies `op` to `key` and releases the lease, if `token` still owns it.
+    /// Applies `op` to `key` and releases the lease, if `token` still owns it (and, on a
+    /// store that [`fences`](Self::fences), the entry is still at `fence`).
     ///
     /// # Errors
     /// [`Error::LeaseLost`](crate::Error::LeaseLost) if the lease expired or belongs to
-    /// another token (nothing was written); [`Error::Store`](crate::Error::Store) if the
-    /// store cannot be reached.
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()>;
+    /// another token, or the entry moved past `fence` (nothing was written);
+    /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, fence: Fence, op: CommitOp)
+        -> Result<()>;
 
     /// Stores `value` under `key` only if no live entry exists there.
     /// Returns `false` (and changes nothing) if one does.
@@ -114,5 +163,11 @@ pub trait SessionLock: Send + Sync {
     /// Default: no limit of the store's own.
     fn max_lease(&self) -> Duration {
         Duration::MAX
+    }
+
+    /// Whether commits also compare the entry's [`Fence`] (see the contract above).
+    /// Default: `false` (the lease token alone decides).
+    fn fences(&self) -> bool {
+        false
     }
 }

@@ -19,7 +19,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::error::Error;
-use crate::store::{CommitOp, DistributedCache, EntryOptions, LockAttempt, LockToken, SessionLock};
+use crate::store::{CommitOp, DistributedCache, EntryOptions, Fence, LockAttempt, LockToken, SessionLock};
 
 fn lock(cache: &dyn DistributedCache) -> &dyn SessionLock {
     cache
@@ -123,6 +123,21 @@ pub async fn absolute_expiry_caps_sliding(cache: Arc<dyn DistributedCache>) {
     );
 }
 
+/// The value and fence of an acquired lease (panics with what the store answered else).
+async fn acquire(l: &dyn SessionLock, k: &str, token: &LockToken, lease: Duration) -> (Vec<u8>, Fence) {
+    match l.try_lock_and_get(k, token, lease).await.unwrap() {
+        LockAttempt::Acquired(value, fence) => (value, fence),
+        other => panic!("expected the lease to be taken, got {other:?}"),
+    }
+}
+
+fn set_op(value: &[u8]) -> CommitOp {
+    CommitOp::Set {
+        value: value.to_vec(),
+        options: EntryOptions::sliding(Duration::from_secs(60)),
+    }
+}
+
 /// A lease is exclusive, only its owner commits through it or releases it, and a missing key takes no lease.
 ///
 /// ```no_run
@@ -151,41 +166,30 @@ pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) 
         "create never overwrites"
     );
 
-    assert_eq!(
-        l.try_lock_and_get(&k, &a, lease).await.unwrap(),
-        LockAttempt::Acquired(b"v1".to_vec())
-    );
+    let (value, fence) = acquire(l, &k, &a, lease).await;
+    assert_eq!(value, b"v1");
     assert_eq!(
         l.try_lock_and_get(&k, &b, lease).await.unwrap(),
         LockAttempt::Busy
     );
     // only the owner may commit or release
-    let stolen = l
-        .commit_and_unlock(
-            &k,
-            &b,
-            CommitOp::Set {
-                value: b"evil".to_vec(),
-                options: EntryOptions::default(),
-            },
-        )
-        .await;
+    let stolen = l.commit_and_unlock(&k, &b, fence, set_op(b"evil")).await;
     assert!(matches!(stolen, Err(Error::LeaseLost)), "{stolen:?}");
     assert!(matches!(
-        l.commit_and_unlock(&k, &b, CommitOp::Release).await,
+        l.commit_and_unlock(&k, &b, fence, CommitOp::Release).await,
         Err(Error::LeaseLost)
     ));
-    let set = CommitOp::Set {
-        value: b"v2".to_vec(),
-        options: EntryOptions::sliding(Duration::from_secs(60)),
-    };
-    l.commit_and_unlock(&k, &a, set).await.unwrap();
+    l.commit_and_unlock(&k, &a, fence, set_op(b"v2")).await.unwrap();
     // released: b can take it now, and sees a's write
-    assert_eq!(
-        l.try_lock_and_get(&k, &b, lease).await.unwrap(),
-        LockAttempt::Acquired(b"v2".to_vec())
-    );
-    l.commit_and_unlock(&k, &b, CommitOp::Remove).await.unwrap();
+    let (value, next) = acquire(l, &k, &b, lease).await;
+    assert_eq!(value, b"v2");
+    if l.fences() {
+        assert!(
+            next > fence,
+            "a write moves the fence on: {fence:?} then {next:?}"
+        );
+    }
+    l.commit_and_unlock(&k, &b, next, CommitOp::Remove).await.unwrap();
     assert_eq!(cache.get(&k).await.unwrap(), None);
 }
 
@@ -205,32 +209,22 @@ pub async fn an_expired_lease_frees_the_session_and_cannot_commit(cache: Arc<dyn
         .await
         .unwrap());
     let short = Duration::from_millis(300);
-    assert!(matches!(
-        l.try_lock_and_get(&k, &dead, short).await.unwrap(),
-        LockAttempt::Acquired(_)
-    ));
+    let (_, fence) = acquire(l, &k, &dead, short).await;
     assert_eq!(
         l.try_lock_and_get(&k, &next, short).await.unwrap(),
         LockAttempt::Busy
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     // the holder "died": its lease expired, the session is free again
-    assert!(matches!(
-        l.try_lock_and_get(&k, &next, Duration::from_secs(30))
-            .await
-            .unwrap(),
-        LockAttempt::Acquired(_)
-    ));
+    let (_, next_fence) = acquire(l, &k, &next, Duration::from_secs(30)).await;
     // the dead holder's late commit must not overwrite
-    let late = CommitOp::Set {
-        value: b"stale".to_vec(),
-        options: EntryOptions::default(),
-    };
     assert!(matches!(
-        l.commit_and_unlock(&k, &dead, late).await,
+        l.commit_and_unlock(&k, &dead, fence, set_op(b"stale")).await,
         Err(Error::LeaseLost)
     ));
-    l.commit_and_unlock(&k, &next, CommitOp::Release).await.unwrap();
+    l.commit_and_unlock(&k, &next, next_fence, CommitOp::Release)
+        .await
+        .unwrap();
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
 }
 
@@ -255,13 +249,77 @@ pub async fn refresh_through_the_lock_keeps_the_value(cache: Arc<dyn Distributed
         .unwrap());
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(600)).await;
-        assert!(matches!(
-            l.try_lock_and_get(&k, &t, Duration::from_secs(5)).await.unwrap(),
-            LockAttempt::Acquired(_)
-        ));
-        l.commit_and_unlock(&k, &t, CommitOp::Refresh).await.unwrap();
+        let (_, fence) = acquire(l, &k, &t, Duration::from_secs(5)).await;
+        l.commit_and_unlock(&k, &t, fence, CommitOp::Refresh)
+            .await
+            .unwrap();
     }
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"keep"[..]));
+}
+
+/// On a store that [fences](SessionLock::fences), a write or removal made without the
+/// lock while a lease is held (another application, a "log out everywhere") makes the
+/// holder's commit fail: it changes nothing, its lease is released, and what the other
+/// writer did stands. A stale fence is refused even with the right token. (A store
+/// without fencing is not checked.)
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::a_write_outside_the_lease_fails_the_commit(store).await; // panics with what the store got wrong
+/// # }
+/// ```
+pub async fn a_write_outside_the_lease_fails_the_commit(cache: Arc<dyn DistributedCache>) {
+    let l = lock(cache.as_ref());
+    if !l.fences() {
+        return;
+    }
+    let lease = Duration::from_secs(30);
+    let t = LockToken::generate();
+    let options = EntryOptions::sliding(Duration::from_secs(60));
+
+    // written by someone else under the lease: the holder's commit is refused
+    let k = key("fence-set");
+    assert!(l.create(&k, b"v1".to_vec(), options).await.unwrap());
+    let (_, fence) = acquire(l, &k, &t, lease).await;
+    cache.set(&k, b"theirs".to_vec(), options).await.unwrap();
+    for op in [set_op(b"mine"), CommitOp::Refresh] {
+        let lost = l.commit_and_unlock(&k, &t, fence, op).await;
+        assert!(matches!(lost, Err(Error::LeaseLost)), "{lost:?}");
+        // the refused commit released the lease: the next one is taken at once
+        let (value, now) = acquire(l, &k, &t, lease).await;
+        assert_eq!(value, b"theirs");
+        assert!(now > fence, "a plain write moves the fence on");
+    }
+    let (_, now) = acquire(l, &k, &t, lease).await;
+    l.commit_and_unlock(&k, &t, now, set_op(b"mine")).await.unwrap();
+    assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"mine"[..]));
+
+    // removed under the lease: the holder cannot bring it back
+    let k = key("fence-remove");
+    assert!(l.create(&k, b"v1".to_vec(), options).await.unwrap());
+    let (_, fence) = acquire(l, &k, &t, lease).await;
+    cache.remove(&k).await.unwrap();
+    let lost = l.commit_and_unlock(&k, &t, fence, set_op(b"resurrected")).await;
+    assert!(matches!(lost, Err(Error::LeaseLost)), "{lost:?}");
+    assert_eq!(
+        cache.get(&k).await.unwrap(),
+        None,
+        "a removed entry stays removed"
+    );
+    assert_eq!(
+        l.try_lock_and_get(&k, &t, lease).await.unwrap(),
+        LockAttempt::Missing
+    );
+
+    // a stale fence with the right token (a lease that came back with an old copy)
+    let k = key("fence-stale");
+    assert!(l.create(&k, b"v1".to_vec(), options).await.unwrap());
+    let (_, fence) = acquire(l, &k, &t, lease).await;
+    l.commit_and_unlock(&k, &t, fence, set_op(b"v2")).await.unwrap();
+    let (_, _) = acquire(l, &k, &t, lease).await;
+    let stale = l.commit_and_unlock(&k, &t, fence, set_op(b"stale")).await;
+    assert!(matches!(stale, Err(Error::LeaseLost)), "{stale:?}");
+    assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v2"[..]));
 }
 
 /// Runs every [`testing`](crate::testing) check as a `#[tokio::test]`, for a store made by
@@ -281,6 +339,7 @@ macro_rules! store_contract {
                 lock_is_exclusive_and_owner_only,
                 an_expired_lease_frees_the_session_and_cannot_commit,
                 refresh_through_the_lock_keeps_the_value,
+                a_write_outside_the_lease_fails_the_commit,
             );
         }
     };

@@ -41,12 +41,14 @@ fn bench(c: &mut Criterion) {
                     .try_lock_and_get(key, &token, Duration::from_secs(30))
                     .await
                     .unwrap();
-                assert!(matches!(got, LockAttempt::Acquired(_)));
+                let LockAttempt::Acquired(_, fence) = got else {
+                    panic!("the lease was not taken: {got:?}");
+                };
                 let op = CommitOp::Set {
                     value: vec![9; 100],
                     options,
                 };
-                cache.commit_and_unlock(key, &token, op).await.unwrap();
+                cache.commit_and_unlock(key, &token, fence, op).await.unwrap();
             })
         })
     });

@@ -24,6 +24,8 @@ pub(crate) struct Entry {
     /// Lease owner and end (`lease_until == 0`: no lease).
     pub lease_token: [u8; 16],
     pub lease_until: u64,
+    /// The fencing number: 1 when created, one more with every write.
+    pub fence: u64,
 }
 
 impl Entry {
@@ -36,6 +38,7 @@ impl Entry {
             absolute: NEVER,
             lease_token: [0; 16],
             lease_until: 0,
+            fence: 1,
         };
         entry.apply(options, now)?;
         Some(entry)

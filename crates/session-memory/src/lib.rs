@@ -38,7 +38,7 @@ use std::{
 
 use async_trait::async_trait;
 use session_core::store::{
-    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, SessionLock,
 };
 use session_core::Result;
 
@@ -168,15 +168,25 @@ impl SessionLock for MemoryCache {
                 Some(entry) if entry.leased_by_other(token, now) => LockAttempt::Busy,
                 Some(entry) => {
                     entry.take_lease(token, until);
-                    LockAttempt::Acquired(entry.value.to_vec())
+                    LockAttempt::Acquired(entry.value.to_vec(), Fence::new(entry.fence))
                 }
                 None => LockAttempt::Missing,
             }
         }))
     }
 
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
-        self.with(|store, now| store.commit(key, token, op, now))
+    async fn commit_and_unlock(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+    ) -> Result<()> {
+        self.with(|store, now| store.commit(key, token, fence, op, now))
+    }
+
+    fn fences(&self) -> bool {
+        true
     }
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use compact_str::CompactString;
 use lru::LruCache;
-use session_core::store::{CommitOp, EntryOptions, LockToken};
+use session_core::store::{CommitOp, EntryOptions, Fence, LockToken};
 use session_core::{Error, Result};
 
 use crate::{
@@ -97,13 +97,23 @@ impl Store {
     }
 
     /// Releases `token`'s lease on `key` and applies `op`, in one lookup.
-    pub(crate) fn commit(&mut self, key: &str, token: &LockToken, op: CommitOp, now: u64) -> Result<()> {
+    pub(crate) fn commit(
+        &mut self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+        now: u64,
+    ) -> Result<()> {
         let limit = self.size_limit;
         let Some(entry) = self.entries.get_mut(key) else {
             return Err(Error::LeaseLost);
         };
         if !entry.release_lease(token, now) {
             return Err(Error::LeaseLost);
+        }
+        if !matches!(op, CommitOp::Release) && entry.fence != fence.get() {
+            return Err(Error::LeaseLost); // written without the lock since: theirs stands
         }
         match op {
             CommitOp::Set { value, options } => {
@@ -113,6 +123,7 @@ impl Store {
                 }
                 let old = weight(key, &entry.value);
                 entry.value = value.into_boxed_slice();
+                entry.fence = fence.next().get();
                 let kept = entry.apply(options, now).is_some();
                 self.size = self.size - old + added;
                 if !kept {
@@ -143,6 +154,7 @@ impl Store {
             let old = weight(key, &entry.value);
             let old_value = std::mem::replace(&mut entry.value, value);
             drop(old_value);
+            entry.fence = entry.fence.saturating_add(1);
             if entry.apply(options, now).is_none() {
                 self.entries.pop(key); // already past its absolute expiry
                 self.size -= old;

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 use session_core::__private::error_chain;
-use session_core::store::{lease::Resend, EntryOptions, LockToken};
+use session_core::store::{lease::Resend, EntryOptions, Fence, LockToken};
 use session_core::{Error, Result};
 
 use crate::{
@@ -145,9 +145,14 @@ pub(crate) fn expiry_args(options: &EntryOptions) -> (i64, i64) {
     )
 }
 
-/// The call that releases the lease, deleting the entry too if `remove`.
-pub(crate) fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: bool) -> ScriptCall {
+/// The call that releases the lease, deleting the entry too if `remove` gives the fence
+/// it must still be at.
+pub(crate) fn unlock_call(keys: &[KeyName<'_>], token: &LockToken, remove: Option<Fence>) -> ScriptCall {
     let mut call = scripts::COMMIT_UNLOCK.call(keys, 64);
-    call.arg(token.as_bytes()).arg(if remove { "1" } else { "0" });
+    call.arg(token.as_bytes());
+    match remove {
+        Some(fence) => call.arg("1").arg(fence.get()),
+        None => call.arg("0").arg(0),
+    };
     call
 }

@@ -2,7 +2,8 @@
 //!
 //! An entry is a hash `<instance>{<key>}` with fields `absexp` (absolute expiry, .NET
 //! ticks, or -1), `sldexp` (sliding window, ticks, or -1) and `data`, as
-//! `Microsoft.Extensions.Caching.StackExchangeRedis` writes it; the key's TTL is set to
+//! `Microsoft.Extensions.Caching.StackExchangeRedis` writes it, plus `fence` (the fencing
+//! number this store's commits compare; ASP.NET reads past it); the key's TTL is set to
 //! the nearer of the two. The session lease is `<instance>{<key>}:lock`. The braces are
 //! a hash tag: both keys of a session live in the same Redis Cluster slot.
 

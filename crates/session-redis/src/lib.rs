@@ -4,7 +4,7 @@
 //!
 //! - **Layout:** ASP.NET Core's (`Microsoft.Extensions.Caching.StackExchangeRedis`): a
 //!   hash `<instance_name>{<key>}` with `absexp`, `sldexp` (.NET ticks, -1 for none) and
-//!   `data`, and a key TTL at the nearer expiry. The `{...}` hash tag puts a session's
+//!   `data` (plus a `fence` field), and a key TTL at the nearer expiry. The `{...}` hash tag puts a session's
 //!   data and lease keys in one Redis Cluster slot.
 //! - **Lock:** [`SessionLock`] with a lease key `<instance_name>{<key>}:lock` holding a
 //!   random token with a TTL; released only by its owner; a commit without the lease

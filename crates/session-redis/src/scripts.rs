@@ -33,7 +33,7 @@ impl Lua {
     /// `EVALSHA <sha> <keys.len()> <keys...>`, with room for the arguments the caller
     /// appends (`arg_bytes` in all), so building it allocates once.
     pub(crate) fn call(&'static self, keys: &[KeyName<'_>], arg_bytes: usize) -> ScriptCall {
-        const MOST_ARGS: usize = 6;
+        const MOST_ARGS: usize = 7;
         let key_bytes: usize = keys.iter().map(KeyName::len).sum();
         let mut cmd = Cmd::with_capacity(3 + keys.len() + MOST_ARGS, 64 + key_bytes + arg_bytes);
         cmd.arg("EVALSHA").arg(&self.hash).arg(keys.len());
@@ -131,10 +131,12 @@ pub(crate) static GET: LazyLock<Lua> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data. ARGV: data, absexp, sldexp, ttl ms (-1: none).
+/// KEYS: data. ARGV: data, absexp, sldexp, ttl ms (-1: none). A write without the lock:
+/// it moves the fence on, so that a lease holder's commit sees it (and fails).
 pub(crate) static SET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         "redis.call('HSET', KEYS[1], 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1])\n",
+        "redis.call('HINCRBY', KEYS[1], 'fence', 1)\n",
         apply_ttl!("4"),
         "return 1\n"
     ))
@@ -143,37 +145,38 @@ pub(crate) static SET: LazyLock<Lua> = LazyLock::new(|| {
 /// KEYS: data. ARGV: now (ticks).
 pub(crate) static REFRESH: LazyLock<Lua> = LazyLock::new(|| Lua::new(concat!(refresh!("1"), "return 1\n")));
 
-/// KEYS: data. ARGV: data, absexp, sldexp, ttl ms (-1: none). Returns 1 if created, 0 if
-/// the key exists.
+/// KEYS: data. ARGV: data, absexp, sldexp, ttl ms (-1: none). Returns 1 if created (at
+/// fence 1), 0 if the key exists.
 pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n",
-        "redis.call('HSET', KEYS[1], 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1])\n",
+        "redis.call('HSET', KEYS[1], 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1], 'fence', '1')\n",
         apply_ttl!("4"),
         "return 1\n"
     ))
 });
 
 /// KEYS: data, lock. ARGV: token, lease ms.
-/// Returns {2, data} (lease taken), {1, nil} (another owner holds it), {0, nil} (no entry,
-/// or a key that is not a hash; no lease kept). The uncontended path is two commands: SET
-/// NX, HGET. The read is a `pcall`: Redis does not undo a script's writes when it fails, so
+/// Returns {2, data, fence} (lease taken), {1, nil, 0} (another owner holds it), {0, nil,
+/// 0} (no entry, or a key that is not a hash; no lease kept). The fence of an entry
+/// without one (written by ASP.NET) is 0. The uncontended path is two commands: SET NX,
+/// HMGET. The read is a `pcall`: Redis does not undo a script's writes when it fails, so
 /// an error there (`WRONGTYPE`, an ACL's `NOPERM`) would leave the lease behind. Other
 /// errors than `WRONGTYPE` are passed on after the lease is deleted.
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(
         r#"
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {1, false} end
+  if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {1, false, 0} end
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-local data = redis.pcall('HGET', KEYS[1], 'data')
-if type(data) ~= 'string' then
+local v = redis.pcall('HMGET', KEYS[1], 'data', 'fence')
+if v.err or type(v[1]) ~= 'string' then
   redis.call('DEL', KEYS[2])
-  if data and not string.find(data.err, '^WRONGTYPE') then return data end
-  return {0, false}
+  if v.err and not string.find(v.err, '^WRONGTYPE') then return v end
+  return {0, false, 0}
 end
-return {2, data}
+return {2, v[1], tonumber(v[2]) or 0}
 "#,
     )
 });
@@ -186,28 +189,56 @@ macro_rules! holding_lease {
     };
 }
 
-/// KEYS: data, lock. ARGV: token, data, absexp, sldexp, ttl ms (-1: none).
-/// Stores and unlocks; returns 1, or 0 (nothing done) if `token` lost the lease.
+/// The fence check of a commit, after [`holding_lease`]: returns 0 (nothing done but the
+/// release) unless the entry KEYS[1] is still at the fence ARGV[$fence] (it was neither
+/// removed nor written without the lock since the lease read it).
+macro_rules! at_fence {
+    ($fence:literal) => {
+        concat!(
+            "local f = redis.call('HMGET', KEYS[1], 'fence', 'sldexp')\n",
+            "if not f[2] or (tonumber(f[1]) or 0) ~= tonumber(ARGV[",
+            $fence,
+            "]) then return 0 end\n"
+        )
+    };
+}
+
+/// KEYS: data, lock. ARGV: token, fence, data, absexp, sldexp, ttl ms (-1: none), next
+/// fence. Stores and unlocks; returns 1, or 0 (nothing written) if `token` lost the lease
+/// or the entry is no longer at `fence`.
 pub(crate) static COMMIT_SET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         holding_lease!(),
-        "redis.call('HSET', KEYS[1], 'absexp', ARGV[3], 'sldexp', ARGV[4], 'data', ARGV[2])\n",
-        apply_ttl!("5"),
+        at_fence!("2"),
+        "redis.call('HSET', KEYS[1], 'absexp', ARGV[4], 'sldexp', ARGV[5], 'data', ARGV[3], 'fence', ARGV[7])\n",
+        apply_ttl!("6"),
         "return 1\n"
     ))
 });
 
-/// KEYS: data, lock. ARGV: token, now (ticks). Slides the entry's expiry and unlocks;
-/// returns 1, or 0 (nothing done) if `token` lost the lease.
-pub(crate) static COMMIT_REFRESH: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(concat!(holding_lease!(), refresh!("2"), "return 1\n")));
+/// KEYS: data, lock. ARGV: token, fence, now (ticks). Slides the entry's expiry and
+/// unlocks; returns 1, or 0 (nothing done) if `token` lost the lease or the entry is no
+/// longer at `fence`.
+pub(crate) static COMMIT_REFRESH: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        holding_lease!(),
+        at_fence!("2"),
+        refresh!("3"),
+        "return 1\n"
+    ))
+});
 
-/// KEYS: data, lock. ARGV: token, remove ('1' deletes the entry, '0' keeps it). Unlocks;
-/// returns 1, or 0 (nothing done) if `token` lost the lease.
+/// KEYS: data, lock. ARGV: token, remove ('1' deletes the entry, '0' keeps it), fence.
+/// Unlocks; returns 1, or 0 (nothing done) if `token` lost the lease or, removing, the
+/// entry was written without the lock since `fence` (an entry already gone is removed).
 pub(crate) static COMMIT_UNLOCK: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         holding_lease!(),
-        "if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end\n",
+        "if ARGV[2] == '1' then\n",
+        "  local f = redis.call('HMGET', KEYS[1], 'fence', 'sldexp')\n",
+        "  if f[2] and (tonumber(f[1]) or 0) ~= tonumber(ARGV[3]) then return 0 end\n",
+        "  redis.call('DEL', KEYS[1])\n",
+        "end\n",
         "return 1\n"
     ))
 });

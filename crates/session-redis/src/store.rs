@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, SessionLock,
 };
 use session_core::Result;
 
@@ -75,11 +75,18 @@ impl SessionLock for RedisCache {
         let mut in_flight = LockCall::new(self, key, token, lease);
         let reply = self.run_on("lock", &call, &mut in_flight.route).await;
         in_flight.returned(&reply);
-        let (status, value): (i64, Option<Vec<u8>>) = reply?;
-        Ok(LockStatus::attempt(status, value))
+        let (status, value, fence): (i64, Option<Vec<u8>>, i64) = reply?;
+        let fence = Fence::new(u64::try_from(fence).unwrap_or(0));
+        Ok(LockStatus::attempt(status, value, fence))
     }
 
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+    async fn commit_and_unlock(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+    ) -> Result<()> {
         if matches!(op, CommitOp::Release) && self.released.take(token) {
             // sent behind the cut-off lock call that may take the lease (see `cut_off`)
             return Ok(());
@@ -90,22 +97,27 @@ impl SessionLock for RedisCache {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
                     let (abs, sld) = expiry_args(&options);
-                    let mut call = scripts::COMMIT_SET.call(&keys, value.len() + 96);
-                    call.arg(token.as_bytes()).arg(value).arg(abs).arg(sld).arg(ttl);
+                    let mut call = scripts::COMMIT_SET.call(&keys, value.len() + 128);
+                    call.arg(token.as_bytes()).arg(fence.get()).arg(value);
+                    call.arg(abs).arg(sld).arg(ttl).arg(fence.next().get());
                     call
                 }
                 // already expired: remove what is stored
-                None => unlock_call(&keys, token, true),
+                None => unlock_call(&keys, token, Some(fence)),
             },
             CommitOp::Refresh => {
                 let mut call = scripts::COMMIT_REFRESH.call(&keys, 64);
-                call.arg(token.as_bytes()).arg(now_ticks());
+                call.arg(token.as_bytes()).arg(fence.get()).arg(now_ticks());
                 call
             }
-            CommitOp::Remove => unlock_call(&keys, token, true),
-            CommitOp::Release => unlock_call(&keys, token, false),
+            CommitOp::Remove => unlock_call(&keys, token, Some(fence)),
+            CommitOp::Release => unlock_call(&keys, token, None),
         };
         commit_result(self.run::<i64>("commit", &call).await?)
+    }
+
+    fn fences(&self) -> bool {
+        true
     }
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {

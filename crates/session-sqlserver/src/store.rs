@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, LocalLocks, LockAttempt, LockToken, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, SessionLock,
 };
 use session_core::{Error, Result};
 
@@ -62,12 +62,15 @@ impl SessionLock for SqlServerCache {
             Some(status) => Ok(LockStatus::attempt(
                 i64::from(status),
                 bytes(row.as_ref(), "Value"),
+                // the ASP.NET table has no column for a fence: the lease token decides
+                // (see `fences`)
+                Fence::ZERO,
             )),
             None => Err(Error::store("lock", NoResult("lock"))),
         }
     }
 
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, op: CommitOp) -> Result<()> {
+    async fn commit_and_unlock(&self, key: &str, token: &LockToken, _: Fence, op: CommitOp) -> Result<()> {
         let op = match op {
             CommitOp::Set { value, options } => CommitSql::Set(value, options),
             CommitOp::Refresh => CommitSql::Refresh,

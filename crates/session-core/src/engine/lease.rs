@@ -8,7 +8,7 @@ use crate::{
     error::Result,
     id::SessionId,
     lease::release_until,
-    lock::{CommitOp, LockToken},
+    lock::{CommitOp, Fence, LockToken},
 };
 
 /// The lock on one session id, held from load to commit.
@@ -29,6 +29,8 @@ pub(crate) struct Lease {
     engine: Arc<EngineInner>,
     id: SessionId,
     token: LockToken,
+    /// The entry's fence, as the lock call read it.
+    fence: Fence,
     guard: Option<LockGuard>,
     /// When the store lease expires, once the lock call said it is held.
     held_until: Option<Instant>,
@@ -40,13 +42,16 @@ impl Lease {
             engine,
             id,
             token,
+            fence: Fence::ZERO,
             guard: Some(guard),
             held_until: None,
         }
     }
 
-    /// The lock call took the lease (it lasts `lock_lease` from about now).
-    pub(crate) fn held(&mut self) {
+    /// The lock call took the lease (it lasts `lock_lease` from about now) and read the
+    /// entry at `fence`.
+    pub(crate) fn held(&mut self, fence: Fence) {
+        self.fence = fence;
         self.held_until = Some(Instant::now() + self.engine.limits.lock_lease);
     }
 
@@ -86,7 +91,11 @@ impl Lease {
     /// is dropped unused. Releasing is safe either way: it removes the lease only if this
     /// token still owns it.
     pub(crate) async fn commit(mut self, op: CommitOp) -> Result<()> {
-        let result = self.engine.store.commit(self.id.expose(), &self.token, op).await;
+        let result = self
+            .engine
+            .store
+            .commit(self.id.expose(), &self.token, self.fence, op)
+            .await;
         // on a store failure the guard stays for `Drop`, which releases the lease in the
         // background
         match &result {
@@ -129,7 +138,12 @@ async fn release(engine: Arc<EngineInner>, id: SessionId, token: LockToken, unti
     let span = tracing::debug_span!("release", session = %id);
     let attempt = || {
         let (engine, id, token) = (Arc::clone(&engine), id.clone(), token.clone());
-        async move { engine.store.commit(id.expose(), &token, CommitOp::Release).await }
+        async move {
+            engine
+                .store
+                .commit(id.expose(), &token, Fence::ZERO, CommitOp::Release)
+                .await
+        }
     };
     tracing::Instrument::instrument(release_until(until, down, attempt), span).await;
 }

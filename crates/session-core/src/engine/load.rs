@@ -91,8 +91,8 @@ async fn lock_and_read(
             .try_lock_and_get(id.expose(), lease.token(), engine.limits.lock_lease)
             .await;
         match attempt {
-            Ok(LockAttempt::Acquired(bytes)) => {
-                lease.held();
+            Ok(LockAttempt::Acquired(bytes, fence)) => {
+                lease.held(fence);
                 return Ok(Some((lease, bytes)));
             }
             Ok(LockAttempt::Missing) => {

@@ -17,7 +17,7 @@ use crate::{
     entry::EntryOptions,
     error::Error,
     error::Result,
-    lock::{CommitOp, LockAttempt, LockToken},
+    lock::{CommitOp, Fence, LockAttempt, LockToken},
 };
 
 pub(crate) struct Store {
@@ -60,7 +60,7 @@ impl Store {
         match self.cache.session_lock() {
             Some(lock) => self.timed("lock", lock.try_lock_and_get(key, token, lease)).await,
             None => Ok(match self.timed("get", self.cache.get(key)).await? {
-                Some(value) => LockAttempt::Acquired(value),
+                Some(value) => LockAttempt::Acquired(value, Fence::ZERO),
                 None => LockAttempt::Missing,
             }),
         }
@@ -71,10 +71,11 @@ impl Store {
         &'a self,
         key: &'a str,
         token: &'a LockToken,
+        fence: Fence,
         op: CommitOp,
     ) -> Timed<BoxFuture<'a, Result<()>>> {
         if let Some(lock) = self.cache.session_lock() {
-            return self.timed("commit", lock.commit_and_unlock(key, token, op));
+            return self.timed("commit", lock.commit_and_unlock(key, token, fence, op));
         }
         match op {
             CommitOp::Set { value, options } => self.timed("set", self.cache.set(key, value, options)),

@@ -17,17 +17,22 @@ mod retry;
 pub use health::{CallWatch, ConnectionHealth};
 pub use retry::{release_until, ReleaseRetry};
 
-use crate::{error::Error, error::Result, lock::LockAttempt};
+use crate::{
+    error::Error,
+    error::Result,
+    lock::{Fence, LockAttempt},
+};
 
 /// What a store's lock call answers, as one number with the value beside it: the same
 /// numbers in every store's lock statement or script, so that each maps them the same
 /// way ([`attempt`](Self::attempt)).
 ///
 /// ```
-/// use session_core::store::{lease::LockStatus, LockAttempt};
-/// assert_eq!(LockStatus::attempt(2, Some(b"v".to_vec())), LockAttempt::Acquired(b"v".to_vec()));
-/// assert_eq!(LockStatus::attempt(1, None), LockAttempt::Busy);
-/// assert_eq!(LockStatus::attempt(0, None), LockAttempt::Missing);
+/// use session_core::store::{lease::LockStatus, Fence, LockAttempt};
+/// let fence = Fence::new(7);
+/// assert_eq!(LockStatus::attempt(2, Some(b"v".to_vec()), fence), LockAttempt::Acquired(b"v".to_vec(), fence));
+/// assert_eq!(LockStatus::attempt(1, None, fence), LockAttempt::Busy);
+/// assert_eq!(LockStatus::attempt(0, None, fence), LockAttempt::Missing);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockStatus {
@@ -40,18 +45,19 @@ pub enum LockStatus {
 }
 
 impl LockStatus {
-    /// The [`LockAttempt`] of a lock call that answered `status` and `value`. Anything
-    /// but a known status with what it needs (an acquired lease without a value) counts
-    /// as [`Missing`](Self::Missing): a fresh session, never a panic.
+    /// The [`LockAttempt`] of a lock call that answered `status`, `value` and the entry's
+    /// `fence` ([`Fence::ZERO`] from a store without fencing). Anything but a known status
+    /// with what it needs (an acquired lease without a value) counts as
+    /// [`Missing`](Self::Missing): a fresh session, never a panic.
     ///
     /// ```
-    /// use session_core::store::{lease::LockStatus, LockAttempt};
-    /// assert_eq!(LockStatus::attempt(2, None), LockAttempt::Missing);
-    /// assert_eq!(LockStatus::attempt(7, None), LockAttempt::Missing);
+    /// use session_core::store::{lease::LockStatus, Fence, LockAttempt};
+    /// assert_eq!(LockStatus::attempt(2, None, Fence::ZERO), LockAttempt::Missing);
+    /// assert_eq!(LockStatus::attempt(7, None, Fence::ZERO), LockAttempt::Missing);
     /// ```
-    pub fn attempt(status: i64, value: Option<Vec<u8>>) -> LockAttempt {
+    pub fn attempt(status: i64, value: Option<Vec<u8>>, fence: Fence) -> LockAttempt {
         match (status, value) {
-            (2, Some(value)) => LockAttempt::Acquired(value),
+            (2, Some(value)) => LockAttempt::Acquired(value, fence),
             (1, _) => LockAttempt::Busy,
             _ => LockAttempt::Missing,
         }
