@@ -10,7 +10,7 @@ use session_core::store::LocalLocks;
 use session_core::{Error, Result};
 
 use crate::{
-    address, client,
+    client,
     connector::Connector,
     errors::is_transport_failure,
     manager::RedisManager,
@@ -25,6 +25,8 @@ pub struct RedisCache {
     pub(crate) prefix: String,
     pub(crate) ping_timeout: Duration,
     pub(crate) released: Arc<Released>,
+    /// `WAIT <count> <timeout ms>` after every commit, if replicas must acknowledge it.
+    pub(crate) replica_acks: Option<(u32, u64)>,
     /// The in-process lock table every clone shares.
     pub(crate) locks: LocalLocks,
 }
@@ -70,6 +72,7 @@ impl RedisCache {
             prefix: String::new(),
             ping_timeout: options::DEFAULT_CONNECT_TIMEOUT,
             released: Arc::default(),
+            replica_acks: None,
             locks: LocalLocks::default(),
         }
     }
@@ -85,6 +88,20 @@ impl RedisCache {
     /// ```
     pub fn with_ping_timeout(mut self, timeout: Duration) -> Self {
         self.ping_timeout = timeout;
+        self
+    }
+
+    /// Makes every commit wait until `count` replicas have it, for at most `timeout` (see
+    /// [`RedisCacheOptions::replica_acks`]; `0` waits for none, the default).
+    ///
+    /// ```
+    /// # async fn run(cache: session_redis::RedisCache) {
+    /// let cache = cache.with_replica_acks(1, std::time::Duration::from_millis(500));
+    /// # }
+    /// ```
+    pub fn with_replica_acks(mut self, count: u32, timeout: Duration) -> Self {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.replica_acks = (count > 0).then_some((count, ms));
         self
     }
 
@@ -141,15 +158,7 @@ impl RedisCache {
     /// [`Error::Config`] if the address is neither a valid Redis URL nor a configuration
     /// string this store can honour, or asks for TLS the build or the options cannot give.
     pub async fn connect_with(options: RedisCacheOptions) -> Result<Self> {
-        let address = address::parse(&options.url).map_err(Error::Config)?;
-        if !address.ignored.is_empty() {
-            tracing::info!(
-                options = ?address.ignored,
-                "Redis configuration string options skipped (connect_timeout and the session io_timeout apply)"
-            );
-        }
-        let manager = RedisManager::from_client(client::open(&address.url, &options)?)
-            .with_connect_timeout(options.connect_timeout);
+        let manager = client::manager(&options)?;
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .connection_timeout(options.connect_timeout)
@@ -161,7 +170,8 @@ impl RedisCache {
             .build_unchecked(manager);
         let cache = RedisCache::new(pool)
             .with_instance_name(options.instance_name)
-            .with_ping_timeout(options.connect_timeout);
+            .with_ping_timeout(options.connect_timeout)
+            .with_replica_acks(options.replica_acks, options.replica_ack_timeout);
         let checked = cache.clone();
         start_up_check(async move { log_start_up_check(checked.ping().await) }).await;
         Ok(cache)

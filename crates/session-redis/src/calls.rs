@@ -11,7 +11,7 @@ use session_core::{Error, Result};
 use crate::{
     cache::RedisCache,
     keys::{duration_ticks, instant_ticks, ttl_ms, KeyName},
-    manager::Handle,
+    manager::{Handle, Sent},
     scripts::{self, Lua, ScriptCall},
 };
 
@@ -19,39 +19,41 @@ impl RedisCache {
     /// Sends one plain command.
     pub(crate) async fn exec(&self, operation: &'static str, cmd: &Cmd) -> Result<Value> {
         let mut route = Route::default();
-        let result = self.deliver(operation, cmd, &mut route).await?;
-        settle(route.handle.as_ref(), operation, result)
+        let result = self.deliver(operation, cmd, None, &mut route).await?;
+        settle(route.handle.as_ref(), operation, result).map(|sent| sent.value)
     }
 
-    /// Sends `cmd` on the shared connection. If that connection turns out dead (Redis
-    /// restarted, or closed idle clients), `cmd` goes once more on a new one, so the
-    /// first request after a restart does not fail. Every script is safe to send twice:
-    /// the lock script takes the same lease again for the same token, and a commit that
-    /// did run the first time finds its lease gone and reports it lost (503) rather than
-    /// writing again.
+    /// Sends `cmd` (with `wait` behind it in the same round trip, if given) on the shared
+    /// connection. If that connection turns out dead (Redis restarted, or closed idle
+    /// clients) or answers from a replica (`READONLY`, after a failover), `cmd` goes once
+    /// more on a new one, so the first request after a restart or a failover does not
+    /// fail. Every script is safe to send twice: the lock script takes the same lease
+    /// again for the same token, and a commit that did run the first time finds its lease
+    /// gone and reports it lost (503) rather than writing again.
     ///
     /// `route` tells where `cmd` went (see [`Route`]).
     async fn deliver(
         &self,
         operation: &'static str,
         cmd: &Cmd,
+        wait: Option<&Cmd>,
         route: &mut Route,
-    ) -> Result<std::result::Result<Value, RedisError>> {
+    ) -> Result<std::result::Result<Sent, RedisError>> {
         let first = route.handle.insert(self.connector.handle(operation).await?);
-        match first.send(cmd).await {
+        match first.send_packet(cmd, wait).await {
             // the shared connection is always one the pool lent before
             Err(error) if Resend::once().again(first.observe(&error), true) => {
-                tracing::debug!(error = %error_chain(&error), "Redis connection found dead; sending again on a new one");
+                tracing::debug!(error = %error_chain(&error), "Redis connection found dead or on a replica; sending again on a new one");
                 route.resent = true;
                 let fresh = route.handle.insert(self.connector.handle(operation).await?);
-                Ok(fresh.send(cmd).await)
+                Ok(fresh.send_packet(cmd, wait).await)
             }
             result => Ok(result),
         }
     }
 
     /// Runs one script call (`EVALSHA`); if Redis forgot the script (`NOSCRIPT`, after a
-    /// restart), loads it and calls again.
+    /// restart), calls it again with its code (`EVAL`).
     pub(crate) async fn run<T: FromRedisValue>(
         &self,
         operation: &'static str,
@@ -67,15 +69,43 @@ impl RedisCache {
         call: &ScriptCall,
         route: &mut Route,
     ) -> Result<T> {
-        let mut result = self.deliver(operation, &call.cmd, route).await?;
+        self.run_packet(operation, call, None, route).await
+    }
+
+    /// Runs a commit: with `WAIT` behind it when replicas must acknowledge commits (see
+    /// [`RedisCacheOptions::replica_acks`](crate::RedisCacheOptions::replica_acks)).
+    pub(crate) async fn run_commit(&self, call: &ScriptCall) -> Result<i64> {
+        let wait = self.replica_acks.map(|(count, ms)| {
+            let mut wait = redis::cmd("WAIT");
+            wait.arg(count).arg(ms);
+            wait
+        });
+        let mut route = Route::default();
+        self.run_packet("commit", call, wait.as_ref(), &mut route).await
+    }
+
+    async fn run_packet<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        call: &ScriptCall,
+        wait: Option<&Cmd>,
+        route: &mut Route,
+    ) -> Result<T> {
+        let mut result = self.deliver(operation, &call.cmd, wait, route).await?;
         if let (Some(handle), Err(e)) = (route.handle.as_mut(), &result) {
             if forgot_script(e) {
                 // boxed: a rare path that would otherwise double every call's future
-                result = Box::pin(reload_and_send(handle, call)).await;
+                result = Box::pin(handle.send_packet(&call.eval(), wait)).await;
             }
         }
-        let value = settle(route.handle.as_ref(), operation, result)?;
-        T::from_redis_value(value).map_err(|error| Error::store(operation, error))
+        let sent = settle(route.handle.as_ref(), operation, result)?;
+        if let (Some((wanted, ms)), Some(acks)) = (self.replica_acks, sent.acks) {
+            let acked = i64::from_redis_value(acks).map_err(|error| Error::store(operation, error))?;
+            if acked < i64::from(wanted) {
+                return Err(Error::store(operation, NotReplicated { wanted, acked, ms }));
+            }
+        }
+        T::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))
     }
 
     /// Writes an entry with `script` (SET or CREATE: KEYS data; ARGV data, absexp,
@@ -98,6 +128,27 @@ impl RedisCache {
     }
 }
 
+/// A commit that fewer replicas acknowledged than asked for, in time. It was applied on
+/// the master: it may or may not survive a failover, so it is not acknowledged (503).
+#[derive(Debug)]
+struct NotReplicated {
+    wanted: u32,
+    acked: i64,
+    ms: u64,
+}
+
+impl std::fmt::Display for NotReplicated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the commit reached {} of the {} replicas asked for within {} ms (WAIT); it was applied on the master but is not acknowledged",
+            self.acked, self.wanted, self.ms
+        )
+    }
+}
+
+impl std::error::Error for NotReplicated {}
+
 /// Where a call went: the connection it went out on last (or is about to), if any, and
 /// whether it was sent again because the first connection failed under it (it may have
 /// run there, its reply lost). While a new connection is found, `handle` keeps the dead
@@ -109,18 +160,10 @@ pub(crate) struct Route {
 }
 
 /// Whether Redis answered that it does not know the script (`NOSCRIPT`, after a
-/// restart): load it and call again.
+/// restart, or on a node that was down when the connection loaded the scripts): call it
+/// again with its code.
 pub(crate) fn forgot_script(error: &RedisError) -> bool {
     error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
-}
-
-/// Loads the script of `call`, then sends `call` again.
-pub(crate) async fn reload_and_send(
-    handle: &mut Handle,
-    call: &ScriptCall,
-) -> std::result::Result<Value, RedisError> {
-    handle.send(&call.script.load()).await?;
-    handle.send(&call.cmd).await
 }
 
 /// Maps a Redis result, marking the connection broken on transport errors.

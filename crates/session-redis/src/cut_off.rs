@@ -25,7 +25,7 @@ use session_core::store::LockToken;
 
 use crate::{
     cache::RedisCache,
-    calls::{forgot_script, reload_and_send, unlock_call, Route},
+    calls::{forgot_script, unlock_call, Route},
     errors::is_transport_failure,
     keys::KeyName,
     manager::Handle,
@@ -147,10 +147,10 @@ async fn release_again(cache: &RedisCache, release: &ScriptCall, deadline: Insta
     release_until(Some(deadline), |_| true, attempt).await;
 }
 
-/// Sends a script call on `handle`, loading the script first if Redis forgot it.
+/// Sends a script call on `handle`, with its code if Redis forgot the script.
 async fn send(handle: &mut Handle, call: &ScriptCall) -> Result<Value, RedisError> {
     match handle.send(&call.cmd).await {
-        Err(e) if forgot_script(&e) => reload_and_send(handle, call).await,
+        Err(e) if forgot_script(&e) => handle.send(&call.eval()).await,
         result => result,
     }
 }

@@ -15,6 +15,13 @@ pub(crate) fn is_transport(error: &RedisError) -> bool {
         || error.is_timeout()
 }
 
+/// Whether the server answered that it cannot take writes (`READONLY`): the connection
+/// goes to a replica, as the old master of a Sentinel failover becomes one. The
+/// connection is given up, so that the next one asks the sentinels where the master is.
+pub(crate) fn is_wrong_node(error: &RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+}
+
 /// [`is_transport`] for the store's errors: an [`Error::Store`](session_core::Error)
 /// whose cause is such a Redis error (as a call reports it, or shared, as the connector
 /// reports a failed connection attempt to every call that waited for it).
@@ -32,6 +39,7 @@ pub(crate) fn is_transport_failure(error: &session_core::Error) -> bool {
 
 pub(crate) const CONNECTING: &str = "connecting (TCP connect, TLS handshake, AUTH/SELECT); is the address a Redis, and does it speak TLS exactly when the address asks for it?";
 pub(crate) const LOADING: &str = "loading the session scripts";
+pub(crate) const RESOLVING: &str = "asking the sentinels where the master is";
 
 /// A connect step that got no answer within the connect timeout, saying which.
 pub(crate) fn timed_out(after: Duration, step: &str) -> RedisError {

@@ -7,6 +7,11 @@ use std::time::Duration;
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisCacheOptions {
     pub(crate) url: String,
+    pub(crate) topology: Topology,
+    /// User name and password for the master a sentinel names (else the sentinels' own).
+    pub(crate) sentinel_master_auth: Option<(Option<String>, String)>,
+    pub(crate) replica_acks: u32,
+    pub(crate) replica_ack_timeout: Duration,
     pub(crate) instance_name: String,
     pub(crate) pool_size: u32,
     pub(crate) connect_timeout: Duration,
@@ -14,6 +19,20 @@ pub struct RedisCacheOptions {
     #[cfg(feature = "tls")]
     pub(crate) tls_root_certificates: Option<Vec<u8>>,
 }
+
+/// Which Redis deployment the store talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Topology {
+    /// One server: [`RedisCacheOptions::url`].
+    Standalone,
+    /// A Redis Cluster, reached through any of these nodes.
+    Cluster(Vec<String>),
+    /// The master these sentinels name `master`.
+    Sentinel { sentinels: Vec<String>, master: String },
+}
+
+/// The default [`replica_ack_timeout`](RedisCacheOptions::replica_ack_timeout).
+pub(crate) const DEFAULT_REPLICA_ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The default [`connect_timeout`](RedisCacheOptions::connect_timeout).
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,6 +43,10 @@ impl Default for RedisCacheOptions {
     fn default() -> Self {
         RedisCacheOptions {
             url: "redis://127.0.0.1:6379".to_owned(),
+            topology: Topology::Standalone,
+            sentinel_master_auth: None,
+            replica_acks: 0,
+            replica_ack_timeout: DEFAULT_REPLICA_ACK_TIMEOUT,
             instance_name: String::new(),
             pool_size: 4,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -36,7 +59,15 @@ impl Default for RedisCacheOptions {
 /// The URL is left out: it may hold a password.
 impl std::fmt::Debug for RedisCacheOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let topology = match &self.topology {
+            Topology::Standalone => "standalone",
+            Topology::Cluster(_) => "cluster",
+            Topology::Sentinel { .. } => "sentinel",
+        };
         f.debug_struct("RedisCacheOptions")
+            .field("topology", &topology)
+            .field("replica_acks", &self.replica_acks)
+            .field("replica_ack_timeout", &self.replica_ack_timeout)
             .field("instance_name", &self.instance_name)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
@@ -63,6 +94,99 @@ impl RedisCacheOptions {
     /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = url.into();
+        self
+    }
+
+    /// Talks to a Redis Cluster, found through these nodes (any of them, masters or
+    /// replicas; each a URL as for [`url`](Self::url), `rediss://` for TLS, with the ACL
+    /// user and password the cluster's nodes share). The store keeps one connection
+    /// multiplexed over the cluster's masters, follows `MOVED`/`ASK` redirections and
+    /// slot moves, and learns the new master of a failed-over shard by itself. A
+    /// session's keys share one hash tag, so every script runs on one node.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default()
+    ///     .cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000", "redis://10.0.0.3:7000"]);
+    /// ```
+    pub fn cluster<I, S>(mut self, seeds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.topology = Topology::Cluster(seeds.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Talks to the master that these Redis Sentinels name `master` (each sentinel a URL,
+    /// `redis://[[user]:password@]host:26379`, `rediss://` for TLS). Every new connection
+    /// asks the sentinels again, and a connection that fails or finds a replica
+    /// (`READONLY`) is given up, so after a failover the store goes to the new master by
+    /// itself. The master is reached with TLS exactly when the sentinels are, and with the
+    /// user name and password of the first sentinel URL, unless
+    /// [`sentinel_master_auth`](Self::sentinel_master_auth) gives others.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default().sentinel(
+    ///     ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"],
+    ///     "mymaster",
+    /// );
+    /// ```
+    pub fn sentinel<I, S>(mut self, sentinels: I, master: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.topology = Topology::Sentinel {
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+            master: master.into(),
+        };
+        self
+    }
+
+    /// The ACL user (`None`: the default user) and password of the Sentinel-managed
+    /// master and its replicas, when they differ from the sentinels' own.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default()
+    ///     .sentinel(["redis://10.0.0.1:26379"], "mymaster")
+    ///     .sentinel_master_auth(Some("sessions"), "app-secret");
+    /// ```
+    pub fn sentinel_master_auth(mut self, username: Option<&str>, password: impl Into<String>) -> Self {
+        self.sentinel_master_auth = Some((username.map(str::to_owned), password.into()));
+        self
+    }
+
+    /// Makes every commit wait until `count` replicas have it (Redis' `WAIT`, sent in the
+    /// same round trip as the commit), for at most
+    /// [`replica_ack_timeout`](Self::replica_ack_timeout). A commit that fewer replicas
+    /// acknowledged in time answers 503 (it was applied on the master, and may or may not
+    /// survive a failover). So an update answered 2xx is on `count` replicas as well and
+    /// survives the loss of its master, at the price of a replica round trip on every
+    /// modifying request, and of 503s while fewer than `count` replicas are connected.
+    /// `0` (the default) waits for none.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default()
+    ///     .sentinel(["redis://10.0.0.1:26379"], "mymaster")
+    ///     .replica_acks(1);
+    /// ```
+    pub fn replica_acks(mut self, count: u32) -> Self {
+        self.replica_acks = count;
+        self
+    }
+
+    /// The longest a commit waits for its [`replica_acks`](Self::replica_acks) (default
+    /// 1 s, at least 1 ms). The session's `io_timeout` bounds the whole call as well, so
+    /// keep this under it: a commit cut off by the IO timeout answers 503 all the same,
+    /// but without saying that the replicas were missing.
+    ///
+    /// ```
+    /// let options = session_redis::RedisCacheOptions::default()
+    ///     .replica_acks(1)
+    ///     .replica_ack_timeout(std::time::Duration::from_millis(250));
+    /// ```
+    pub fn replica_ack_timeout(mut self, timeout: Duration) -> Self {
+        self.replica_ack_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 

@@ -58,6 +58,20 @@ pub(crate) struct ScriptCall {
 }
 
 impl ScriptCall {
+    /// The same call with the script's code (`EVAL`), for a server that forgot the
+    /// script: one round trip, on the node that holds the keys (in a cluster too), which
+    /// keeps the script for the calls after it.
+    pub(crate) fn eval(&self) -> Cmd {
+        let mut cmd = Cmd::with_capacity(self.cmd.args_iter().len(), self.script.code.len() + 256);
+        cmd.arg("EVAL").arg(self.script.code);
+        for arg in self.cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(bytes) = arg {
+                cmd.arg(bytes);
+            }
+        }
+        cmd
+    }
+
     /// Appends an argument (`ARGV[n]`).
     pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
         self.cmd.arg(arg);

@@ -113,7 +113,7 @@ impl SessionLock for RedisCache {
             CommitOp::Remove => unlock_call(&keys, token, Some(fence)),
             CommitOp::Release => unlock_call(&keys, token, None),
         };
-        commit_result(self.run::<i64>("commit", &call).await?)
+        commit_result(self.run_commit(&call).await?)
     }
 
     fn fences(&self) -> bool {

@@ -45,6 +45,33 @@ pub struct Args {
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
+    /// A Redis Cluster for `--store redis`, instead of `--redis-url`: some of its nodes,
+    /// comma-separated URLs (`redis://[user:password@]host:port`, `rediss://` for TLS).
+    #[arg(
+        long,
+        env = "SESSION_REDIS_CLUSTER",
+        hide_env_values = true,
+        value_delimiter = ',',
+        conflicts_with = "redis_sentinel"
+    )]
+    pub redis_cluster: Vec<String>,
+    /// Redis Sentinel for `--store redis`, instead of `--redis-url`: the sentinels,
+    /// comma-separated URLs (`redis://host:26379`, ...); needs `--redis-sentinel-master`.
+    #[arg(
+        long,
+        env = "SESSION_REDIS_SENTINEL",
+        hide_env_values = true,
+        value_delimiter = ',',
+        requires = "redis_sentinel_master"
+    )]
+    pub redis_sentinel: Vec<String>,
+    /// The name of the master the sentinels watch (`sentinel monitor <name> ...`).
+    #[arg(long, env = "SESSION_REDIS_SENTINEL_MASTER")]
+    pub redis_sentinel_master: Option<String>,
+    /// Replicas that must acknowledge each commit before it is answered (Redis `WAIT`; 0:
+    /// none).
+    #[arg(long, default_value_t = 0)]
+    pub redis_replica_acks: u32,
     /// ADO.NET-style connection string for `--store sqlserver` (the table `dbo.Sessions`
     /// is created if missing).
     #[arg(long, env = "SESSION_MSSQL_CONNECTION_STRING", hide_env_values = true)]
@@ -71,6 +98,23 @@ pub struct Args {
 }
 
 impl Args {
+    /// The Redis options of these arguments: one server, a Cluster or Sentinel.
+    pub fn redis_options(&self) -> RedisCacheOptions {
+        let options = RedisCacheOptions::default()
+            .instance_name("KestrunSession_")
+            .connect_timeout(self.io_timeout())
+            .replica_acks(self.redis_replica_acks)
+            .replica_ack_timeout(self.io_timeout() / 2);
+        match (&self.redis_cluster[..], &self.redis_sentinel[..]) {
+            ([], []) => options.url(&self.redis_url),
+            (seeds, []) => options.cluster(seeds.iter().cloned()),
+            (_, sentinels) => options.sentinel(
+                sentinels.iter().cloned(),
+                self.redis_sentinel_master.clone().unwrap_or_default(),
+            ),
+        }
+    }
+
     /// The store these arguments choose, connected.
     ///
     /// # Errors
@@ -83,10 +127,7 @@ impl Args {
                 // `rediss://` needs a process-wide rustls crypto provider, which is the
                 // application's to choose (the library does not install one)
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                let options = RedisCacheOptions::default()
-                    .instance_name("KestrunSession_")
-                    .connect_timeout(self.io_timeout());
-                Arc::new(RedisCache::connect(&self.redis_url, options).await?)
+                Arc::new(RedisCache::connect_with(self.redis_options()).await?)
             }
             StoreKind::Sqlserver => {
                 let Some(connection_string) = &self.mssql_connection_string else {
@@ -148,6 +189,8 @@ impl std::fmt::Debug for Args {
             .field("io_timeout", &self.io_timeout)
             .field("lock_lease", &self.lock_lease)
             .field("http", &self.http)
+            .field("redis_sentinel_master", &self.redis_sentinel_master)
+            .field("redis_replica_acks", &self.redis_replica_acks)
             .finish_non_exhaustive()
     }
 }
@@ -174,5 +217,48 @@ mod tests {
         assert_eq!(args.ip.to_string(), "127.0.0.1");
         assert!(matches!(args.store, StoreKind::Redis));
         assert!(Args::try_parse_from(["x", "--ip", "example.com"]).is_err());
+    }
+
+    #[test]
+    fn redis_topologies_take_comma_separated_urls() {
+        let args = Args::try_parse_from([
+            "x",
+            "--redis-cluster",
+            "redis://a:7000,redis://b:7001",
+            "--redis-replica-acks",
+            "1",
+        ])
+        .unwrap();
+        assert_eq!(args.redis_cluster, ["redis://a:7000", "redis://b:7001"]);
+        assert_eq!(args.redis_replica_acks, 1);
+        let debug = format!("{:?}", args.redis_options());
+        assert!(
+            debug.contains("cluster") && debug.contains("replica_acks: 1"),
+            "{debug}"
+        );
+
+        let args = Args::try_parse_from([
+            "x",
+            "--redis-sentinel",
+            "redis://s1:26379,redis://s2:26379",
+            "--redis-sentinel-master",
+            "mymaster",
+        ])
+        .unwrap();
+        assert_eq!(args.redis_sentinel.len(), 2);
+        assert!(format!("{:?}", args.redis_options()).contains("sentinel"));
+
+        // a sentinel setup names its master; cluster and sentinel exclude each other
+        assert!(Args::try_parse_from(["x", "--redis-sentinel", "redis://s1:26379"]).is_err());
+        assert!(Args::try_parse_from([
+            "x",
+            "--redis-cluster",
+            "redis://a:7000",
+            "--redis-sentinel",
+            "redis://s:26379",
+            "--redis-sentinel-master",
+            "m"
+        ])
+        .is_err());
     }
 }

@@ -1,0 +1,634 @@
+//! Real Redis topologies for failover tests, on loopback ports of the test's own: a Redis
+//! Cluster of three masters and three replicas ([`RedisCluster`]), and a master with two
+//! replicas watched by three Sentinels ([`RedisSentinel`]). A test can crash a node
+//! (SIGKILL), restart it, wait for the failover and move a slot. Missing `redis-server` (or
+//! `redis-cli`, which creates the cluster): a loud skip on a developer machine, a failure in
+//! CI, as for [`RedisServer`](crate::RedisServer).
+//!
+//! Each node runs from a `redis.conf` in a directory of its own (the Sentinels rewrite
+//! theirs, and the data nodes' when they reconfigure them). The settings trade production
+//! safety for quick, predictable failovers:
+//! - `cluster-node-timeout 1000`, `down-after-milliseconds 1000`: a crashed master is
+//!   replaced in about 2–2.5 s (Redis 7.0, measured by hand with these settings).
+//! - `cluster-replica-validity-factor 0`: a replica may always be promoted, however long
+//!   ago it last heard from its master; `cluster-allow-reads-when-down no`: a cluster that
+//!   lost a master answers nothing until the failover, as in production.
+//! - `repl-diskless-sync-delay 0`: a replica (or a restarted node) syncs at once instead of
+//!   waiting Redis 7's default 5 s for more replicas to share the transfer.
+//! - `save ""`, `appendonly no`: a restarted node comes back empty and copies its master;
+//!   only `nodes.conf` and the configuration files survive a restart.
+//! - Ports come from 10000–22767, so the cluster bus ports (port + 10000) stay below the
+//!   ephemeral range outgoing connections use; a process-wide counter keeps the tests of
+//!   one process apart, and each port (and bus port) is checked free by binding it.
+
+use std::{
+    collections::HashMap,
+    ffi::OsString,
+    io::Read,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use distributed_session::redis::redis;
+
+use crate::redis_server::in_ci;
+
+const LOG: &str = "redis.log";
+const POLL: Duration = Duration::from_millis(25);
+const FIRST_PORT: u32 = 10_000;
+const PORT_SPAN: u32 = 12_768;
+const BUS_OFFSET: u16 = 10_000;
+
+/// What every data node runs with; cluster nodes add [`CLUSTER_CONF`].
+const DATA_CONF: &str = "save \"\"\nappendonly no\nrepl-diskless-sync yes\nrepl-diskless-sync-delay 0\n";
+const CLUSTER_CONF: &str = "cluster-enabled yes\ncluster-config-file nodes.conf\n\
+    cluster-node-timeout 1000\ncluster-replica-validity-factor 0\ncluster-allow-reads-when-down no\n";
+
+/// `INFO commandstats` entries that are no client request: the commands our Lua scripts
+/// run inside Redis (`RedisServer::round_trips`' list, plus `hincrby`), which replicas also
+/// run as their master streams the scripts' writes; and housekeeping: these helpers'
+/// inspection and resharding, connection setup, replication (`SELECT`, `MULTI`/`EXEC`
+/// around a script's writes), the Sentinels' monitoring and reconfiguration.
+const NOT_REQUESTS: &str = "get hget hmget set hset hincrby del exists pexpire persist \
+    info cluster ping script client hello auth select readonly readwrite asking multi exec \
+    psync sync replconf publish subscribe slaveof replicaof config role migrate restore-asking command";
+
+/// A Redis Cluster of six nodes (three masters with a replica each) on loopback.
+pub struct RedisCluster {
+    dir: PathBuf,
+    nodes: Vec<Node>,
+}
+
+impl RedisCluster {
+    /// Starts six cluster-enabled servers, joins them with `redis-cli --cluster create` and
+    /// waits until every node says `cluster_state:ok` with all 16384 slots assigned and
+    /// every replica is in sync. `None` after a loud message if `redis-server` or
+    /// `redis-cli` is not installed (panics instead when `CI` is set).
+    pub fn start() -> Option<RedisCluster> {
+        if !installed("Redis Cluster", true) {
+            return None;
+        }
+        let ports = free_ports(6, true);
+        let dir = fresh_dir("cluster", ports[0]);
+        let conf = format!("{DATA_CONF}{CLUSTER_CONF}");
+        let nodes = ports.iter().map(|&port| Node::new(&dir, port, &conf, false)).collect();
+        let mut cluster = RedisCluster { dir, nodes };
+        cluster.nodes.iter_mut().for_each(Node::start);
+        let out = Command::new(tool("redis-cli").expect("redis-cli"))
+            .args(["--cluster", "create"])
+            .args(cluster.nodes.iter().map(Node::addr))
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("running redis-cli --cluster create");
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "redis-cli --cluster create: {}\n{said}", out.status);
+        wait_until(20, "the cluster to be ok on all six nodes", || cluster.ready());
+        Some(cluster)
+    }
+
+    fn ready(&self) -> Result<(), String> {
+        for node in &self.nodes {
+            let info: String = query(node.port, redis::cmd("CLUSTER").arg("INFO"))?;
+            for want in ["cluster_state:ok", "cluster_slots_assigned:16384", "cluster_known_nodes:6"] {
+                if !has_line(&info, want) {
+                    return Err(format!("{} has no {want}", node.addr()));
+                }
+            }
+            node.in_sync()?;
+        }
+        Ok(())
+    }
+
+    /// `redis://127.0.0.1:<port>` of every node, killed ones included.
+    pub fn seed_urls(&self) -> Vec<String> {
+        self.nodes.iter().map(Node::url).collect()
+    }
+
+    /// [`seed_urls`](Self::seed_urls), comma-separated.
+    pub fn urls_joined(&self) -> String {
+        self.seed_urls().join(",")
+    }
+
+    /// The node that is master of `key`'s slot, as the first running node asked sees it.
+    pub fn master_of_key(&self, key: &str) -> usize {
+        let slot = self.slot_of(key);
+        let view: String = self.ask_any(redis::cmd("CLUSTER").arg("NODES"));
+        let owner = NodeLine::all(&view).find(|line| line.is_master() && line.serves(slot));
+        owner
+            .and_then(|line| self.index_of(line.port))
+            .unwrap_or_else(|| panic!("no master serves slot {slot} of {key:?}:\n{view}"))
+    }
+
+    /// Crashes a node: SIGKILL, no chance to tell the others.
+    pub fn kill(&mut self, node: usize) {
+        self.nodes[node].kill();
+    }
+
+    /// Starts a killed node again on its port, directory and `nodes.conf`, and waits until it
+    /// answers PING. A master killed and failed over rejoins as a replica of its successor
+    /// (restart it only after [`wait_for_new_master`](Self::wait_for_new_master): before the
+    /// failover it would serve its slots again, empty).
+    pub fn restart(&mut self, node: usize) {
+        self.nodes[node].start();
+    }
+
+    /// Polls the running nodes other than `old` until one of them says it is master of
+    /// `key`'s slot and its `cluster_state` is ok: that node and when it was first seen.
+    pub fn wait_for_new_master(&self, key: &str, old: usize, within: Duration) -> Option<(usize, Instant)> {
+        let slot = self.slot_of(key);
+        let claims = |port: u16| -> Result<bool, String> {
+            let info: String = query(port, redis::cmd("CLUSTER").arg("INFO"))?;
+            let view: String = query(port, redis::cmd("CLUSTER").arg("NODES"))?;
+            let mut mine = NodeLine::all(&view).filter(|line| line.has_flag("myself"));
+            Ok(has_line(&info, "cluster_state:ok") && mine.any(|line| line.is_master() && line.serves(slot)))
+        };
+        poll(within, || {
+            let mut others = self.nodes.iter().enumerate().filter(|(i, node)| *i != old && node.running());
+            others.find(|(_, node)| claims(node.port).unwrap_or(false)).map(|(i, _)| i)
+        })
+    }
+
+    /// Moves `key`'s slot, with its keys, from its master to another master as an operator
+    /// would: `SETSLOT IMPORTING` on the destination, `SETSLOT MIGRATING` on the source,
+    /// `MIGRATE` in batches of 100 keys (clients meanwhile get `ASK` for keys already moved),
+    /// `SETSLOT NODE` on every master; then waits until every running node sees the new
+    /// owner. Returns (from, to).
+    pub fn reshard_slot_of(&self, key: &str) -> (usize, usize) {
+        let slot = self.slot_of(key);
+        let from = self.master_of_key(key);
+        let src = self.nodes[from].port;
+        let view: String = query(src, redis::cmd("CLUSTER").arg("NODES")).expect("CLUSTER NODES");
+        let masters: Vec<(usize, &str)> = NodeLine::all(&view)
+            .filter(|line| line.is_master() && !line.slots.is_empty())
+            .filter_map(|line| Some((self.index_of(line.port)?, line.id)))
+            .filter(|&(i, _)| self.nodes[i].running())
+            .collect();
+        let &(_, src_id) = masters.iter().find(|m| m.0 == from).expect("the source among the masters");
+        let &(to, dst_id) = masters.iter().find(|m| m.0 != from).expect("a second running master");
+        let dst = self.nodes[to].port;
+        let run = |port: u16, cmd: &redis::Cmd| {
+            if let Err(why) = query::<()>(port, cmd) {
+                panic!("moving slot {slot}: {why}");
+            }
+        };
+        let setslot = |how: &str, id: &str| redis::cmd("CLUSTER").arg(("SETSLOT", slot, how, id)).clone();
+        run(dst, &setslot("IMPORTING", src_id));
+        run(src, &setslot("MIGRATING", dst_id));
+        loop {
+            let batch = redis::cmd("CLUSTER").arg(("GETKEYSINSLOT", slot, 100)).clone();
+            let keys: Vec<Vec<u8>> = query(src, &batch).expect("CLUSTER GETKEYSINSLOT");
+            if keys.is_empty() {
+                break;
+            }
+            run(src, redis::cmd("MIGRATE").arg(("127.0.0.1", dst, "", 0, 5000, "KEYS")).arg(keys));
+        }
+        // the destination first, then the source, then the other masters
+        let others = masters.iter().map(|m| m.0).filter(|&i| i != from && i != to);
+        for index in [to, from].into_iter().chain(others) {
+            run(self.nodes[index].port, &setslot("NODE", dst_id));
+        }
+        wait_until(10, "every node to see the moved slot", || {
+            for node in self.nodes.iter().filter(|node| node.running()) {
+                let view: String = query(node.port, redis::cmd("CLUSTER").arg("NODES"))?;
+                if !NodeLine::all(&view).any(|line| line.id == dst_id && line.serves(slot)) {
+                    return Err(format!("{} does not see slot {slot} on {dst_id} yet", node.addr()));
+                }
+            }
+            Ok(())
+        });
+        (from, to)
+    }
+
+    /// A plain (not cluster-aware) connection to one node, for inspecting it.
+    pub fn connection_to(&self, node: usize) -> redis::RedisResult<redis::Connection> {
+        connect(self.nodes[node].port)
+    }
+
+    /// Requests clients have sent the running nodes: every command in `INFO commandstats`
+    /// but those our Lua scripts run inside Redis and housekeeping (inspection, resharding,
+    /// replication), so each EVALSHA counts once, and the writes a replica takes from its
+    /// master not at all. A killed node's count is lost with it.
+    pub fn round_trips(&self) -> u64 {
+        round_trips_of(&self.nodes)
+    }
+
+    fn slot_of(&self, key: &str) -> u16 {
+        self.ask_any(redis::cmd("CLUSTER").arg(("KEYSLOT", key)))
+    }
+
+    /// `cmd`'s answer from the first running node that answers.
+    fn ask_any<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        let mut why = String::from("no node is running");
+        for node in self.nodes.iter().filter(|node| node.running()) {
+            match query(node.port, cmd) {
+                Ok(answer) => return answer,
+                Err(error) => why = error,
+            }
+        }
+        panic!("no cluster node answers: {why}")
+    }
+
+    fn index_of(&self, port: u16) -> Option<usize> {
+        self.nodes.iter().position(|node| node.port == port)
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.nodes.iter_mut().for_each(Node::kill);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A master and two replicas on loopback, watched by three Sentinels (quorum 2).
+pub struct RedisSentinel {
+    name: String,
+    dir: PathBuf,
+    data: Vec<Node>,
+    sentinels: Vec<Node>,
+}
+
+impl RedisSentinel {
+    /// Starts the master and its two replicas and waits until both are in sync, then three
+    /// Sentinels monitoring the master as `master_name`, and waits until each of them names
+    /// that master and knows both replicas and the two other Sentinels. `None` after a loud
+    /// message if `redis-server` is not installed (panics instead when `CI` is set).
+    pub fn start(master_name: &str) -> Option<RedisSentinel> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+        let name_ok = !master_name.is_empty() && master_name.chars().all(plain);
+        assert!(name_ok, "a master name of letters, digits, '-', '_' and '.': {master_name:?}");
+        if !installed("Redis Sentinel", false) {
+            return None;
+        }
+        let ports = free_ports(6, false);
+        let (dir, master) = (fresh_dir("sentinel", ports[0]), ports[0]);
+        let replica = format!("{DATA_CONF}replicaof 127.0.0.1 {master}\n");
+        let conf = |port: u16| if port == master { DATA_CONF } else { &replica };
+        let data = ports[..3].iter().map(|&port| Node::new(&dir, port, conf(port), false)).collect();
+        let watch = format!(
+            "sentinel resolve-hostnames no\nsentinel monitor {master_name} 127.0.0.1 {master} 2\n\
+             sentinel down-after-milliseconds {master_name} 1000\n\
+             sentinel failover-timeout {master_name} 5000\nsentinel parallel-syncs {master_name} 1\n"
+        );
+        let sentinels = ports[3..].iter().map(|&port| Node::new(&dir, port, &watch, true)).collect();
+        let name = master_name.to_owned();
+        let mut setup = RedisSentinel { name, dir, data, sentinels };
+        setup.data.iter_mut().for_each(Node::start);
+        wait_until(10, "both replicas to sync", || setup.data.iter().try_for_each(Node::in_sync));
+        setup.sentinels.iter_mut().for_each(Node::start);
+        wait_until(20, "the Sentinels to know the setup", || setup.ready(master));
+        Some(setup)
+    }
+
+    fn ready(&self, master: u16) -> Result<(), String> {
+        for sentinel in &self.sentinels {
+            let port = sentinel.port;
+            let addr: Option<(String, u16)> = query(port, &self.addr_cmd())?;
+            if addr.as_ref().map(|(_, p)| *p) != Some(master) {
+                return Err(format!("Sentinel {port} names master {addr:?}"));
+            }
+            let cmd = redis::cmd("SENTINEL").arg(("master", &self.name)).clone();
+            let fields: HashMap<String, String> = query(port, &cmd)?;
+            for (field, want) in [("flags", "master"), ("num-slaves", "2"), ("num-other-sentinels", "2")] {
+                let got = fields.get(field).map(String::as_str);
+                if got != Some(want) {
+                    return Err(format!("Sentinel {port}: {field} is {got:?}, not {want}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `redis://127.0.0.1:<port>` of each Sentinel.
+    pub fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels.iter().map(Node::url).collect()
+    }
+
+    /// [`sentinel_urls`](Self::sentinel_urls), comma-separated.
+    pub fn sentinel_urls_joined(&self) -> String {
+        self.sentinel_urls().join(",")
+    }
+
+    /// The name the Sentinels monitor the master under.
+    pub fn master_name(&self) -> &str {
+        &self.name
+    }
+
+    /// `redis://127.0.0.1:<port>` of each data node (master and replicas, killed ones too).
+    pub fn data_urls(&self) -> Vec<String> {
+        self.data.iter().map(Node::url).collect()
+    }
+
+    /// The port of the current master, as the first Sentinel that answers names it.
+    pub fn master_port(&self) -> u16 {
+        let first = self.master_addrs().next();
+        first.unwrap_or_else(|| panic!("no Sentinel names a master for {:?}", self.name))
+    }
+
+    /// Crashes the current master (SIGKILL); returns its index among the data nodes.
+    pub fn kill_master(&mut self) -> usize {
+        let port = self.master_port();
+        let index = self.data.iter().position(|node| node.port == port && node.running());
+        let index = index.unwrap_or_else(|| panic!("the master the Sentinels name, {port}, is not running"));
+        self.data[index].kill();
+        index
+    }
+
+    /// Starts a killed data node again on its port and configuration file, and waits until
+    /// it answers PING. A crashed replica comes back as a replica (of the master the
+    /// Sentinels last wrote into its file); a crashed master comes back as a master, until
+    /// the Sentinels make it a replica of its successor some 8–12 s later (their fixed INFO
+    /// and hello periods; 10.6 s by hand).
+    pub fn restart(&mut self, node: usize) {
+        self.data[node].start();
+    }
+
+    /// Polls the Sentinels until one names a master other than `old_port` and that node
+    /// answers `ROLE` as master: its port and when it was first seen.
+    pub fn wait_for_new_master(&self, old_port: u16, within: Duration) -> Option<(u16, Instant)> {
+        let is_master = |port: u16| {
+            let role: Vec<redis::Value> = query(port, &redis::cmd("ROLE")).unwrap_or_default();
+            let role = role.first().and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+            role.is_some_and(|role| role == "master")
+        };
+        poll(within, || self.master_addrs().find(|&port| port != old_port && is_master(port)))
+    }
+
+    /// Requests clients have sent the running data nodes, counted as
+    /// [`RedisCluster::round_trips`] does (the Sentinels' monitoring left out too). A killed
+    /// node's count is lost with it.
+    pub fn round_trips(&self) -> u64 {
+        round_trips_of(&self.data)
+    }
+
+    fn addr_cmd(&self) -> redis::Cmd {
+        redis::cmd("SENTINEL").arg(("get-master-addr-by-name", &self.name)).clone()
+    }
+
+    /// The master port each running Sentinel that answers names, lazily.
+    fn master_addrs(&self) -> impl Iterator<Item = u16> + '_ {
+        let cmd = self.addr_cmd();
+        let live = self.sentinels.iter().filter(|node| node.running());
+        live.filter_map(move |node| {
+            let addr: Option<(String, u16)> = query(node.port, &cmd).ok()?;
+            addr.map(|(_, port)| port)
+        })
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        self.sentinels.iter_mut().chain(&mut self.data).for_each(Node::kill);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One `redis-server` process, with what it takes to start it again alike.
+struct Node {
+    port: u16,
+    dir: PathBuf,
+    args: Vec<OsString>,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// A node in `<topology>/<port>/`, whose `redis.conf` is its port, address, directory
+    /// and log file, then `conf`; a Sentinel if `sentinel`.
+    fn new(topology: &Path, port: u16, conf: &str, sentinel: bool) -> Node {
+        let dir = topology.join(port.to_string());
+        std::fs::create_dir_all(&dir).expect("a redis node directory");
+        let file = dir.join("redis.conf");
+        let head = format!("port {port}\nbind 127.0.0.1\ndir \"{}\"\nlogfile {LOG}\n", dir.display());
+        std::fs::write(&file, head + conf).expect("writing redis.conf");
+        let mut args = vec![file.into_os_string()];
+        if sentinel {
+            args.push("--sentinel".into());
+        }
+        let child = None;
+        Node { port, dir, args, child }
+    }
+
+    /// Starts the process and waits until it answers PING (panics after 10 s, with its log).
+    fn start(&mut self) {
+        assert!(self.child.is_none(), "{} is already running", self.addr());
+        let mut child = Command::new(tool("redis-server").expect("redis-server"))
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning redis-server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if query::<String>(self.port, &redis::cmd("PING")).is_ok() {
+                self.child = Some(child);
+                return;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                let (addr, log) = (self.addr(), self.log_tail());
+                panic!("redis-server on {addr} exited ({status}): {}\n{log}", stderr.trim());
+            }
+            sleep(POLL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server on {} did not answer PING within 10 s:\n{}", self.addr(), self.log_tail());
+    }
+
+    /// SIGKILL, if running.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// A replica whose link to its master is not up yet is not in sync; anything else is.
+    fn in_sync(&self) -> Result<(), String> {
+        let replication: String = query(self.port, redis::cmd("INFO").arg("replication"))?;
+        if has_line(&replication, "role:slave") && !has_line(&replication, "master_link_status:up") {
+            return Err(format!("replica {} is not in sync yet", self.addr()));
+        }
+        Ok(())
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join(LOG)).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+}
+
+/// One line of `CLUSTER NODES`: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch>
+/// <link> <slot ranges...>`.
+struct NodeLine<'a> {
+    id: &'a str,
+    port: u16,
+    flags: &'a str,
+    slots: Vec<&'a str>,
+}
+
+impl<'a> NodeLine<'a> {
+    fn all(text: &'a str) -> impl Iterator<Item = NodeLine<'a>> {
+        text.lines().filter_map(NodeLine::parse)
+    }
+
+    fn parse(line: &'a str) -> Option<NodeLine<'a>> {
+        let mut fields = line.split_whitespace();
+        let id = fields.next()?;
+        let (addr, _bus) = fields.next()?.split_once('@')?;
+        let port = addr.rsplit_once(':')?.1.parse().ok()?;
+        let flags = fields.next()?;
+        let slots = fields.skip(5).collect();
+        Some(NodeLine { id, port, flags, slots })
+    }
+
+    fn has_flag(&self, flag: &str) -> bool {
+        self.flags.split(',').any(|f| f == flag)
+    }
+
+    /// A master not marked failed by consensus.
+    fn is_master(&self) -> bool {
+        self.has_flag("master") && !self.has_flag("fail")
+    }
+
+    /// Whether `slot` is in one of its ranges (not counting `[slot->-id]` migrations).
+    fn serves(&self, slot: u16) -> bool {
+        self.slots.iter().any(|&range| {
+            let (low, high) = range.split_once('-').unwrap_or((range, range));
+            matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(low), Ok(high)) if (low..=high).contains(&slot))
+        })
+    }
+}
+
+/// The requests clients have sent the running `nodes` (see [`NOT_REQUESTS`]).
+fn round_trips_of(nodes: &[Node]) -> u64 {
+    let mut sum = 0;
+    for node in nodes.iter().filter(|node| node.running()) {
+        let stats: String = query(node.port, redis::cmd("INFO").arg("commandstats")).expect("INFO commandstats");
+        sum += stats
+            .lines()
+            .filter_map(|line| {
+                let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let command = name.split('|').next()?;
+                let (calls, _) = rest.strip_prefix("calls=")?.split_once(',')?;
+                let calls: u64 = calls.parse().ok()?;
+                (!NOT_REQUESTS.split_whitespace().any(|c| c == command)).then_some(calls)
+            })
+            .sum::<u64>();
+    }
+    sum
+}
+
+/// A connection to the node on `port` (1 s to connect, 10 s per reply).
+fn connect(port: u16) -> redis::RedisResult<redis::Connection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(conn)
+}
+
+/// `cmd` on a fresh connection to the node on `port`; the error names the node.
+fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Result<T, String> {
+    let answer = connect(port).and_then(|mut conn| cmd.query(&mut conn));
+    answer.map_err(|error| format!("127.0.0.1:{port}: {error}"))
+}
+
+fn has_line(text: &str, want: &str) -> bool {
+    text.lines().any(|line| line.trim() == want)
+}
+
+/// Calls `look` every [`POLL`] until it finds something, for at most `within`: what it
+/// found and when.
+fn poll<T>(within: Duration, mut look: impl FnMut() -> Option<T>) -> Option<(T, Instant)> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = look() {
+            return Some((found, Instant::now()));
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        sleep(POLL);
+    }
+}
+
+/// Polls `check` until it holds; after `secs` seconds, panics naming `what` and the last
+/// reason it gave.
+fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> Result<(), String>) {
+    let mut why = String::new();
+    if poll(Duration::from_secs(secs), || check().map_err(|e| why = e).ok()).is_none() {
+        panic!("timed out after {secs} s waiting for {what}: {why}");
+    }
+}
+
+/// `name` found on `PATH`.
+fn tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// Whether `redis-server` (and `redis-cli` if `cli`) is installed; if not, a loud skip
+/// of the `what` tests on a developer machine, a panic in CI.
+fn installed(what: &str, cli: bool) -> bool {
+    let tools = if cli { &["redis-server", "redis-cli"][..] } else { &["redis-server"] };
+    let missing: Vec<&str> = tools.iter().copied().filter(|name| tool(name).is_none()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let missing = missing.join(" and ");
+    if in_ci() {
+        panic!("{missing} not installed, and CI must run the {what} tests (.ci/run installs it)");
+    }
+    crate::loud(&format!("SKIPPED: {missing} not installed; the {what} tests did not run"));
+    false
+}
+
+/// An empty directory of this topology's own under the temporary directory.
+fn fresh_dir(kind: &str, port: u16) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ds-redis-{kind}-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a redis topology directory");
+    dir
+}
+
+/// `n` loopback ports nobody listens on (nor, if `bus`, on `port + 10000`), from
+/// [`FIRST_PORT`], spread by process id and never handed out twice in one process.
+fn free_ports(n: usize, bus: bool) -> Vec<u16> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let base = std::process::id().wrapping_mul(7919);
+    let mut ports = Vec::with_capacity(n);
+    for _ in 0..PORT_SPAN {
+        let offset = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % PORT_SPAN;
+        let port = (FIRST_PORT + offset) as u16;
+        if free(port) && (!bus || free(port + BUS_OFFSET)) {
+            ports.push(port);
+            if ports.len() == n {
+                return ports;
+            }
+        }
+    }
+    panic!("fewer than {n} free loopback ports from {FIRST_PORT}")
+}
