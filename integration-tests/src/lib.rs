@@ -11,15 +11,21 @@
 
 pub mod apps;
 pub mod browser;
+pub mod failover;
 pub mod fencing;
 pub mod payload_cap;
 pub mod redis_server;
+pub mod redis_topology;
+pub mod round_trips;
 pub mod suite;
 pub mod target;
 
 pub use browser::{Browser, Reply};
 pub use redis_server::RedisServer;
-pub use target::{mssql_connection_string, Framework, Server, Target};
+pub use redis_topology::{RedisCluster, RedisSentinel};
+pub use target::{
+    cluster_args, mssql_connection_string, sentinel_args, two_instances, Framework, Server, Target,
+};
 
 /// Prints a notice the test harness does not capture (`eprintln!` output of passing tests
 /// is hidden), so a skipped service is visible in every run.

@@ -9,7 +9,7 @@
 //! theirs, and the data nodes' when they reconfigure them). The settings trade production
 //! safety for quick, predictable failovers:
 //! - `cluster-node-timeout 1000`, `down-after-milliseconds 1000`: a crashed master is
-//!   replaced in about 2–2.5 s (Redis 7.0, measured by hand with these settings).
+//!   replaced in 2–3 s (Redis 7.0, measured by hand with these settings).
 //! - `cluster-replica-validity-factor 0`: a replica may always be promoted, however long
 //!   ago it last heard from its master; `cluster-allow-reads-when-down no`: a cluster that
 //!   lost a master answers nothing until the failover, as in production.
@@ -24,16 +24,30 @@
 use std::{
     collections::HashMap,
     ffi::OsString,
-    io::Read,
     net::TcpListener,
+    ops::Range,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc, Mutex, PoisonError, Weak,
+    },
     thread::sleep,
     time::{Duration, Instant},
 };
 
 use distributed_session::redis::redis;
+
+/// The topology in `slot` while some test holds it, else a new one from `start`.
+fn shared<T>(slot: &Mutex<Weak<T>>, start: impl FnOnce() -> Option<T>) -> Option<Arc<T>> {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(running) = slot.upgrade() {
+        return Some(running);
+    }
+    let started = Arc::new(start()?);
+    *slot = Arc::downgrade(&started);
+    Some(started)
+}
 
 use crate::redis_server::in_ci;
 
@@ -42,6 +56,7 @@ const POLL: Duration = Duration::from_millis(25);
 const FIRST_PORT: u32 = 10_000;
 const PORT_SPAN: u32 = 12_768;
 const BUS_OFFSET: u16 = 10_000;
+const CLUSTER_OK: &str = "cluster_state:ok cluster_slots_assigned:16384 cluster_known_nodes:6";
 
 /// What every data node runs with; cluster nodes add [`CLUSTER_CONF`].
 const DATA_CONF: &str = "save \"\"\nappendonly no\nrepl-diskless-sync yes\nrepl-diskless-sync-delay 0\n";
@@ -49,52 +64,59 @@ const CLUSTER_CONF: &str = "cluster-enabled yes\ncluster-config-file nodes.conf\
     cluster-node-timeout 1000\ncluster-replica-validity-factor 0\ncluster-allow-reads-when-down no\n";
 
 /// `INFO commandstats` entries that are no client request: the commands our Lua scripts
-/// run inside Redis (`RedisServer::round_trips`' list, plus `hincrby`), which replicas also
-/// run as their master streams the scripts' writes; and housekeeping: these helpers'
-/// inspection and resharding, connection setup, replication (`SELECT`, `MULTI`/`EXEC`
-/// around a script's writes), the Sentinels' monitoring and reconfiguration.
-const NOT_REQUESTS: &str = "get hget hmget set hset hincrby del exists pexpire persist \
-    info cluster ping script client hello auth select readonly readwrite asking multi exec \
-    psync sync replconf publish subscribe slaveof replicaof config role migrate restore-asking command";
+/// run inside Redis (`RedisServer::round_trips`' list, plus `hincrby`), also as replicas
+/// run them from their master's stream (which turns `PEXPIRE` into `PEXPIREAT` and may
+/// expire keys with `UNLINK`); and housekeeping: these helpers' inspection and resharding,
+/// connection setup, replication (`SELECT`, `MULTI`/`EXEC` around a script's writes), the
+/// Sentinels' monitoring and reconfiguration, and the `WAIT` the store pipelines behind a
+/// commit (the same round trip).
+const NOT_REQUESTS: &str = "get hget hmget set hset hincrby del exists pexpire persist pexpireat unlink \
+    info cluster ping script client hello auth select readonly readwrite asking multi exec psync sync \
+    replconf publish subscribe slaveof replicaof config role migrate restore-asking command wait";
 
 /// A Redis Cluster of six nodes (three masters with a replica each) on loopback.
 pub struct RedisCluster {
-    dir: PathBuf,
-    nodes: Vec<Node>,
+    nodes: Nodes,
 }
 
 impl RedisCluster {
+    /// A cluster shared by the tests of this process that run at the same time and only
+    /// read and write sessions through it (the last one to finish stops it); a test that
+    /// kills nodes, moves slots, flushes or counts commands starts its own.
+    pub fn shared() -> Option<Arc<RedisCluster>> {
+        static SHARED: Mutex<Weak<RedisCluster>> = Mutex::new(Weak::new());
+        shared(&SHARED, RedisCluster::start)
+    }
+
     /// Starts six cluster-enabled servers, joins them with `redis-cli --cluster create` and
     /// waits until every node says `cluster_state:ok` with all 16384 slots assigned and
     /// every replica is in sync. `None` after a loud message if `redis-server` or
     /// `redis-cli` is not installed (panics instead when `CI` is set).
     pub fn start() -> Option<RedisCluster> {
-        if !installed("Redis Cluster", true) {
+        if !installed("Redis Cluster", &["redis-server", "redis-cli"]) {
             return None;
         }
-        let ports = free_ports(6, true);
-        let dir = fresh_dir("cluster", ports[0]);
-        let conf = format!("{DATA_CONF}{CLUSTER_CONF}");
-        let nodes = ports.iter().map(|&port| Node::new(&dir, port, &conf, false)).collect();
-        let mut cluster = RedisCluster { dir, nodes };
-        cluster.nodes.iter_mut().for_each(Node::start);
+        let mut nodes = Nodes::new("cluster", &free_ports(6, true));
+        nodes.add(0..6, &format!("{DATA_CONF}{CLUSTER_CONF}"), false);
         let out = Command::new(tool("redis-cli").expect("redis-cli"))
             .args(["--cluster", "create"])
-            .args(cluster.nodes.iter().map(Node::addr))
+            .args(nodes.all.iter().map(Node::addr))
             .args(["--cluster-replicas", "1", "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("running redis-cli --cluster create");
-        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "redis-cli --cluster create: {}\n{said}", out.status);
+        let said = [out.stdout, out.stderr].concat();
+        let said = String::from_utf8_lossy(&said);
+        assert!(out.status.success(), "redis-cli --cluster create: {said}");
+        let cluster = RedisCluster { nodes };
         wait_until(20, "the cluster to be ok on all six nodes", || cluster.ready());
         Some(cluster)
     }
 
     fn ready(&self) -> Result<(), String> {
-        for node in &self.nodes {
+        for node in &self.nodes.all {
             let info: String = query(node.port, redis::cmd("CLUSTER").arg("INFO"))?;
-            for want in ["cluster_state:ok", "cluster_slots_assigned:16384", "cluster_known_nodes:6"] {
+            for want in CLUSTER_OK.split(' ') {
                 if !has_line(&info, want) {
                     return Err(format!("{} has no {want}", node.addr()));
                 }
@@ -106,7 +128,7 @@ impl RedisCluster {
 
     /// `redis://127.0.0.1:<port>` of every node, killed ones included.
     pub fn seed_urls(&self) -> Vec<String> {
-        self.nodes.iter().map(Node::url).collect()
+        self.nodes.all.iter().map(Node::url).collect()
     }
 
     /// [`seed_urls`](Self::seed_urls), comma-separated.
@@ -126,7 +148,7 @@ impl RedisCluster {
 
     /// Crashes a node: SIGKILL, no chance to tell the others.
     pub fn kill(&mut self, node: usize) {
-        self.nodes[node].kill();
+        self.nodes.all[node].kill();
     }
 
     /// Starts a killed node again on its port, directory and `nodes.conf`, and waits until it
@@ -134,7 +156,7 @@ impl RedisCluster {
     /// (restart it only after [`wait_for_new_master`](Self::wait_for_new_master): before the
     /// failover it would serve its slots again, empty).
     pub fn restart(&mut self, node: usize) {
-        self.nodes[node].start();
+        self.nodes.all[node].start();
     }
 
     /// Polls the running nodes other than `old` until one of them says it is master of
@@ -147,9 +169,10 @@ impl RedisCluster {
             let mut mine = NodeLine::all(&view).filter(|line| line.has_flag("myself"));
             Ok(has_line(&info, "cluster_state:ok") && mine.any(|line| line.is_master() && line.serves(slot)))
         };
+        let new =
+            |(i, node): &(usize, &Node)| *i != old && node.running() && claims(node.port).unwrap_or(false);
         poll(within, || {
-            let mut others = self.nodes.iter().enumerate().filter(|(i, node)| *i != old && node.running());
-            others.find(|(_, node)| claims(node.port).unwrap_or(false)).map(|(i, _)| i)
+            self.nodes.all.iter().enumerate().find(new).map(|(i, _)| i)
         })
     }
 
@@ -161,16 +184,17 @@ impl RedisCluster {
     pub fn reshard_slot_of(&self, key: &str) -> (usize, usize) {
         let slot = self.slot_of(key);
         let from = self.master_of_key(key);
-        let src = self.nodes[from].port;
+        let src = self.nodes.all[from].port;
         let view: String = query(src, redis::cmd("CLUSTER").arg("NODES")).expect("CLUSTER NODES");
         let masters: Vec<(usize, &str)> = NodeLine::all(&view)
             .filter(|line| line.is_master() && !line.slots.is_empty())
             .filter_map(|line| Some((self.index_of(line.port)?, line.id)))
-            .filter(|&(i, _)| self.nodes[i].running())
+            .filter(|&(i, _)| self.nodes.all[i].running())
             .collect();
-        let &(_, src_id) = masters.iter().find(|m| m.0 == from).expect("the source among the masters");
-        let &(to, dst_id) = masters.iter().find(|m| m.0 != from).expect("a second running master");
-        let dst = self.nodes[to].port;
+        let find = |source: bool| masters.iter().find(|m| (m.0 == from) == source).copied();
+        let (_, src_id) = find(true).expect("the source among the masters");
+        let (to, dst_id) = find(false).expect("a second running master");
+        let dst = self.nodes.all[to].port;
         let run = |port: u16, cmd: &redis::Cmd| {
             if let Err(why) = query::<()>(port, cmd) {
                 panic!("moving slot {slot}: {why}");
@@ -185,18 +209,19 @@ impl RedisCluster {
             if keys.is_empty() {
                 break;
             }
-            run(src, redis::cmd("MIGRATE").arg(("127.0.0.1", dst, "", 0, 5000, "KEYS")).arg(keys));
+            let migrate = ("127.0.0.1", dst, "", 0, 5000, "KEYS");
+            run(src, redis::cmd("MIGRATE").arg(migrate).arg(keys));
         }
         // the destination first, then the source, then the other masters
         let others = masters.iter().map(|m| m.0).filter(|&i| i != from && i != to);
         for index in [to, from].into_iter().chain(others) {
-            run(self.nodes[index].port, &setslot("NODE", dst_id));
+            run(self.nodes.all[index].port, &setslot("NODE", dst_id));
         }
         wait_until(10, "every node to see the moved slot", || {
-            for node in self.nodes.iter().filter(|node| node.running()) {
+            for node in self.nodes.running() {
                 let view: String = query(node.port, redis::cmd("CLUSTER").arg("NODES"))?;
                 if !NodeLine::all(&view).any(|line| line.id == dst_id && line.serves(slot)) {
-                    return Err(format!("{} does not see slot {slot} on {dst_id} yet", node.addr()));
+                    return Err(format!("{} sees slot {slot} elsewhere still", node.addr()));
                 }
             }
             Ok(())
@@ -206,7 +231,7 @@ impl RedisCluster {
 
     /// A plain (not cluster-aware) connection to one node, for inspecting it.
     pub fn connection_to(&self, node: usize) -> redis::RedisResult<redis::Connection> {
-        connect(self.nodes[node].port)
+        connect(self.nodes.all[node].port)
     }
 
     /// Requests clients have sent the running nodes: every command in `INFO commandstats`
@@ -214,7 +239,7 @@ impl RedisCluster {
     /// replication), so each EVALSHA counts once, and the writes a replica takes from its
     /// master not at all. A killed node's count is lost with it.
     pub fn round_trips(&self) -> u64 {
-        round_trips_of(&self.nodes)
+        round_trips_of(&self.nodes.all)
     }
 
     fn slot_of(&self, key: &str) -> u16 {
@@ -224,7 +249,7 @@ impl RedisCluster {
     /// `cmd`'s answer from the first running node that answers.
     fn ask_any<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
         let mut why = String::from("no node is running");
-        for node in self.nodes.iter().filter(|node| node.running()) {
+        for node in self.nodes.running() {
             match query(node.port, cmd) {
                 Ok(answer) => return answer,
                 Err(error) => why = error,
@@ -234,26 +259,24 @@ impl RedisCluster {
     }
 
     fn index_of(&self, port: u16) -> Option<usize> {
-        self.nodes.iter().position(|node| node.port == port)
-    }
-}
-
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        self.nodes.iter_mut().for_each(Node::kill);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.nodes.all.iter().position(|node| node.port == port)
     }
 }
 
 /// A master and two replicas on loopback, watched by three Sentinels (quorum 2).
 pub struct RedisSentinel {
     name: String,
-    dir: PathBuf,
-    data: Vec<Node>,
-    sentinels: Vec<Node>,
+    /// The three data nodes (the first started as master), then the three Sentinels.
+    nodes: Nodes,
 }
 
 impl RedisSentinel {
+    /// A Sentinel set-up (master name `mymaster`) shared as [`RedisCluster::shared`] is.
+    pub fn shared() -> Option<Arc<RedisSentinel>> {
+        static SHARED: Mutex<Weak<RedisSentinel>> = Mutex::new(Weak::new());
+        shared(&SHARED, || RedisSentinel::start("mymaster"))
+    }
+
     /// Starts the master and its two replicas and waits until both are in sync, then three
     /// Sentinels monitoring the master as `master_name`, and waits until each of them names
     /// that master and knows both replicas and the two other Sentinels. `None` after a loud
@@ -261,32 +284,37 @@ impl RedisSentinel {
     pub fn start(master_name: &str) -> Option<RedisSentinel> {
         let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
         let name_ok = !master_name.is_empty() && master_name.chars().all(plain);
-        assert!(name_ok, "a master name of letters, digits, '-', '_' and '.': {master_name:?}");
-        if !installed("Redis Sentinel", false) {
+        assert!(
+            name_ok,
+            "a master name of letters, digits, '-', '_' and '.': {master_name:?}"
+        );
+        if !installed("Redis Sentinel", &["redis-server"]) {
             return None;
         }
         let ports = free_ports(6, false);
-        let (dir, master) = (fresh_dir("sentinel", ports[0]), ports[0]);
-        let replica = format!("{DATA_CONF}replicaof 127.0.0.1 {master}\n");
-        let conf = |port: u16| if port == master { DATA_CONF } else { &replica };
-        let data = ports[..3].iter().map(|&port| Node::new(&dir, port, conf(port), false)).collect();
+        let master = ports[0];
+        let mut nodes = Nodes::new("sentinel", &ports);
+        nodes.add(0..1, DATA_CONF, false);
+        nodes.add(1..3, &format!("{DATA_CONF}replicaof 127.0.0.1 {master}\n"), false);
+        wait_until(10, "both replicas to sync", || {
+            nodes.all.iter().try_for_each(Node::in_sync)
+        });
         let watch = format!(
             "sentinel resolve-hostnames no\nsentinel monitor {master_name} 127.0.0.1 {master} 2\n\
              sentinel down-after-milliseconds {master_name} 1000\n\
              sentinel failover-timeout {master_name} 5000\nsentinel parallel-syncs {master_name} 1\n"
         );
-        let sentinels = ports[3..].iter().map(|&port| Node::new(&dir, port, &watch, true)).collect();
-        let name = master_name.to_owned();
-        let mut setup = RedisSentinel { name, dir, data, sentinels };
-        setup.data.iter_mut().for_each(Node::start);
-        wait_until(10, "both replicas to sync", || setup.data.iter().try_for_each(Node::in_sync));
-        setup.sentinels.iter_mut().for_each(Node::start);
+        nodes.add(3..6, &watch, true);
+        let setup = RedisSentinel {
+            name: master_name.to_owned(),
+            nodes,
+        };
         wait_until(20, "the Sentinels to know the setup", || setup.ready(master));
         Some(setup)
     }
 
     fn ready(&self, master: u16) -> Result<(), String> {
-        for sentinel in &self.sentinels {
+        for sentinel in self.sentinels() {
             let port = sentinel.port;
             let addr: Option<(String, u16)> = query(port, &self.addr_cmd())?;
             if addr.as_ref().map(|(_, p)| *p) != Some(master) {
@@ -294,7 +322,11 @@ impl RedisSentinel {
             }
             let cmd = redis::cmd("SENTINEL").arg(("master", &self.name)).clone();
             let fields: HashMap<String, String> = query(port, &cmd)?;
-            for (field, want) in [("flags", "master"), ("num-slaves", "2"), ("num-other-sentinels", "2")] {
+            for (field, want) in [
+                ("flags", "master"),
+                ("num-slaves", "2"),
+                ("num-other-sentinels", "2"),
+            ] {
                 let got = fields.get(field).map(String::as_str);
                 if got != Some(want) {
                     return Err(format!("Sentinel {port}: {field} is {got:?}, not {want}"));
@@ -306,7 +338,7 @@ impl RedisSentinel {
 
     /// `redis://127.0.0.1:<port>` of each Sentinel.
     pub fn sentinel_urls(&self) -> Vec<String> {
-        self.sentinels.iter().map(Node::url).collect()
+        self.sentinels().iter().map(Node::url).collect()
     }
 
     /// [`sentinel_urls`](Self::sentinel_urls), comma-separated.
@@ -321,7 +353,7 @@ impl RedisSentinel {
 
     /// `redis://127.0.0.1:<port>` of each data node (master and replicas, killed ones too).
     pub fn data_urls(&self) -> Vec<String> {
-        self.data.iter().map(Node::url).collect()
+        self.data().iter().map(Node::url).collect()
     }
 
     /// The port of the current master, as the first Sentinel that answers names it.
@@ -333,19 +365,23 @@ impl RedisSentinel {
     /// Crashes the current master (SIGKILL); returns its index among the data nodes.
     pub fn kill_master(&mut self) -> usize {
         let port = self.master_port();
-        let index = self.data.iter().position(|node| node.port == port && node.running());
+        let index = self
+            .data()
+            .iter()
+            .position(|node| node.port == port && node.running());
         let index = index.unwrap_or_else(|| panic!("the master the Sentinels name, {port}, is not running"));
-        self.data[index].kill();
+        self.nodes.all[index].kill();
         index
     }
 
     /// Starts a killed data node again on its port and configuration file, and waits until
     /// it answers PING. A crashed replica comes back as a replica (of the master the
     /// Sentinels last wrote into its file); a crashed master comes back as a master, until
-    /// the Sentinels make it a replica of its successor some 8–12 s later (their fixed INFO
-    /// and hello periods; 10.6 s by hand).
+    /// the Sentinels make it a replica of its successor about 10 s later (their fixed INFO
+    /// and hello periods; 10.1–10.6 s by hand).
     pub fn restart(&mut self, node: usize) {
-        self.data[node].start();
+        assert!(node < 3, "data nodes are 0, 1 and 2");
+        self.nodes.all[node].start();
     }
 
     /// Polls the Sentinels until one names a master other than `old_port` and that node
@@ -353,27 +389,42 @@ impl RedisSentinel {
     pub fn wait_for_new_master(&self, old_port: u16, within: Duration) -> Option<(u16, Instant)> {
         let is_master = |port: u16| {
             let role: Vec<redis::Value> = query(port, &redis::cmd("ROLE")).unwrap_or_default();
-            let role = role.first().and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+            let role = role
+                .first()
+                .and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
             role.is_some_and(|role| role == "master")
         };
-        poll(within, || self.master_addrs().find(|&port| port != old_port && is_master(port)))
+        poll(within, || {
+            self.master_addrs()
+                .find(|&port| port != old_port && is_master(port))
+        })
     }
 
     /// Requests clients have sent the running data nodes, counted as
     /// [`RedisCluster::round_trips`] does (the Sentinels' monitoring left out too). A killed
     /// node's count is lost with it.
     pub fn round_trips(&self) -> u64 {
-        round_trips_of(&self.data)
+        round_trips_of(self.data())
+    }
+
+    fn data(&self) -> &[Node] {
+        &self.nodes.all[..3]
+    }
+
+    fn sentinels(&self) -> &[Node] {
+        &self.nodes.all[3..]
     }
 
     fn addr_cmd(&self) -> redis::Cmd {
-        redis::cmd("SENTINEL").arg(("get-master-addr-by-name", &self.name)).clone()
+        redis::cmd("SENTINEL")
+            .arg(("get-master-addr-by-name", &self.name))
+            .clone()
     }
 
     /// The master port each running Sentinel that answers names, lazily.
     fn master_addrs(&self) -> impl Iterator<Item = u16> + '_ {
         let cmd = self.addr_cmd();
-        let live = self.sentinels.iter().filter(|node| node.running());
+        let live = self.sentinels().iter().filter(|node| node.running());
         live.filter_map(move |node| {
             let addr: Option<(String, u16)> = query(node.port, &cmd).ok()?;
             addr.map(|(_, port)| port)
@@ -381,9 +432,41 @@ impl RedisSentinel {
     }
 }
 
-impl Drop for RedisSentinel {
+/// A topology's nodes, in a directory of their own under the temporary directory; all
+/// killed and the directory removed on drop.
+struct Nodes {
+    dir: PathBuf,
+    ports: Vec<u16>,
+    all: Vec<Node>,
+}
+
+impl Nodes {
+    fn new(kind: &str, ports: &[u16]) -> Nodes {
+        let name = format!("ds-redis-{kind}-{}-{}", std::process::id(), ports[0]);
+        let dir = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a redis topology directory");
+        let (ports, all) = (ports.to_vec(), Vec::new());
+        Nodes { dir, ports, all }
+    }
+
+    /// Creates and starts the nodes on `ports[range]`, one by one (see [`Node::new`]).
+    fn add(&mut self, range: Range<usize>, conf: &str, sentinel: bool) {
+        for i in range {
+            let mut node = Node::new(&self.dir, self.ports[i], conf, sentinel);
+            node.start();
+            self.all.push(node);
+        }
+    }
+
+    fn running(&self) -> impl Iterator<Item = &Node> {
+        self.all.iter().filter(|node| node.running())
+    }
+}
+
+impl Drop for Nodes {
     fn drop(&mut self) {
-        self.sentinels.iter_mut().chain(&mut self.data).for_each(Node::kill);
+        self.all.iter_mut().for_each(Node::kill);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -403,14 +486,22 @@ impl Node {
         let dir = topology.join(port.to_string());
         std::fs::create_dir_all(&dir).expect("a redis node directory");
         let file = dir.join("redis.conf");
-        let head = format!("port {port}\nbind 127.0.0.1\ndir \"{}\"\nlogfile {LOG}\n", dir.display());
+        let head = format!(
+            "port {port}\nbind 127.0.0.1\ndir \"{}\"\nlogfile {LOG}\n",
+            dir.display()
+        );
         std::fs::write(&file, head + conf).expect("writing redis.conf");
         let mut args = vec![file.into_os_string()];
         if sentinel {
             args.push("--sentinel".into());
         }
         let child = None;
-        Node { port, dir, args, child }
+        Node {
+            port,
+            dir,
+            args,
+            child,
+        }
     }
 
     /// Starts the process and waits until it answers PING (panics after 10 s, with its log).
@@ -424,24 +515,20 @@ impl Node {
             .spawn()
             .expect("spawning redis-server");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
             if query::<String>(self.port, &redis::cmd("PING")).is_ok() {
                 self.child = Some(child);
                 return;
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr);
-                }
-                let (addr, log) = (self.addr(), self.log_tail());
-                panic!("redis-server on {addr} exited ({status}): {}\n{log}", stderr.trim());
-            }
             sleep(POLL);
         }
         let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server on {} did not answer PING within 10 s:\n{}", self.addr(), self.log_tail());
+        let stderr = child.wait_with_output().map(|out| out.stderr).unwrap_or_default();
+        let (addr, log) = (self.addr(), self.log_tail());
+        panic!(
+            "redis-server on {addr} did not come up: {}\n{log}",
+            String::from_utf8_lossy(&stderr)
+        );
     }
 
     /// SIGKILL, if running.
@@ -501,7 +588,12 @@ impl<'a> NodeLine<'a> {
         let port = addr.rsplit_once(':')?.1.parse().ok()?;
         let flags = fields.next()?;
         let slots = fields.skip(5).collect();
-        Some(NodeLine { id, port, flags, slots })
+        Some(NodeLine {
+            id,
+            port,
+            flags,
+            slots,
+        })
     }
 
     fn has_flag(&self, flag: &str) -> bool {
@@ -517,7 +609,10 @@ impl<'a> NodeLine<'a> {
     fn serves(&self, slot: u16) -> bool {
         self.slots.iter().any(|&range| {
             let (low, high) = range.split_once('-').unwrap_or((range, range));
-            matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(low), Ok(high)) if (low..=high).contains(&slot))
+            let (Ok(low), Ok(high)) = (low.parse::<u16>(), high.parse::<u16>()) else {
+                return false;
+            };
+            (low..=high).contains(&slot)
         })
     }
 }
@@ -526,7 +621,8 @@ impl<'a> NodeLine<'a> {
 fn round_trips_of(nodes: &[Node]) -> u64 {
     let mut sum = 0;
     for node in nodes.iter().filter(|node| node.running()) {
-        let stats: String = query(node.port, redis::cmd("INFO").arg("commandstats")).expect("INFO commandstats");
+        let stats: String =
+            query(node.port, redis::cmd("INFO").arg("commandstats")).expect("INFO commandstats");
         sum += stats
             .lines()
             .filter_map(|line| {
@@ -586,31 +682,24 @@ fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> Result<(), Strin
 /// `name` found on `PATH`.
 fn tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
-/// Whether `redis-server` (and `redis-cli` if `cli`) is installed; if not, a loud skip
-/// of the `what` tests on a developer machine, a panic in CI.
-fn installed(what: &str, cli: bool) -> bool {
-    let tools = if cli { &["redis-server", "redis-cli"][..] } else { &["redis-server"] };
-    let missing: Vec<&str> = tools.iter().copied().filter(|name| tool(name).is_none()).collect();
-    if missing.is_empty() {
+/// Whether all `tools` are installed; if not, a loud skip of the `what` tests on a
+/// developer machine, a panic in CI.
+fn installed(what: &str, tools: &[&str]) -> bool {
+    let Some(missing) = tools.iter().find(|name| tool(name).is_none()) else {
         return true;
-    }
-    let missing = missing.join(" and ");
+    };
     if in_ci() {
         panic!("{missing} not installed, and CI must run the {what} tests (.ci/run installs it)");
     }
-    crate::loud(&format!("SKIPPED: {missing} not installed; the {what} tests did not run"));
+    crate::loud(&format!(
+        "SKIPPED: {missing} not installed; the {what} tests did not run"
+    ));
     false
-}
-
-/// An empty directory of this topology's own under the temporary directory.
-fn fresh_dir(kind: &str, port: u16) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ds-redis-{kind}-{}-{port}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a redis topology directory");
-    dir
 }
 
 /// `n` loopback ports nobody listens on (nor, if `bus`, on `port + 10000`), from

@@ -423,6 +423,15 @@ pub async fn concurrent_increments_lose_nothing(target: &Target) {
     server.stop().await;
 }
 
+/// Two instances (axum and actix-web) sharing one store: 32 tasks, 2,000 increments of
+/// one session, none lost.
+pub async fn two_instances_lose_no_update(label: &str, store: sessions_tutorial::StoreKind, args: &[String]) {
+    let (axum, actix) = crate::target::two_instances(store, args, &[]).await;
+    increments_lose_nothing(label, &[&axum.url, &actix.url], 32, 2000).await;
+    axum.stop().await;
+    actix.stop().await;
+}
+
 /// Spreads `total` increments of one session over `tasks` tasks and `urls` (instances
 /// sharing one store), then checks the final count.
 pub async fn increments_lose_nothing(label: &str, urls: &[&str], tasks: usize, total: usize) {

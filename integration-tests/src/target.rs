@@ -95,6 +95,26 @@ impl Target {
         Some(target)
     }
 
+    /// A target on a Redis Cluster shared by the tests running now (see
+    /// [`RedisCluster::shared`](crate::RedisCluster::shared)); `None` (skipped) without
+    /// `redis-server`.
+    pub fn redis_cluster(framework: Framework) -> Option<Self> {
+        let cluster = crate::RedisCluster::shared()?;
+        let args = cluster_args(&cluster, SHARED_STORE_KEY);
+        let mut target = Target::new(framework, StoreKind::Redis).with_store_args(&args);
+        target.keep = Some(cluster);
+        Some(target)
+    }
+
+    /// A target on a Sentinel-managed Redis shared by the tests running now.
+    pub fn redis_sentinel(framework: Framework) -> Option<Self> {
+        let sentinel = crate::RedisSentinel::shared()?;
+        let args = sentinel_args(&sentinel, SHARED_STORE_KEY);
+        let mut target = Target::new(framework, StoreKind::Redis).with_store_args(&args);
+        target.keep = Some(sentinel);
+        Some(target)
+    }
+
     pub fn with_store_args(mut self, args: &[String]) -> Self {
         self.store_args = args.to_vec();
         self
@@ -143,4 +163,37 @@ pub fn mssql_connection_string() -> Option<String> {
             None
         }
     }
+}
+
+/// The tutorial's arguments for `cluster`, signing with `key`.
+pub fn cluster_args(cluster: &crate::RedisCluster, key: &str) -> Vec<String> {
+    let joined = cluster.urls_joined();
+    ["--redis-cluster", &joined, "--signing-key", key]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// The tutorial's arguments for `sentinel`, signing with `key`.
+pub fn sentinel_args(sentinel: &crate::RedisSentinel, key: &str) -> Vec<String> {
+    let joined = sentinel.sentinel_urls_joined();
+    let master = sentinel.master_name();
+    [
+        "--redis-sentinel",
+        &joined,
+        "--redis-sentinel-master",
+        master,
+        "--signing-key",
+        key,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Two tutorial instances, on axum and on actix-web, sharing one `store` (the same
+/// `store_args`), started with `extra` arguments.
+pub async fn two_instances(store: StoreKind, store_args: &[String], extra: &[&str]) -> (Server, Server) {
+    let start = |framework| Target::new(framework, store).with_store_args(store_args);
+    let axum = start(Framework::Axum).start(false, extra).await;
+    let actix = start(Framework::Actix).start(false, extra).await;
+    (axum, actix)
 }

@@ -52,42 +52,7 @@ async fn round_trips_per_request() {
         return;
     };
     let engine = engine(redis_cache(&server).await);
-    // warm up: scripts loaded, pool connected
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let cookie = cookie_of(&scope.finish().await);
-    let scope = engine.start([cookie.as_bytes()], false);
-    scope.session().set_i32("n", 2).await.unwrap();
-    let _ = scope.finish().await;
-
-    let count = |label: &str, before: u64| {
-        let n = server.round_trips() - before;
-        eprintln!("{label}: {n} round trips");
-        n
-    };
-    let before = server.round_trips();
-    let scope = engine.start([cookie.as_bytes()], false);
-    assert_eq!(scope.finish().await, Outcome::Unchanged);
-    assert_eq!(count("untouched", before), 0);
-
-    let before = server.round_trips();
-    let scope = engine.start([cookie.as_bytes()], false);
-    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(2));
-
-    let _ = scope.finish().await;
-    assert_eq!(count("read-only", before), 2, "load+lock, refresh+unlock");
-
-    let before = server.round_trips();
-    let scope = engine.start([cookie.as_bytes()], false);
-    scope.session().set_i32("n", 3).await.unwrap();
-    let _ = scope.finish().await;
-    assert_eq!(count("modifying", before), 2, "load+lock, write+unlock");
-
-    let before = server.round_trips();
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let _ = scope.finish().await;
-    assert_eq!(count("new session", before), 1, "create");
+    integration_tests::round_trips::per_request(&engine, || server.round_trips()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -551,17 +516,7 @@ async fn two_instances_sharing_one_redis_lose_no_update() {
         "--signing-key".to_owned(),
         KEY.to_owned(),
     ];
-    let axum = Target::new(Framework::Axum, StoreKind::Redis)
-        .with_store_args(&args)
-        .start(false, &[])
-        .await;
-    let actix = Target::new(Framework::Actix, StoreKind::Redis)
-        .with_store_args(&args)
-        .start(false, &[])
-        .await;
-    suite::increments_lose_nothing("axum + actix on one Redis", &[&axum.url, &actix.url], 32, 2000).await;
-    axum.stop().await;
-    actix.stop().await;
+    suite::two_instances_lose_no_update("axum + actix on one Redis", StoreKind::Redis, &args).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

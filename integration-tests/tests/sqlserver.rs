@@ -37,23 +37,7 @@ async fn two_instances_sharing_one_database_lose_no_update() {
         "--signing-key".to_owned(),
         "an integration-test signing key, 32+ bytes long".to_owned(),
     ];
-    let axum = Target::new(Framework::Axum, StoreKind::Sqlserver)
-        .with_store_args(&args)
-        .start(false, &[])
-        .await;
-    let actix = Target::new(Framework::Actix, StoreKind::Sqlserver)
-        .with_store_args(&args)
-        .start(false, &[])
-        .await;
-    suite::increments_lose_nothing(
-        "axum + actix on one SQL Server",
-        &[&axum.url, &actix.url],
-        32,
-        2000,
-    )
-    .await;
-    axum.stop().await;
-    actix.stop().await;
+    suite::two_instances_lose_no_update("axum + actix on one SQL Server", StoreKind::Sqlserver, &args).await;
 }
 
 /// A port that accepts connections and never answers does not hold up the app's start-up
