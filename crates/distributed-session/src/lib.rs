@@ -6,7 +6,7 @@
 //! | feature | gives |
 //! |---|---|
 //! | `memory` (default) | [`MemoryCache`], the in-process store |
-//! | `redis` | [`RedisCache`], Redis with a cross-instance session lock |
+//! | `redis` | [`RedisCache`], Redis (one server, Cluster or Sentinel) with a cross-instance session lock |
 //! | `redis-tls` | `redis` plus `rediss://` (TLS over rustls) |
 //! | `sqlserver` | [`SqlServerCache`], SQL Server with a cross-instance session lock |
 //! | `axum` | [`SessionLayer`]; [`Session`] and [`Error`] as extractor and response |
@@ -58,6 +58,36 @@
 //! });
 //! # let _ = server; Ok(()) }
 //! # #[cfg(not(all(feature = "actix", feature = "memory")))] fn main() {}
+//! ```
+//!
+//! # Scale out on Redis: one server, a Cluster, or Sentinel
+//!
+//! Every instance that shares the Redis shares the sessions, and a session's requests are
+//! serialized across instances by a lease in Redis whose commits are fenced (see
+//! [`store::Fence`]). ACL users and passwords go in the URLs; `rediss://` asks for TLS
+//! (feature `redis-tls`; the application installs a rustls crypto provider).
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "axum", feature = "redis"))]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use distributed_session::{RedisCache, RedisCacheOptions, SessionLayer, SigningKey};
+//!
+//! // one server
+//! let one = RedisCacheOptions::default().url("redis://sessions:secret@10.0.0.5:6379");
+//! // a Redis Cluster: any of its nodes as seeds; slot moves and failovers are followed
+//! let cluster = RedisCacheOptions::default()
+//!     .cluster(["redis://sessions:secret@10.0.0.1:7000", "redis://sessions:secret@10.0.0.2:7000"]);
+//! // the master that three sentinels name `mymaster`, each commit on a replica as well
+//! let sentinel = RedisCacheOptions::default()
+//!     .sentinel(["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"], "mymaster")
+//!     .sentinel_master_auth(Some("sessions"), "secret")
+//!     .replica_acks(1);
+//! # let _ = (one, cluster);
+//!
+//! let store = RedisCache::connect_with(sentinel.instance_name("KestrunSession_")).await?;
+//! let key = SigningKey::from_bytes(std::env::var("SESSION_SIGNING_KEY")?.as_bytes())?;
+//! let layer = SessionLayer::new(store).with_signing_key(key); // the same key on every instance
+//! # let _ = layer; Ok(()) }
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

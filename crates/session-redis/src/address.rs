@@ -180,8 +180,8 @@ fn percent_encode(text: &str) -> String {
 }
 
 const SEVERAL_ENDPOINTS: &str = "the Redis configuration string names more than one endpoint; \
-give one (cluster and sentinel setups are not supported; a password holding a `,` must be \
-given in a redis:// URL, percent-encoded)";
+give one (for a Redis Cluster or Sentinel, use `RedisCacheOptions::cluster` or `::sentinel`; a \
+password holding a `,` must be given in a redis:// URL, percent-encoded)";
 
 const UNKNOWN_OPTION: &str = "the Redis configuration string holds a `key=value` option this \
 store does not know (not shown: it may be part of a password; a password holding a `,` must \

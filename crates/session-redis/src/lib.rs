@@ -2,13 +2,19 @@
 //! connections kept in a `bb8` pool by this crate's own [`RedisManager`], with a
 //! cross-instance session lock.
 //!
+//! - **Topologies:** one server ([`RedisCacheOptions::url`]), a Redis Cluster
+//!   ([`RedisCacheOptions::cluster`]) or the master Redis Sentinel names
+//!   ([`RedisCacheOptions::sentinel`]); failovers and slot moves are followed without a
+//!   restart. [`RedisCacheOptions::replica_acks`] makes each commit wait for replicas.
+//!
 //! - **Layout:** ASP.NET Core's (`Microsoft.Extensions.Caching.StackExchangeRedis`): a
 //!   hash `<instance_name>{<key>}` with `absexp`, `sldexp` (.NET ticks, -1 for none) and
 //!   `data` (plus a `fence` field), and a key TTL at the nearer expiry. The `{...}` hash tag puts a session's
 //!   data and lease keys in one Redis Cluster slot.
 //! - **Lock:** [`SessionLock`] with a lease key `<instance_name>{<key>}:lock` holding a
-//!   random token with a TTL; released only by its owner; a commit without the lease
-//!   fails. Load + lock is one round trip, commit (or refresh) + unlock is one.
+//!   random token with a TTL; released only by its owner; a commit is a compare-and-set
+//!   on the token and the entry's fencing number, so one whose lease was lost, or whose
+//!   entry was written meanwhile, fails. Load + lock is one round trip, commit (or refresh) + unlock is one.
 //! - **No hidden round trips:** the pool never pings on checkout (see [`RedisManager`]).
 //! - **Addresses:** a Redis URL or a StackExchange.Redis configuration string
 //!   (`localhost:6379`, `host:6380,password=...,ssl=True`); see [`RedisCacheOptions::url`].
