@@ -11,8 +11,8 @@ use crate::cookie_of;
 /// How the lease is taken from the request that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TakeAway {
-    /// Only the lease key goes: as when it expired, or the master holding it failed over
-    /// to a replica it had not reached yet.
+    /// Only the lease goes (the entry's `lease` fields): as when the master holding it
+    /// failed over to a replica it had not reached yet.
     LeaseDeleted,
     /// `FLUSHALL`: the lease and the session.
     Flushed,
@@ -42,12 +42,12 @@ pub async fn a_lease_taken_away_fails_the_commit(
         assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(1), "{how:?}");
         let entry = format!("{prefix}{{{id}}}");
         let mut damage = match how {
-            TakeAway::LeaseDeleted => redis::cmd("DEL"),
+            TakeAway::LeaseDeleted => redis::cmd("HDEL"),
             TakeAway::WrittenOutside => redis::cmd("HINCRBY"),
             TakeAway::Flushed => redis::cmd("FLUSHALL"),
         };
         match how {
-            TakeAway::LeaseDeleted => damage.arg(format!("{entry}:lock")),
+            TakeAway::LeaseDeleted => damage.arg(&entry).arg("lease").arg("leaseexp"),
             TakeAway::WrittenOutside => damage.arg(&entry).arg("fence").arg(1),
             TakeAway::Flushed => &mut damage,
         };

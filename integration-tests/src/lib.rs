@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+pub mod acl;
 pub mod apps;
 pub mod browser;
 pub mod failover;
@@ -22,7 +23,7 @@ pub mod target;
 
 pub use browser::{Browser, Reply};
 pub use redis_server::RedisServer;
-pub use redis_topology::{RedisCluster, RedisSentinel};
+pub use redis_topology::{RedisCluster, RedisSentinel, Tls};
 pub use target::{
     cluster_args, mssql_connection_string, sentinel_args, two_instances, Framework, Server, Target,
 };

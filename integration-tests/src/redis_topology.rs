@@ -70,13 +70,47 @@ const CLUSTER_CONF: &str = "cluster-enabled yes\ncluster-config-file nodes.conf\
 /// connection setup, replication (`SELECT`, `MULTI`/`EXEC` around a script's writes), the
 /// Sentinels' monitoring and reconfiguration, and the `WAIT` the store pipelines behind a
 /// commit (the same round trip).
-const NOT_REQUESTS: &str = "get hget hmget set hset hincrby del exists pexpire persist pexpireat unlink \
+const NOT_REQUESTS: &str =
+    "get hget hmget set hset hincrby del exists pexpire persist time pexpireat unlink \
     info cluster ping script client hello auth select readonly readwrite asking multi exec psync sync \
     replconf publish subscribe slaveof replicaof config role migrate restore-asking command wait";
+
+/// PEM of a TLS set-up: a CA, and a certificate and key for 127.0.0.1 it signed. Every
+/// node then also listens for TLS on a port of its own (the plain ports stay, for the
+/// helpers here), and talks TLS to the other nodes (cluster bus, replication, Sentinel).
+#[derive(Debug, Clone, Copy)]
+pub struct Tls<'a> {
+    pub ca: &'a str,
+    pub cert: &'a str,
+    pub key: &'a str,
+}
+
+impl Tls<'_> {
+    /// Writes the files into `dir`; the configuration lines for a node on `port`.
+    fn conf(&self, dir: &Path, port: u16) -> String {
+        for (name, pem) in [
+            ("ca.pem", self.ca),
+            ("cert.pem", self.cert),
+            ("key.pem", self.key),
+        ] {
+            std::fs::write(dir.join(name), pem).expect("writing a TLS file");
+        }
+        let file = |name: &str| dir.join(name).display().to_string();
+        format!(
+            "tls-port {port}\ntls-cert-file \"{}\"\ntls-key-file \"{}\"\ntls-ca-cert-file \"{}\"\n\
+             tls-auth-clients no\ntls-replication yes\ntls-cluster yes\n",
+            file("cert.pem"),
+            file("key.pem"),
+            file("ca.pem")
+        )
+    }
+}
 
 /// A Redis Cluster of six nodes (three masters with a replica each) on loopback.
 pub struct RedisCluster {
     nodes: Nodes,
+    /// The nodes' TLS ports, if started with TLS.
+    tls_ports: Vec<u16>,
 }
 
 impl RedisCluster {
@@ -93,22 +127,53 @@ impl RedisCluster {
     /// every replica is in sync. `None` after a loud message if `redis-server` or
     /// `redis-cli` is not installed (panics instead when `CI` is set).
     pub fn start() -> Option<RedisCluster> {
+        Self::start_inner(None)
+    }
+
+    /// [`start`](Self::start), with every node also on a TLS port (see [`Tls`]).
+    pub fn start_with_tls(tls: Tls<'_>) -> Option<RedisCluster> {
+        Self::start_inner(Some(tls))
+    }
+
+    fn start_inner(tls: Option<Tls<'_>>) -> Option<RedisCluster> {
         if !installed("Redis Cluster", &["redis-server", "redis-cli"]) {
             return None;
         }
-        let mut nodes = Nodes::new("cluster", &free_ports(6, true));
-        nodes.add(0..6, &format!("{DATA_CONF}{CLUSTER_CONF}"), false);
-        let out = Command::new(tool("redis-cli").expect("redis-cli"))
-            .args(["--cluster", "create"])
-            .args(nodes.all.iter().map(Node::addr))
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("running redis-cli --cluster create");
-        let said = [out.stdout, out.stderr].concat();
-        let said = String::from_utf8_lossy(&said);
-        assert!(out.status.success(), "redis-cli --cluster create: {said}");
-        let cluster = RedisCluster { nodes };
+        let ports = free_ports(if tls.is_some() { 12 } else { 6 }, true);
+        let mut nodes = Nodes::new("cluster", &ports[..6]);
+        let mut tls_ports = Vec::new();
+        for i in 0..6 {
+            let extra = match tls {
+                Some(tls) => {
+                    tls_ports.push(ports[6 + i]);
+                    tls.conf(&nodes.dir, ports[6 + i])
+                }
+                None => String::new(),
+            };
+            nodes.add(i..i + 1, &format!("{DATA_CONF}{CLUSTER_CONF}{extra}"), false);
+        }
+        // with TLS, the cluster bus of a node is its TLS port + 10000: the nodes must meet
+        // on their TLS ports, so redis-cli speaks TLS to them
+        let mut create = Command::new(tool("redis-cli").expect("redis-cli"));
+        match tls {
+            Some(_) => {
+                let ca = nodes.dir.join("ca.pem");
+                create
+                    .arg("--tls")
+                    .arg("--cacert")
+                    .arg(ca)
+                    .args(["--cluster", "create"]);
+                create.args(tls_ports.iter().map(|port| format!("127.0.0.1:{port}")));
+            }
+            None => {
+                create
+                    .args(["--cluster", "create"])
+                    .args(nodes.all.iter().map(Node::addr));
+            }
+        }
+        create.args(["--cluster-replicas", "1", "--cluster-yes"]);
+        run_bounded(&mut create, "redis-cli --cluster create", &nodes.dir);
+        let cluster = RedisCluster { nodes, tls_ports };
         wait_until(20, "the cluster to be ok on all six nodes", || cluster.ready());
         Some(cluster)
     }
@@ -129,6 +194,14 @@ impl RedisCluster {
     /// `redis://127.0.0.1:<port>` of every node, killed ones included.
     pub fn seed_urls(&self) -> Vec<String> {
         self.nodes.all.iter().map(Node::url).collect()
+    }
+
+    /// `rediss://127.0.0.1:<TLS port>` of every node of a cluster started with TLS.
+    pub fn tls_seed_urls(&self) -> Vec<String> {
+        self.tls_ports
+            .iter()
+            .map(|port| format!("rediss://127.0.0.1:{port}"))
+            .collect()
     }
 
     /// [`seed_urls`](Self::seed_urls), comma-separated.
@@ -176,47 +249,41 @@ impl RedisCluster {
         })
     }
 
-    /// Moves `key`'s slot, with its keys, from its master to another master as an operator
-    /// would: `SETSLOT IMPORTING` on the destination, `SETSLOT MIGRATING` on the source,
-    /// `MIGRATE` in batches of 100 keys (clients meanwhile get `ASK` for keys already moved),
-    /// `SETSLOT NODE` on every master; then waits until every running node sees the new
-    /// owner. Returns (from, to).
+    /// Moves `key`'s slot, with its keys, from its master to another master the way an
+    /// operator does: `redis-cli --cluster reshard` (which sets the slots `IMPORTING` and
+    /// `MIGRATING`, `MIGRATE`s their keys in batches while clients get `ASK` for the keys
+    /// already moved, then `SETSLOT NODE`). It moves the source's lowest slots first, so it
+    /// is asked for as many as it takes to reach `key`'s slot. Then waits until every
+    /// running node sees the new owner. Returns (from, to).
     pub fn reshard_slot_of(&self, key: &str) -> (usize, usize) {
         let slot = self.slot_of(key);
         let from = self.master_of_key(key);
         let src = self.nodes.all[from].port;
         let view: String = query(src, redis::cmd("CLUSTER").arg("NODES")).expect("CLUSTER NODES");
-        let masters: Vec<(usize, &str)> = NodeLine::all(&view)
+        let masters: Vec<NodeLine<'_>> = NodeLine::all(&view)
             .filter(|line| line.is_master() && !line.slots.is_empty())
-            .filter_map(|line| Some((self.index_of(line.port)?, line.id)))
-            .filter(|&(i, _)| self.nodes.all[i].running())
+            .filter(|line| {
+                self.index_of(line.port)
+                    .is_some_and(|i| self.nodes.all[i].running())
+            })
             .collect();
-        let find = |source: bool| masters.iter().find(|m| (m.0 == from) == source).copied();
-        let (_, src_id) = find(true).expect("the source among the masters");
-        let (to, dst_id) = find(false).expect("a second running master");
-        let dst = self.nodes.all[to].port;
-        let run = |port: u16, cmd: &redis::Cmd| {
-            if let Err(why) = query::<()>(port, cmd) {
-                panic!("moving slot {slot}: {why}");
-            }
-        };
-        let setslot = |how: &str, id: &str| redis::cmd("CLUSTER").arg(("SETSLOT", slot, how, id)).clone();
-        run(dst, &setslot("IMPORTING", src_id));
-        run(src, &setslot("MIGRATING", dst_id));
-        loop {
-            let batch = redis::cmd("CLUSTER").arg(("GETKEYSINSLOT", slot, 100)).clone();
-            let keys: Vec<Vec<u8>> = query(src, &batch).expect("CLUSTER GETKEYSINSLOT");
-            if keys.is_empty() {
-                break;
-            }
-            let migrate = ("127.0.0.1", dst, "", 0, 5000, "KEYS");
-            run(src, redis::cmd("MIGRATE").arg(migrate).arg(keys));
-        }
-        // the destination first, then the source, then the other masters
-        let others = masters.iter().map(|m| m.0).filter(|&i| i != from && i != to);
-        for index in [to, from].into_iter().chain(others) {
-            run(self.nodes.all[index].port, &setslot("NODE", dst_id));
-        }
+        let source = masters
+            .iter()
+            .find(|m| m.port == src)
+            .expect("the source among the masters");
+        let target = masters
+            .iter()
+            .find(|m| m.port != src)
+            .expect("a second running master");
+        let to = self.index_of(target.port).expect("a node of this cluster");
+        let (src_id, dst_id) = (source.id, target.id);
+        let below = source.slots_below(slot);
+        let mut reshard = Command::new(tool("redis-cli").expect("redis-cli"));
+        reshard
+            .args(["--cluster", "reshard", &self.nodes.all[from].addr()])
+            .args(["--cluster-from", src_id, "--cluster-to", dst_id])
+            .args(["--cluster-slots", &(below + 1).to_string(), "--cluster-yes"]);
+        run_bounded(&mut reshard, "redis-cli --cluster reshard", &self.nodes.dir);
         wait_until(10, "every node to see the moved slot", || {
             for node in self.nodes.running() {
                 let view: String = query(node.port, redis::cmd("CLUSTER").arg("NODES"))?;
@@ -268,6 +335,8 @@ pub struct RedisSentinel {
     name: String,
     /// The three data nodes (the first started as master), then the three Sentinels.
     nodes: Nodes,
+    /// Their TLS ports, in the same order, if started with TLS.
+    tls_ports: Vec<u16>,
 }
 
 impl RedisSentinel {
@@ -288,14 +357,38 @@ impl RedisSentinel {
             name_ok,
             "a master name of letters, digits, '-', '_' and '.': {master_name:?}"
         );
+        Self::start_inner(master_name, None)
+    }
+
+    /// [`start`](Self::start), with every node also on a TLS port (see [`Tls`]); the
+    /// sentinels watch the master, and replicas copy it, over TLS.
+    pub fn start_with_tls(master_name: &str, tls: Tls<'_>) -> Option<RedisSentinel> {
+        Self::start_inner(master_name, Some(tls))
+    }
+
+    fn start_inner(master_name: &str, tls: Option<Tls<'_>>) -> Option<RedisSentinel> {
         if !installed("Redis Sentinel", &["redis-server"]) {
             return None;
         }
-        let ports = free_ports(6, false);
-        let master = ports[0];
-        let mut nodes = Nodes::new("sentinel", &ports);
-        nodes.add(0..1, DATA_CONF, false);
-        nodes.add(1..3, &format!("{DATA_CONF}replicaof 127.0.0.1 {master}\n"), false);
+        let ports = free_ports(if tls.is_some() { 12 } else { 6 }, false);
+        let tls_ports = if tls.is_some() {
+            ports[6..].to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut nodes = Nodes::new("sentinel", &ports[..6]);
+        let tls_conf = |i: usize| {
+            tls.map(|tls| tls.conf(&nodes.dir, tls_ports[i]))
+                .unwrap_or_default()
+        };
+        // the port the others reach the master on: its TLS port, with TLS
+        let master = tls_ports.first().copied().unwrap_or(ports[0]);
+        let confs: Vec<String> = (0..6).map(tls_conf).collect();
+        nodes.add(0..1, &format!("{DATA_CONF}{}", confs[0]), false);
+        for (i, tls) in confs.iter().enumerate().take(3).skip(1) {
+            let conf = format!("{DATA_CONF}replicaof 127.0.0.1 {master}\n{tls}");
+            nodes.add(i..i + 1, &conf, false);
+        }
         wait_until(10, "both replicas to sync", || {
             nodes.all.iter().try_for_each(Node::in_sync)
         });
@@ -304,10 +397,13 @@ impl RedisSentinel {
              sentinel down-after-milliseconds {master_name} 1000\n\
              sentinel failover-timeout {master_name} 5000\nsentinel parallel-syncs {master_name} 1\n"
         );
-        nodes.add(3..6, &watch, true);
+        for (i, tls) in confs.iter().enumerate().skip(3) {
+            nodes.add(i..i + 1, &format!("{watch}{tls}"), true);
+        }
         let setup = RedisSentinel {
             name: master_name.to_owned(),
             nodes,
+            tls_ports,
         };
         wait_until(20, "the Sentinels to know the setup", || setup.ready(master));
         Some(setup)
@@ -339,6 +435,14 @@ impl RedisSentinel {
     /// `redis://127.0.0.1:<port>` of each Sentinel.
     pub fn sentinel_urls(&self) -> Vec<String> {
         self.sentinels().iter().map(Node::url).collect()
+    }
+
+    /// `rediss://127.0.0.1:<TLS port>` of each Sentinel of a set-up started with TLS.
+    pub fn tls_sentinel_urls(&self) -> Vec<String> {
+        self.tls_ports[3..]
+            .iter()
+            .map(|port| format!("rediss://127.0.0.1:{port}"))
+            .collect()
     }
 
     /// [`sentinel_urls`](Self::sentinel_urls), comma-separated.
@@ -605,15 +709,26 @@ impl<'a> NodeLine<'a> {
         self.has_flag("master") && !self.has_flag("fail")
     }
 
+    /// How many of its slots are below `slot`.
+    fn slots_below(&self, slot: u16) -> usize {
+        let below = |(low, high): (u16, u16)| match slot.checked_sub(1) {
+            Some(last) if last >= low => usize::from(high.min(last) - low) + 1,
+            _ => 0,
+        };
+        self.ranges().map(below).sum()
+    }
+
+    /// Its slot ranges (not counting `[slot->-id]` migrations).
+    fn ranges(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
+        self.slots.iter().filter_map(|&range| {
+            let (low, high) = range.split_once('-').unwrap_or((range, range));
+            Some((low.parse::<u16>().ok()?, high.parse::<u16>().ok()?))
+        })
+    }
+
     /// Whether `slot` is in one of its ranges (not counting `[slot->-id]` migrations).
     fn serves(&self, slot: u16) -> bool {
-        self.slots.iter().any(|&range| {
-            let (low, high) = range.split_once('-').unwrap_or((range, range));
-            let (Ok(low), Ok(high)) = (low.parse::<u16>(), high.parse::<u16>()) else {
-                return false;
-            };
-            (low..=high).contains(&slot)
-        })
+        self.ranges().any(|(low, high)| (low..=high).contains(&slot))
     }
 }
 
@@ -704,6 +819,41 @@ fn installed(what: &str, tools: &[&str]) -> bool {
 
 /// `n` loopback ports nobody listens on (nor, if `bus`, on `port + 10000`), from
 /// [`FIRST_PORT`], spread by process id and never handed out twice in one process.
+/// Runs `command` to its end, or kills it after 60 s; panics with the end of what it said
+/// (kept in `dir`: a pipe nobody reads while waiting would stall it) unless it succeeded.
+fn run_bounded(command: &mut Command, what: &str, dir: &Path) {
+    let log = dir.join("redis-cli.out");
+    let file = std::fs::File::create(&log).expect("a redis-cli log file");
+    let err = file.try_clone().expect("a redis-cli log file");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {what}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => sleep(POLL),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail: String = said
+        .chars()
+        .skip(said.chars().count().saturating_sub(2000))
+        .collect();
+    match status {
+        Some(status) => assert!(status.success(), "{what}: {status}: ...{tail}"),
+        None => panic!("{what} did not finish within 60 s: ...{tail}"),
+    }
+}
+
 fn free_ports(n: usize, bus: bool) -> Vec<u16> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();

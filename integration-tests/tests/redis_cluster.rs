@@ -13,6 +13,7 @@ use distributed_session::redis::redis;
 use distributed_session::store::DistributedCache;
 use distributed_session::store_contract;
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
+use integration_tests::acl;
 use integration_tests::failover::{self, Load};
 use integration_tests::{behaviour_suite, cluster_args, suite, Framework, RedisCluster, Server, Target};
 use sessions_tutorial::StoreKind;
@@ -87,7 +88,7 @@ fn session_key(cluster: &RedisCluster) -> String {
             .arg(format!("{PREFIX}*"))
             .query(&mut conn)
             .unwrap_or_default();
-        if let Some(key) = keys.into_iter().find(|k| !k.ends_with(":lock")) {
+        if let Some(key) = keys.into_iter().next() {
             return key;
         }
     }
@@ -160,4 +161,27 @@ async fn the_sessions_slot_moves_under_load_and_nothing_is_lost() {
     assert_eq!(cluster.master_of_key(&session_key(&cluster)), to);
     axum.stop().await;
     actix.stop().await;
+}
+
+/// The cluster's nodes let in an ACL user named in the seed URLs; a wrong password is
+/// refused with an error that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_logs_in_to_every_node() {
+    let Some(cluster) = RedisCluster::shared() else {
+        return;
+    };
+    acl::add_user(&cluster.seed_urls());
+    let seeds = |password: &str| -> Vec<String> {
+        cluster
+            .seed_urls()
+            .iter()
+            .map(|url| acl::with_user(url, password))
+            .collect()
+    };
+    let options = |password: &str| {
+        RedisCacheOptions::default()
+            .cluster(seeds(password))
+            .connect_timeout(Duration::from_secs(2))
+    };
+    acl::the_user_logs_in_and_a_wrong_password_is_refused(options(acl::USER.1), options("wrong")).await;
 }

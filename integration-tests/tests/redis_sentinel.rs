@@ -13,6 +13,7 @@ use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::store::DistributedCache;
 use distributed_session::store_contract;
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
+use integration_tests::acl;
 use integration_tests::{
     behaviour_suite, cookie_of, failover, sentinel_args, suite, Framework, RedisSentinel, Server, Target,
 };
@@ -153,4 +154,20 @@ async fn a_master_crash_loses_no_acknowledged_update_with_replica_acks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_crash_without_replica_acks_is_survived() {
     let _ = master_crash("0").await;
+}
+
+/// The master and replicas let in an ACL user of their own (`sentinel_master_auth`), the
+/// sentinels their default user; a wrong password is refused with an error that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_logs_in_to_the_master() {
+    let Some(sentinel) = RedisSentinel::shared() else {
+        return;
+    };
+    acl::add_user(&sentinel.data_urls());
+    let (user, password) = acl::USER;
+    acl::the_user_logs_in_and_a_wrong_password_is_refused(
+        options(&sentinel).sentinel_master_auth(Some(user), password),
+        options(&sentinel).sentinel_master_auth(Some(user), "wrong"),
+    )
+    .await;
 }

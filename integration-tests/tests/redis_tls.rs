@@ -9,26 +9,51 @@ use std::time::Duration;
 use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::{redis::redis::Commands, RedisCache, RedisCacheOptions};
 use integration_tests::error_chain;
-use integration_tests::RedisServer;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use integration_tests::{RedisCluster, RedisSentinel, RedisServer, Tls};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
 
-/// A CA, and a certificate for 127.0.0.1 signed by it: (CA, certificate, key), PEM.
+/// A CA, and a certificate for 127.0.0.1 signed by it: (CA, certificate, key), PEM. The
+/// key usages are what OpenSSL (redis-server's TLS between nodes, redis-cli) checks, and
+/// the certificate serves both ends, as the nodes of a cluster or a Sentinel set-up are
+/// each other's clients.
 fn test_pki() -> (String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // distinct names: OpenSSL takes a certificate whose issuer is its own subject for a
+    // self-signed one
+    ca_params.distinguished_name = DistinguishedName::new();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "distributed-session test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 async fn tls_engine(url: String, root: Option<&str>) -> SessionEngine {
-    let mut options = RedisCacheOptions::default()
-        .url(url)
+    engine_with(RedisCacheOptions::default().url(url), root).await
+}
+
+/// An engine on a store with `options` (and `root` trusted, if given).
+async fn engine_with(options: RedisCacheOptions, root: Option<&str>) -> SessionEngine {
+    let mut options = options
         .instance_name("Tls_")
         .connect_timeout(Duration::from_secs(2));
     if let Some(root) = root {
@@ -105,4 +130,46 @@ async fn a_server_the_roots_do_not_vouch_for_is_refused() {
     let mut conn = server.connection().unwrap();
     let keys: Vec<String> = conn.keys("Tls_{*").unwrap();
     assert!(keys.is_empty(), "{keys:?}");
+}
+
+/// A Redis Cluster whose nodes speak TLS to each other and to clients: the store finds it
+/// through `rediss://` seeds and verifies every node against the given root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_work_on_a_cluster_over_tls() {
+    let (ca, cert, key) = test_pki();
+    let tls = Tls {
+        ca: &ca,
+        cert: &cert,
+        key: &key,
+    };
+    let Some(cluster) = RedisCluster::start_with_tls(tls) else {
+        return;
+    };
+    let options = RedisCacheOptions::default().cluster(cluster.tls_seed_urls());
+    let engine = engine_with(options, Some(&ca)).await;
+    assert_eq!(counter_twice(&engine).await, Ok(2));
+    // without the root, no node is trusted
+    let options = RedisCacheOptions::default().cluster(cluster.tls_seed_urls());
+    let engine = engine_with(options, None).await;
+    assert!(counter_twice(&engine).await.is_err());
+}
+
+/// A Sentinel set-up over TLS: the sentinels and the master they name are reached with
+/// `rediss://`, verified against the given root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_work_through_sentinel_over_tls() {
+    let (ca, cert, key) = test_pki();
+    let tls = Tls {
+        ca: &ca,
+        cert: &cert,
+        key: &key,
+    };
+    let Some(sentinel) = RedisSentinel::start_with_tls("tlsmaster", tls) else {
+        return;
+    };
+    let options = || RedisCacheOptions::default().sentinel(sentinel.tls_sentinel_urls(), "tlsmaster");
+    let engine = engine_with(options(), Some(&ca)).await;
+    assert_eq!(counter_twice(&engine).await, Ok(2));
+    let engine = engine_with(options(), None).await;
+    assert!(counter_twice(&engine).await.is_err());
 }

@@ -105,7 +105,7 @@ impl Drop for LockCall<'_> {
             return;
         };
         let data = KeyName::data(&self.cache.prefix, self.key);
-        let release = unlock_call(&[data, data.lock()], self.token, None);
+        let release = unlock_call(&[data], self.token, None);
         if self.fate == Fate::CutOff {
             self.cache.released.record(self.token);
         }

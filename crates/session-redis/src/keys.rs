@@ -4,8 +4,9 @@
 //! ticks, or -1), `sldexp` (sliding window, ticks, or -1) and `data`, as
 //! `Microsoft.Extensions.Caching.StackExchangeRedis` writes it, plus `fence` (the fencing
 //! number this store's commits compare; ASP.NET reads past it); the key's TTL is set to
-//! the nearer of the two. The session lease is `<instance>{<key>}:lock`. The braces are
-//! a hash tag: both keys of a session live in the same Redis Cluster slot.
+//! the nearer of the two. The session lease lives in the same hash (fields `lease` and
+//! `leaseexp`), so a session is one key. The braces are a hash tag, as ASP.NET writes
+//! them.
 
 use std::{
     fmt,
@@ -19,42 +20,26 @@ use session_core::store::EntryOptions;
 /// .NET ticks (100 ns) between 0001-01-01 and the Unix epoch.
 const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
-/// The Redis name of an entry (`<prefix>{<key>}`) or of its lease (`...:lock`),
-/// written straight into a command's buffer (no `String` per call).
+/// The Redis name of an entry (`<prefix>{<key>}`), written straight into a command's
+/// buffer (no `String` per call).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyName<'a> {
     prefix: &'a str,
     key: &'a str,
-    lock: bool,
 }
 
 impl<'a> KeyName<'a> {
     /// The entry `key` under `prefix`.
     pub(crate) fn data(prefix: &'a str, key: &'a str) -> Self {
-        KeyName {
-            prefix,
-            key,
-            lock: false,
-        }
-    }
-
-    /// The lease of this entry.
-    pub(crate) fn lock(self) -> Self {
-        KeyName { lock: true, ..self }
+        KeyName { prefix, key }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.prefix.len() + self.key.len() + 2 + if self.lock { 5 } else { 0 }
+        self.prefix.len() + self.key.len() + 2
     }
 
-    fn parts(&self) -> [&'a str; 5] {
-        [
-            self.prefix,
-            "{",
-            self.key,
-            "}",
-            if self.lock { ":lock" } else { "" },
-        ]
+    fn parts(&self) -> [&'a str; 4] {
+        [self.prefix, "{", self.key, "}"]
     }
 }
 
@@ -113,19 +98,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_share_a_hash_tag() {
+    fn keys_carry_their_hash_tag_into_the_command() {
         let data = KeyName::data("KestrunSession_", "abc");
         assert_eq!(data.to_string(), "KestrunSession_{abc}");
-        assert_eq!(data.lock().to_string(), "KestrunSession_{abc}:lock");
-        assert_eq!(data.lock().len(), data.lock().to_string().len());
+        assert_eq!(data.len(), data.to_string().len());
         let mut cmd = redis::cmd("DEL");
-        cmd.arg(data).arg(data.lock());
+        cmd.arg(data);
         let args: Vec<_> = cmd.args_iter().collect();
-        assert_eq!(args.len(), 3);
-        assert!(matches!(
-            args[2],
-            redis::Arg::Simple(b"KestrunSession_{abc}:lock")
-        ));
+        assert!(matches!(args[1], redis::Arg::Simple(b"KestrunSession_{abc}")));
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //!
 //! - **Layout:** ASP.NET Core's (`Microsoft.Extensions.Caching.StackExchangeRedis`): a
 //!   hash `<instance_name>{<key>}` with `absexp`, `sldexp` (.NET ticks, -1 for none) and
-//!   `data` (plus a `fence` field), and a key TTL at the nearer expiry. The `{...}` hash tag puts a session's
-//!   data and lease keys in one Redis Cluster slot.
-//! - **Lock:** [`SessionLock`] with a lease key `<instance_name>{<key>}:lock` holding a
-//!   random token with a TTL; released only by its owner; a commit is a compare-and-set
-//!   on the token and the entry's fencing number, so one whose lease was lost, or whose
-//!   entry was written meanwhile, fails. Load + lock is one round trip, commit (or refresh) + unlock is one.
+//!   `data` (plus this store's `fence`, `lease` and `leaseexp`), and a key TTL at the
+//!   nearer expiry: one key per session.
+//! - **Lock:** [`SessionLock`] with the lease in the entry itself (fields `lease`, a
+//!   random token, and `leaseexp`, its end by Redis' clock); released only by its owner;
+//!   a commit is a compare-and-set on the token and the entry's fencing number (`fence`),
+//!   so one whose lease was lost (taken over, flushed, failed over), or whose entry was
+//!   written or removed meanwhile, fails. Load + lock is one round trip, commit (or
+//!   refresh) + unlock is one.
 //! - **No hidden round trips:** the pool never pings on checkout (see [`RedisManager`]).
 //! - **Addresses:** a Redis URL or a StackExchange.Redis configuration string
 //!   (`localhost:6379`, `host:6380,password=...,ssl=True`); see [`RedisCacheOptions::url`].

@@ -4,7 +4,9 @@
 //! Redis runs each `redis.call` inside a script like a command of its own (lookup,
 //! timing, reply conversion), so the scripts make as few as they can: the key TTL of a
 //! write is computed by the client ([`ttl_ms`](crate::keys::ttl_ms)) and sent as an
-//! argument, and only the refresh scripts read the stored expiry back.
+//! argument, and only the refresh scripts read the stored expiry back. The lease and the
+//! fence live in the entry's hash, so a commit reads what it checks with one `HMGET` and
+//! writes with one `HSET`.
 //!
 //! Tick arithmetic in the refresh scripts happens in Lua numbers (doubles): absolute
 //! times (~6.4e17 ticks) lose precision below 13 µs, far under the millisecond TTLs set
@@ -107,20 +109,19 @@ macro_rules! apply_ttl {
     };
 }
 
-/// Slides the TTL of the entry KEYS[1] from its stored `sldexp` / `absexp`, given the
-/// time ARGV[$now] in ticks. Deletes an entry whose absolute expiry has passed and then
-/// leaves `alive` false. An entry without a positive `sldexp` (-1 for none, or nonsense
-/// another writer left) keeps its TTL.
-macro_rules! refresh {
+/// Slides the TTL of the entry KEYS[1] from its `sldexp` / `absexp` (in the script's
+/// locals `sld` and `abs`, as read), given the time ARGV[$now] in ticks. Deletes an entry
+/// whose absolute expiry has passed and then leaves `alive` false. An entry without a
+/// positive `sldexp` (-1 for none, or nonsense another writer left) keeps its TTL.
+macro_rules! slide {
     ($now:literal) => {
         concat!(
             r#"
 local alive = true
-local v = redis.call('HMGET', KEYS[1], 'sldexp', 'absexp')
-local sld = tonumber(v[1]) or -1
+sld = tonumber(sld) or -1
 if sld > 0 then
   local ttl = sld
-  local abs = tonumber(v[2]) or -1
+  abs = tonumber(abs) or -1
   if abs ~= -1 and abs - tonumber(ARGV["#,
             $now,
             r#"]) < ttl then ttl = abs - tonumber(ARGV["#,
@@ -130,6 +131,16 @@ if sld > 0 then
   if ms <= 0 then redis.call('DEL', KEYS[1]) alive = false else redis.call('PEXPIRE', KEYS[1], ms) end
 end
 "#
+        )
+    };
+}
+
+/// [`slide!`], reading `sldexp` and `absexp` first.
+macro_rules! refresh {
+    ($now:literal) => {
+        concat!(
+            "local e = redis.call('HMGET', KEYS[1], 'sldexp', 'absexp')\nlocal sld, abs = e[1], e[2]\n",
+            slide!($now)
         )
     };
 }
@@ -170,89 +181,89 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data, lock. ARGV: token, lease ms.
-/// Returns {2, data, fence} (lease taken), {1, nil, 0} (another owner holds it), {0, nil,
-/// 0} (no entry, or a key that is not a hash; no lease kept). The fence of an entry
-/// without one (written by ASP.NET) is 0. The uncontended path is two commands: SET NX,
-/// HMGET. The read is a `pcall`: Redis does not undo a script's writes when it fails, so
-/// an error there (`WRONGTYPE`, an ACL's `NOPERM`) would leave the lease behind. Other
-/// errors than `WRONGTYPE` are passed on after the lease is deleted.
+/// KEYS: data. ARGV: token, lease ms.
+/// The lease lives in the entry itself (fields `lease`, the owner's token, '' when free,
+/// and `leaseexp`, its end in ms of Redis' clock), so removing or flushing the entry ends
+/// it too. Returns {2, data, fence} (lease taken), {1, nil, 0} (another owner holds a
+/// live lease), {0, nil, 0} (no entry, or a key that is not a hash; nothing written). The
+/// fence of an entry without one (written by ASP.NET) is 0. Three commands: HMGET, TIME,
+/// HSET. The read is a `pcall`, so that a key of another type is a missing entry; other
+/// errors (an ACL's `NOPERM`) are passed on, before anything is written.
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(
         r#"
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {1, false, 0} end
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local v = redis.pcall('HMGET', KEYS[1], 'data', 'lease', 'leaseexp', 'fence')
+if v.err then
+  if string.find(v.err, '^WRONGTYPE') then return {0, false, 0} end
+  return v
 end
-local v = redis.pcall('HMGET', KEYS[1], 'data', 'fence')
-if v.err or type(v[1]) ~= 'string' then
-  redis.call('DEL', KEYS[2])
-  if v.err and not string.find(v.err, '^WRONGTYPE') then return v end
-  return {0, false, 0}
-end
-return {2, v[1], tonumber(v[2]) or 0}
+if type(v[1]) ~= 'string' then return {0, false, 0} end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if v[2] and v[2] ~= '' and v[2] ~= ARGV[1] and (tonumber(v[3]) or 0) > now then return {1, false, 0} end
+redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'leaseexp', now + tonumber(ARGV[2]))
+return {2, v[1], tonumber(v[4]) or 0}
 "#,
     )
 });
 
-/// The lease check that opens every commit: returns 0 (nothing done) unless ARGV[1]
-/// holds the lease KEYS[2]; then releases it.
-macro_rules! holding_lease {
+/// The check that opens every commit, after `local v = HMGET(KEYS[1], 'lease', 'fence',
+/// ...)`: returns 0 (nothing done) unless ARGV[1] holds the lease; then, unless the entry
+/// is still at the fence ARGV[2] (nothing wrote it since the lease read it), gives the
+/// lease back and returns 0. A lease that expired with no one taking it since still
+/// counts: the fence shows that nothing was written meanwhile.
+macro_rules! holding_lease_at_fence {
     () => {
-        "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\nredis.call('DEL', KEYS[2])\n"
-    };
-}
-
-/// The fence check of a commit, after [`holding_lease`]: returns 0 (nothing done but the
-/// release) unless the entry KEYS[1] is still at the fence ARGV[$fence] (it was neither
-/// removed nor written without the lock since the lease read it).
-macro_rules! at_fence {
-    ($fence:literal) => {
         concat!(
-            "local f = redis.call('HMGET', KEYS[1], 'fence', 'sldexp')\n",
-            "if not f[2] or (tonumber(f[1]) or 0) ~= tonumber(ARGV[",
-            $fence,
-            "]) then return 0 end\n"
+            "if v[1] ~= ARGV[1] then return 0 end\n",
+            "if (tonumber(v[2]) or 0) ~= tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'lease', '') return 0 end\n"
         )
     };
 }
 
-/// KEYS: data, lock. ARGV: token, fence, data, absexp, sldexp, ttl ms (-1: none), next
-/// fence. Stores and unlocks; returns 1, or 0 (nothing written) if `token` lost the lease
-/// or the entry is no longer at `fence`.
+/// KEYS: data. ARGV: token, fence, data, absexp, sldexp, ttl ms (-1: none), next fence.
+/// Stores, at the next fence, and gives the lease back; returns 1, or 0 (nothing
+/// written) if `token` lost the lease or the entry is no longer at `fence`.
 pub(crate) static COMMIT_SET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
-        holding_lease!(),
-        at_fence!("2"),
-        "redis.call('HSET', KEYS[1], 'absexp', ARGV[4], 'sldexp', ARGV[5], 'data', ARGV[3], 'fence', ARGV[7])\n",
+        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence')\n",
+        holding_lease_at_fence!(),
+        "redis.call('HSET', KEYS[1], 'absexp', ARGV[4], 'sldexp', ARGV[5], 'data', ARGV[3], 'fence', ARGV[7], 'lease', '')\n",
         apply_ttl!("6"),
         "return 1\n"
     ))
 });
 
-/// KEYS: data, lock. ARGV: token, fence, now (ticks). Slides the entry's expiry and
-/// unlocks; returns 1, or 0 (nothing done) if `token` lost the lease or the entry is no
-/// longer at `fence`.
+/// KEYS: data. ARGV: token, fence, now (ticks). Slides the entry's expiry and gives the
+/// lease back; returns 1, or 0 (nothing done) if `token` lost the lease or the entry is
+/// no longer at `fence`.
 pub(crate) static COMMIT_REFRESH: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
-        holding_lease!(),
-        at_fence!("2"),
-        refresh!("3"),
+        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'sldexp', 'absexp')\n",
+        holding_lease_at_fence!(),
+        "redis.call('HSET', KEYS[1], 'lease', '')\n",
+        "local sld, abs = v[3], v[4]\n",
+        slide!("3"),
         "return 1\n"
     ))
 });
 
-/// KEYS: data, lock. ARGV: token, remove ('1' deletes the entry, '0' keeps it), fence.
-/// Unlocks; returns 1, or 0 (nothing done) if `token` lost the lease or, removing, the
-/// entry was written without the lock since `fence` (an entry already gone is removed).
+/// KEYS: data. ARGV: token, remove ('1' deletes the entry, '0' keeps it), fence. Gives
+/// the lease back; returns 1, or 0 (nothing done) if `token` lost the lease or, removing,
+/// the entry was written without the lock since `fence`. Removing an entry already gone
+/// (it took the lease with it) succeeds.
 pub(crate) static COMMIT_UNLOCK: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
-        holding_lease!(),
+        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence')\n",
         "if ARGV[2] == '1' then\n",
-        "  local f = redis.call('HMGET', KEYS[1], 'fence', 'sldexp')\n",
-        "  if f[2] and (tonumber(f[1]) or 0) ~= tonumber(ARGV[3]) then return 0 end\n",
+        "  if not v[1] and redis.call('EXISTS', KEYS[1]) == 0 then return 1 end\n",
+        "  if v[1] ~= ARGV[1] then return 0 end\n",
+        "  if (tonumber(v[2]) or 0) ~= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'lease', '') return 0 end\n",
         "  redis.call('DEL', KEYS[1])\n",
+        "  return 1\n",
         "end\n",
+        "if v[1] ~= ARGV[1] then return 0 end\n",
+        "redis.call('HSET', KEYS[1], 'lease', '')\n",
         "return 1\n"
     ))
 });

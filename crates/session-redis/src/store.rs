@@ -70,7 +70,7 @@ impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         let data = KeyName::data(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut call = scripts::LOCK_AND_GET.call(&[data, data.lock()], 64);
+        let mut call = scripts::LOCK_AND_GET.call(&[data], 64);
         call.arg(token.as_bytes()).arg(lease_ms);
         let mut in_flight = LockCall::new(self, key, token, lease);
         let reply = self.run_on("lock", &call, &mut in_flight.route).await;
@@ -92,7 +92,7 @@ impl SessionLock for RedisCache {
             return Ok(());
         }
         let data = KeyName::data(&self.prefix, key);
-        let keys = [data, data.lock()];
+        let keys = [data];
         let call = match op {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
