@@ -124,8 +124,11 @@ pub enum CommitOp {
 /// - [`try_lock_and_get`](Self::try_lock_and_get) takes the lease and reads the value in
 ///   one atomic step (one round trip for remote stores).
 /// - [`commit_and_unlock`](Self::commit_and_unlock) applies its [`CommitOp`] and
-///   releases the lease in one atomic step, **only** if `token` still owns a live lease;
+///   releases the lease in one atomic step, **only** if `token` still owns the lease;
 ///   otherwise it changes nothing and returns [`Error::LeaseLost`](crate::Error::LeaseLost).
+///   A lease that expired is lost once another token takes it; a store that
+///   [`fences`](Self::fences) may still accept a commit after the expiry when no one took
+///   it, since the unchanged fence shows that nothing was written in between.
 /// - A store that [`fences`](Self::fences) also commits a `Set`, `Refresh` or `Remove`
 ///   only if the entry's [`Fence`] is still the one the lock call returned (nothing wrote
 ///   or removed it in between), and stores [`Fence::next`] with a `Set`; otherwise it
