@@ -67,8 +67,8 @@ async fn round_trips_per_request_through_sentinel() {
     integration_tests::round_trips::per_request(&engine, || sentinel.round_trips()).await;
 }
 
-/// A commit waits for as many replicas as asked: two of two answer in time; asking for
-/// three of two is a 503 after the acknowledgement timeout, naming the shortfall.
+/// A write waits for as many replicas as asked: two of two answer in time; asking for
+/// three of two is a 503 after the acknowledgement timeout; a read waits for none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_wait_for_the_replicas_asked_for() {
     let Some(sentinel) = RedisSentinel::shared() else {
@@ -92,6 +92,14 @@ async fn commits_wait_for_the_replicas_asked_for() {
     );
 
     let three = engine(RedisCache::connect_with(acked(3)).await.unwrap());
+    // a read-only request writes nothing and waits for no replica
+    let scope = three.start([cookie.as_bytes()], false);
+    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(2));
+    assert_eq!(
+        scope.finish().await,
+        Outcome::Unchanged,
+        "a read waits for no replica"
+    );
     let started = std::time::Instant::now();
     let scope = three.start([cookie.as_bytes()], false);
     scope.session().set_i32("n", 3).await.unwrap();

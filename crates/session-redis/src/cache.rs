@@ -14,7 +14,7 @@ use crate::{
     connector::Connector,
     errors::is_transport_failure,
     manager::RedisManager,
-    options::{self, RedisCacheOptions},
+    options::{self, RedisCacheOptions, Topology},
     released::Released,
 };
 
@@ -100,7 +100,10 @@ impl RedisCache {
     /// # }
     /// ```
     pub fn with_replica_acks(mut self, count: u32, timeout: Duration) -> Self {
-        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        // WAIT takes a signed 64-bit count of milliseconds
+        let ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .clamp(1, i64::MAX as u64);
         self.replica_acks = (count > 0).then_some((count, ms));
         self
     }
@@ -128,8 +131,14 @@ impl RedisCache {
     /// ```
     ///
     /// # Errors
-    /// As [`connect_with`](Self::connect_with).
+    /// As [`connect_with`](Self::connect_with); [`Error::Config`] if the options name a
+    /// Cluster or Sentinel.
     pub async fn connect(url: &str, options: RedisCacheOptions) -> Result<Self> {
+        if options.topology != Topology::Standalone {
+            return Err(Error::Config(
+                "`RedisCache::connect(url, ..)` takes one server's URL; connect to a Redis Cluster or Sentinel with `connect_with`".to_owned(),
+            ));
+        }
         Self::connect_with(options.url(url)).await
     }
 

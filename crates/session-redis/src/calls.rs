@@ -1,5 +1,6 @@
 //! How a call reaches Redis: on the shared connection, sent once more on a new one if
-//! that connection turns out dead, with the script loaded again if Redis forgot it.
+//! that connection turns out dead, with the script's code (`EVAL`) if Redis forgot it,
+//! and with `WAIT` behind a write when replicas must acknowledge it.
 
 use std::time::SystemTime;
 
@@ -69,28 +70,71 @@ impl RedisCache {
         call: &ScriptCall,
         route: &mut Route,
     ) -> Result<T> {
-        self.run_packet(operation, call, None, route).await
+        let sent = self.run_packet(operation, call, None, route).await?;
+        T::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))
     }
 
-    /// Runs a commit: with `WAIT` behind it when replicas must acknowledge commits (see
-    /// [`RedisCacheOptions::replica_acks`](crate::RedisCacheOptions::replica_acks)).
-    pub(crate) async fn run_commit(&self, call: &ScriptCall) -> Result<i64> {
-        let wait = self.replica_acks.map(|(count, ms)| {
+    /// Runs a call that writes (a commit that stores or removes, a create, a plain write)
+    /// and answers an integer, 0 when it wrote nothing: with `WAIT` behind it in the same
+    /// round trip when replicas must acknowledge writes (see
+    /// [`RedisCacheOptions::replica_acks`](crate::RedisCacheOptions::replica_acks)). The
+    /// acknowledgements count only when the call wrote: a commit that lost its lease is
+    /// reported as such, whatever the replicas did.
+    pub(crate) async fn run_write(&self, operation: &'static str, call: &ScriptCall) -> Result<i64> {
+        let wait = self.wait_command();
+        let mut route = Route::default();
+        let sent = self
+            .run_packet(operation, call, wait.as_ref(), &mut route)
+            .await?;
+        let wrote = i64::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))?;
+        if wrote != 0 {
+            self.check_acks(operation, sent.acks)?;
+        }
+        Ok(wrote)
+    }
+
+    /// [`exec`](Self::exec) of a plain command that writes and answers how many keys it
+    /// changed (`DEL`), with `WAIT` as in [`run_write`](Self::run_write).
+    pub(crate) async fn exec_write(&self, operation: &'static str, cmd: &Cmd) -> Result<i64> {
+        let wait = self.wait_command();
+        let mut route = Route::default();
+        let result = self.deliver(operation, cmd, wait.as_ref(), &mut route).await?;
+        let sent = settle(route.handle.as_ref(), operation, result)?;
+        let changed = i64::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))?;
+        if changed != 0 {
+            self.check_acks(operation, sent.acks)?;
+        }
+        Ok(changed)
+    }
+
+    /// `WAIT <count> <timeout ms>`, if replicas must acknowledge writes.
+    fn wait_command(&self) -> Option<Cmd> {
+        self.replica_acks.map(|(count, ms)| {
             let mut wait = redis::cmd("WAIT");
             wait.arg(count).arg(ms);
             wait
-        });
-        let mut route = Route::default();
-        self.run_packet("commit", call, wait.as_ref(), &mut route).await
+        })
     }
 
-    async fn run_packet<T: FromRedisValue>(
+    /// Fails with [`NotReplicated`] if `WAIT` answered fewer replicas than asked for.
+    fn check_acks(&self, operation: &'static str, acks: Option<Value>) -> Result<()> {
+        let (Some((wanted, ms)), Some(acks)) = (self.replica_acks, acks) else {
+            return Ok(());
+        };
+        let acked = i64::from_redis_value(acks).map_err(|error| Error::store(operation, error))?;
+        if acked < i64::from(wanted) {
+            return Err(Error::store(operation, NotReplicated { wanted, acked, ms }));
+        }
+        Ok(())
+    }
+
+    async fn run_packet(
         &self,
         operation: &'static str,
         call: &ScriptCall,
         wait: Option<&Cmd>,
         route: &mut Route,
-    ) -> Result<T> {
+    ) -> Result<Sent> {
         let mut result = self.deliver(operation, &call.cmd, wait, route).await?;
         if let (Some(handle), Err(e)) = (route.handle.as_mut(), &result) {
             if forgot_script(e) {
@@ -98,14 +142,7 @@ impl RedisCache {
                 result = Box::pin(handle.send_packet(&call.eval(), wait)).await;
             }
         }
-        let sent = settle(route.handle.as_ref(), operation, result)?;
-        if let (Some((wanted, ms)), Some(acks)) = (self.replica_acks, sent.acks) {
-            let acked = i64::from_redis_value(acks).map_err(|error| Error::store(operation, error))?;
-            if acked < i64::from(wanted) {
-                return Err(Error::store(operation, NotReplicated { wanted, acked, ms }));
-            }
-        }
-        T::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))
+        settle(route.handle.as_ref(), operation, result)
     }
 
     /// Writes an entry with `script` (SET or CREATE: KEYS data; ARGV data, absexp,
@@ -124,7 +161,7 @@ impl RedisCache {
         let (abs, sld) = expiry_args(options);
         let mut call = script.call(&[KeyName::data(&self.prefix, key)], value.len() + 64);
         call.arg(value).arg(abs).arg(sld).arg(ttl);
-        self.run(operation, &call).await.map(Some)
+        self.run_write(operation, &call).await.map(Some)
     }
 }
 

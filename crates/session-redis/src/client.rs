@@ -86,19 +86,27 @@ fn nodes(addresses: &[String], what: &str) -> Result<(Vec<ConnectionInfo>, bool)
 fn cluster(seeds: &[String], options: &RedisCacheOptions) -> Result<ClusterClient> {
     let (infos, tls) = nodes(seeds, "Cluster")?;
     let (min_wait, max_wait) = CLUSTER_RETRY_WAIT_MS;
-    let mut builder = ClusterClient::builder(infos)
+    let builder = ClusterClient::builder(infos)
         .connection_timeout(options.connect_timeout)
         .response_timeout(CLUSTER_RESPONSE_BACKSTOP)
         .retries(CLUSTER_RETRIES)
         .min_retry_wait(min_wait)
         .max_retry_wait(max_wait);
-    if tls {
-        builder = builder.tls(TlsMode::Secure);
-    }
+    // (without the `tls` feature, `nodes` refused TLS addresses)
     #[cfg(feature = "tls")]
-    if let Some(certificates) = certificates(options, tls)? {
-        builder = builder.certs(certificates);
-    }
+    let builder = {
+        let builder = if tls {
+            builder.tls(TlsMode::Secure)
+        } else {
+            builder
+        };
+        match certificates(options, tls)? {
+            Some(certificates) => builder.certs(certificates),
+            None => builder,
+        }
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = tls;
     builder
         .build()
         .map_err(|e| Error::Config(format!("Redis Cluster settings: {e}")))
@@ -116,6 +124,16 @@ fn sentinel(
     }
     let (infos, tls) = nodes(sentinels, "Sentinel")?;
     let first = infos[0].redis_settings().clone();
+    let same = |info: &ConnectionInfo| {
+        let other = info.redis_settings();
+        (other.username(), other.password(), other.db()) == (first.username(), first.password(), first.db())
+    };
+    if !infos.iter().all(same) {
+        return Err(Error::Config(
+            "the Redis Sentinel URLs name different users, passwords or databases; give them alike"
+                .to_owned(),
+        ));
+    }
     let invalid = |e: redis::RedisError| Error::Config(format!("Redis Sentinel settings: {e}"));
     let addresses = infos.iter().map(|info| info.addr().clone());
     let mut builder =

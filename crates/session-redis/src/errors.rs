@@ -19,7 +19,9 @@ pub(crate) fn is_transport(error: &RedisError) -> bool {
 /// goes to a replica, as the old master of a Sentinel failover becomes one. The
 /// connection is given up, so that the next one asks the sentinels where the master is.
 pub(crate) fn is_wrong_node(error: &RedisError) -> bool {
+    // Redis before 7 wraps a READONLY met inside a script in an ERR
     error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        || (!is_transport(error) && error.to_string().contains("READONLY"))
 }
 
 /// [`is_transport`] for the store's errors: an [`Error::Store`](session_core::Error)

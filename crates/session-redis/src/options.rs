@@ -101,8 +101,8 @@ impl RedisCacheOptions {
     /// replicas; each a URL as for [`url`](Self::url), `rediss://` for TLS, with the ACL
     /// user and password the cluster's nodes share). The store keeps one connection
     /// multiplexed over the cluster's masters, follows `MOVED`/`ASK` redirections and
-    /// slot moves, and learns the new master of a failed-over shard by itself. A
-    /// session's keys share one hash tag, so every script runs on one node.
+    /// slot moves, and learns the new master of a failed-over shard by itself. A session
+    /// is one key (its lease and fence are fields of it), so every script runs on one node.
     ///
     /// ```
     /// let options = session_redis::RedisCacheOptions::default()
@@ -156,14 +156,15 @@ impl RedisCacheOptions {
         self
     }
 
-    /// Makes every commit wait until `count` replicas have it (Redis' `WAIT`, sent in the
-    /// same round trip as the commit), for at most
-    /// [`replica_ack_timeout`](Self::replica_ack_timeout). A commit that fewer replicas
-    /// acknowledged in time answers 503 (it was applied on the master, and may or may not
-    /// survive a failover). So an update answered 2xx is on `count` replicas as well and
-    /// survives the loss of its master, at the price of a replica round trip on every
-    /// modifying request, and of 503s while fewer than `count` replicas are connected.
-    /// `0` (the default) waits for none.
+    /// Makes every write wait until `count` replicas have it (Redis' `WAIT`, sent in the
+    /// same round trip): a new session, a commit that stores or removes, a plain `set` or
+    /// `remove`; for at most [`replica_ack_timeout`](Self::replica_ack_timeout). A write
+    /// that fewer replicas acknowledged in time answers 503 (it was applied on the master,
+    /// and may or may not survive a failover). So an update answered 2xx is on `count`
+    /// replicas as well and survives the loss of its master, at the price of a replica
+    /// round trip on every modifying request, and of 503s on them while fewer than `count`
+    /// replicas are connected. Read-only requests (a refresh, a release) change no data and
+    /// do not wait. `0` (the default) waits for none.
     ///
     /// ```
     /// let options = session_redis::RedisCacheOptions::default()
@@ -231,8 +232,9 @@ impl RedisCacheOptions {
     /// (redis-rs still reads the system's roots at each TLS connect and fails if they
     /// cannot be read, for example an `SSL_CERT_FILE` naming a missing file.)
     ///
-    /// With TLS, if no rustls crypto provider is installed for the process when the
-    /// cache connects, ring's is installed: an app that wants another installs it first.
+    /// TLS needs a process-wide rustls crypto provider, which the application installs
+    /// before connecting (the store never installs one): without it, a TLS address is an
+    /// [`Error::Config`](session_core::Error::Config) that says so.
     ///
     /// ```
     /// let ca_pem = std::fs::read("ca.pem").unwrap_or_default();

@@ -1,5 +1,5 @@
-//! The Lua scripts: every store operation is ONE round trip (`EVALSHA`, loaded again
-//! when the server answers `NOSCRIPT` after a restart).
+//! The Lua scripts: every store operation is ONE round trip (`EVALSHA`; sent again with
+//! the script's code, `EVAL`, when the server answers `NOSCRIPT` after a restart).
 //!
 //! Redis runs each `redis.call` inside a script like a command of its own (lookup,
 //! timing, reply conversion), so the scripts make as few as they can: the key TTL of a
@@ -145,6 +145,19 @@ macro_rules! refresh {
     };
 }
 
+/// Sets the local `f` to the fence in the Lua value `$x` (a field as read): a whole number
+/// of 0 or more, else 0 (no fence, or something another writer left), the same in every
+/// script.
+macro_rules! fence_of {
+    ($x:literal) => {
+        concat!(
+            "local f = tonumber(",
+            $x,
+            ") or 0\nif f < 0 or f % 1 ~= 0 then f = 0 end\n"
+        )
+    };
+}
+
 /// KEYS: data. ARGV: now (ticks). Returns the data (sliding its expiry) or nil.
 pub(crate) static GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
@@ -160,8 +173,8 @@ pub(crate) static GET: LazyLock<Lua> = LazyLock::new(|| {
 /// it moves the fence on, so that a lease holder's commit sees it (and fails).
 pub(crate) static SET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
-        "redis.call('HSET', KEYS[1], 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1])\n",
-        "redis.call('HINCRBY', KEYS[1], 'fence', 1)\n",
+        fence_of!("redis.call('HGET', KEYS[1], 'fence')"),
+        "redis.call('HSET', KEYS[1], 'fence', f + 1, 'absexp', ARGV[2], 'sldexp', ARGV[3], 'data', ARGV[1])\n",
         apply_ttl!("4"),
         "return 1\n"
     ))
@@ -186,11 +199,13 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 /// and `leaseexp`, its end in ms of Redis' clock), so removing or flushing the entry ends
 /// it too. Returns {2, data, fence} (lease taken), {1, nil, 0} (another owner holds a
 /// live lease), {0, nil, 0} (no entry, or a key that is not a hash; nothing written). The
-/// fence of an entry without one (written by ASP.NET) is 0. Three commands: HMGET, TIME,
-/// HSET. The read is a `pcall`, so that a key of another type is a missing entry; other
-/// errors (an ACL's `NOPERM`) are passed on, before anything is written.
+/// fence of an entry without one (written by ASP.NET) is 0. An entry whose TTL is shorter
+/// than the lease gets the lease's, so that it cannot expire under its holder (whose
+/// commit would find it gone); the commit sets its TTL again. Four commands: HMGET, TIME,
+/// HSET, PTTL. The read is a `pcall`, so that a key of another type is a missing entry;
+/// other errors (an ACL's `NOPERM`) are passed on, before anything is written.
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
-    Lua::new(
+    Lua::new(concat!(
         r#"
 local v = redis.pcall('HMGET', KEYS[1], 'data', 'lease', 'leaseexp', 'fence')
 if v.err then
@@ -201,10 +216,14 @@ if type(v[1]) ~= 'string' then return {0, false, 0} end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if v[2] and v[2] ~= '' and v[2] ~= ARGV[1] and (tonumber(v[3]) or 0) > now then return {1, false, 0} end
-redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'leaseexp', now + tonumber(ARGV[2]))
-return {2, v[1], tonumber(v[4]) or 0}
+local lease = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'leaseexp', now + lease)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl >= 0 and ttl < lease then redis.call('PEXPIRE', KEYS[1], lease) end
 "#,
-    )
+        fence_of!("v[4]"),
+        "return {2, v[1], f}\n"
+    ))
 });
 
 /// The check that opens every commit, after `local v = HMGET(KEYS[1], 'lease', 'fence',
@@ -216,7 +235,8 @@ macro_rules! holding_lease_at_fence {
     () => {
         concat!(
             "if v[1] ~= ARGV[1] then return 0 end\n",
-            "if (tonumber(v[2]) or 0) ~= tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'lease', '') return 0 end\n"
+            fence_of!("v[2]"),
+            "if f ~= tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'lease', '') return 0 end\n"
         )
     };
 }
@@ -258,7 +278,8 @@ pub(crate) static COMMIT_UNLOCK: LazyLock<Lua> = LazyLock::new(|| {
         "if ARGV[2] == '1' then\n",
         "  if not v[1] and redis.call('EXISTS', KEYS[1]) == 0 then return 1 end\n",
         "  if v[1] ~= ARGV[1] then return 0 end\n",
-        "  if (tonumber(v[2]) or 0) ~= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'lease', '') return 0 end\n",
+        fence_of!("v[2]"),
+        "  if f ~= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'lease', '') return 0 end\n",
         "  redis.call('DEL', KEYS[1])\n",
         "  return 1\n",
         "end\n",

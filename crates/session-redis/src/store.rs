@@ -47,7 +47,7 @@ impl DistributedCache for RedisCache {
     async fn remove(&self, key: &str) -> Result<()> {
         let mut call = redis::cmd("DEL");
         call.arg(KeyName::data(&self.prefix, key));
-        self.exec("remove", &call).await.map(drop)
+        self.exec_write("remove", &call).await.map(drop)
     }
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {
@@ -93,6 +93,7 @@ impl SessionLock for RedisCache {
         }
         let data = KeyName::data(&self.prefix, key);
         let keys = [data];
+        let writes = matches!(op, CommitOp::Set { .. } | CommitOp::Remove);
         let call = match op {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
@@ -113,7 +114,13 @@ impl SessionLock for RedisCache {
             CommitOp::Remove => unlock_call(&keys, token, Some(fence)),
             CommitOp::Release => unlock_call(&keys, token, None),
         };
-        commit_result(self.run_commit(&call).await?)
+        // only what writes waits for replicas: a refresh or a release changes no data
+        let answer = if writes {
+            self.run_write("commit", &call).await?
+        } else {
+            self.run::<i64>("commit", &call).await?
+        };
+        commit_result(answer)
     }
 
     fn fences(&self) -> bool {
