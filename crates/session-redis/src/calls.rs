@@ -86,11 +86,7 @@ impl RedisCache {
         let sent = self
             .run_packet(operation, call, wait.as_ref(), &mut route)
             .await?;
-        let wrote = i64::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))?;
-        if wrote != 0 {
-            self.check_acks(operation, sent.acks)?;
-        }
-        Ok(wrote)
+        self.written(operation, sent)
     }
 
     /// [`exec`](Self::exec) of a plain command that writes and answers how many keys it
@@ -100,11 +96,7 @@ impl RedisCache {
         let mut route = Route::default();
         let result = self.deliver(operation, cmd, wait.as_ref(), &mut route).await?;
         let sent = settle(route.handle.as_ref(), operation, result)?;
-        let changed = i64::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))?;
-        if changed != 0 {
-            self.check_acks(operation, sent.acks)?;
-        }
-        Ok(changed)
+        self.written(operation, sent)
     }
 
     /// `WAIT <count> <timeout ms>`, if replicas must acknowledge writes.
@@ -116,16 +108,18 @@ impl RedisCache {
         })
     }
 
-    /// Fails with [`NotReplicated`] if `WAIT` answered fewer replicas than asked for.
-    fn check_acks(&self, operation: &'static str, acks: Option<Value>) -> Result<()> {
-        let (Some((wanted, ms)), Some(acks)) = (self.replica_acks, acks) else {
-            return Ok(());
+    /// The integer a write answered (0: it wrote nothing); unless 0, fails with
+    /// [`NotReplicated`] if the `WAIT` behind it answered fewer replicas than asked for.
+    fn written(&self, operation: &'static str, sent: Sent) -> Result<i64> {
+        let wrote = i64::from_redis_value(sent.value).map_err(|error| Error::store(operation, error))?;
+        let (Some((wanted, ms)), Some(acks), true) = (self.replica_acks, sent.acks, wrote != 0) else {
+            return Ok(wrote);
         };
         let acked = i64::from_redis_value(acks).map_err(|error| Error::store(operation, error))?;
         if acked < i64::from(wanted) {
             return Err(Error::store(operation, NotReplicated { wanted, acked, ms }));
         }
-        Ok(())
+        Ok(wrote)
     }
 
     async fn run_packet(
