@@ -12,9 +12,11 @@
 pub mod acl;
 pub mod apps;
 pub mod browser;
+pub mod dead_holder;
 pub mod failover;
 pub mod fencing;
 pub mod payload_cap;
+pub mod postgres;
 pub mod redis_server;
 pub mod redis_topology;
 pub mod round_trips;
@@ -22,10 +24,12 @@ pub mod suite;
 pub mod target;
 
 pub use browser::{Browser, Reply};
+pub use postgres::{postgres_url, PgBouncer, Proxy, Schema};
 pub use redis_server::RedisServer;
 pub use redis_topology::{RedisCluster, RedisSentinel, Tls};
 pub use target::{
-    cluster_args, mssql_connection_string, sentinel_args, two_instances, Framework, Server, Target,
+    cluster_args, mssql_connection_string, postgres_args, sentinel_args, two_instances, Framework, Server,
+    Target,
 };
 
 /// Prints a notice the test harness does not capture (`eprintln!` output of passing tests

@@ -81,6 +81,30 @@ impl Target {
         Some(Target::new(framework, StoreKind::Sqlserver).with_store_args(&args))
     }
 
+    /// A target on the test PostgreSQL, in a schema of its own (dropped with the
+    /// target); `None` (skipped, loudly) when no server answers.
+    pub fn postgres(framework: Framework) -> Option<Self> {
+        let url = crate::postgres_url()?;
+        let schema = crate::Schema::fresh(&url, "suite");
+        let mut target =
+            Target::new(framework, StoreKind::Postgres).with_store_args(&postgres_args(&url, &schema.name));
+        target.keep = Some(std::sync::Arc::new(schema));
+        Some(target)
+    }
+
+    /// A target on the test PostgreSQL through PgBouncer in transaction pooling mode
+    /// (simple queries); `None` (skipped) without a server or `pgbouncer`.
+    pub fn postgres_via_pgbouncer(framework: Framework) -> Option<Self> {
+        let url = crate::postgres_url()?;
+        let bouncer = crate::PgBouncer::start(&url)?;
+        let schema = crate::Schema::fresh(&url, "bouncer");
+        let mut args = postgres_args(&crate::postgres::via(&url, bouncer.address), &schema.name);
+        args.push("--postgres-simple-queries".to_owned());
+        let mut target = Target::new(framework, StoreKind::Postgres).with_store_args(&args);
+        target.keep = Some(std::sync::Arc::new((schema, bouncer)));
+        Some(target)
+    }
+
     /// A target on a Redis server of its own; `None` (skipped) without `redis-server`.
     pub fn redis(framework: Framework) -> Option<Self> {
         let server = crate::RedisServer::shared()?;
@@ -163,6 +187,20 @@ pub fn mssql_connection_string() -> Option<String> {
             None
         }
     }
+}
+
+/// The tutorial's arguments for PostgreSQL at `url`, in `schema`.
+pub fn postgres_args(url: &str, schema: &str) -> Vec<String> {
+    [
+        "--postgres-url",
+        url,
+        "--postgres-schema",
+        schema,
+        "--signing-key",
+        SHARED_STORE_KEY,
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// The tutorial's arguments for `cluster`, signing with `key`.

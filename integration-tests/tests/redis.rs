@@ -13,7 +13,7 @@ use std::{
 
 use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::redis::redis as redis_client;
-use distributed_session::store::{DistributedCache, LockAttempt, LockToken};
+use distributed_session::store::{DistributedCache, LockToken};
 use distributed_session::store_contract;
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
 use integration_tests::{behaviour_suite, cookie_of, suite, Browser, Framework, RedisServer, Target};
@@ -491,33 +491,7 @@ async fn a_dead_holders_lease_expires_and_frees_the_session() {
     };
     let cache = redis_cache(&server).await;
     let engine = engine(cache.clone());
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let id = scope.session().id().unwrap();
-    let cookie = cookie_of(&scope.finish().await);
-
-    // another instance takes the lease and dies without releasing it
-    let dead = LockToken::generate();
-    let lock = cache.session_lock().unwrap();
-    let taken = lock
-        .try_lock_and_get(id.expose(), &dead, Duration::from_millis(800))
-        .await
-        .unwrap();
-    assert!(matches!(taken, LockAttempt::Acquired(..)));
-
-    let started = Instant::now();
-    let scope = engine.start([cookie.as_bytes()], false);
-    scope.session().set_i32("n", 2).await.unwrap();
-    assert_eq!(scope.finish().await, Outcome::Unchanged);
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(500),
-        "it waited for the lease: {waited:?}"
-    );
-
-    let scope = engine.start([cookie.as_bytes()], false);
-    assert_eq!(scope.session().get_i32("n").await.unwrap(), Some(2));
-    let _ = scope.finish().await;
+    integration_tests::dead_holder::a_dead_holders_lease_expires_and_frees_the_session(&engine, &cache).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@
 //! | `redis` | [`RedisCache`], Redis (one server, Cluster or Sentinel) with a cross-instance session lock |
 //! | `redis-tls` | `redis` plus `rediss://` (TLS over rustls) |
 //! | `sqlserver` | [`SqlServerCache`], SQL Server with a cross-instance session lock |
+//! | `postgres` | [`PostgresCache`], PostgreSQL (over sqlx) with a cross-instance session lock |
 //! | `axum` | [`SessionLayer`]; [`Session`] and [`Error`] as extractor and response |
 //! | `actix` | [`SessionMiddleware`], [`SessionExt`]; [`Session`] and [`Error`] as extractor and response |
 //! | `testing` | the store contract suite, for your own [`store::DistributedCache`] |
@@ -141,6 +142,21 @@ pub mod redis {
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlserver")))]
 #[doc(inline)]
 pub use session_sqlserver::{SqlServerCache, SqlServerCacheOptions};
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+#[doc(inline)]
+pub use session_postgres::{PostgresCache, PostgresCacheOptions};
+
+/// The PostgreSQL store and the client crate it is built on.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres {
+    #[doc(inline)]
+    pub use session_postgres::{
+        sqlx, ExpiredDeletion, PostgresCache, PostgresCacheOptions, MIN_DELETION_INTERVAL,
+    };
+}
 
 /// The SQL Server store and the client crates it is built on.
 #[cfg(feature = "sqlserver")]

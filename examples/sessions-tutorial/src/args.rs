@@ -5,8 +5,8 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use distributed_session::{
-    store::DistributedCache, MemoryCache, RedisCache, RedisCacheOptions, SigningKey, SqlServerCache,
-    SqlServerCacheOptions,
+    store::DistributedCache, MemoryCache, PostgresCache, PostgresCacheOptions, RedisCache, RedisCacheOptions,
+    SigningKey, SqlServerCache, SqlServerCacheOptions,
 };
 
 /// Which store backs the sessions.
@@ -18,6 +18,8 @@ pub enum StoreKind {
     Redis,
     /// SQL Server (`--mssql-connection-string`).
     Sqlserver,
+    /// PostgreSQL (`--postgres-url`).
+    Postgres,
 }
 
 /// Command line of both tutorial servers. `Debug` leaves out the secrets (signing key,
@@ -76,6 +78,18 @@ pub struct Args {
     /// is created if missing).
     #[arg(long, env = "SESSION_MSSQL_CONNECTION_STRING", hide_env_values = true)]
     pub mssql_connection_string: Option<String>,
+    /// PostgreSQL URL for `--store postgres` (`postgres://user:password@host:5432/db`;
+    /// the tables are created if missing, and expired rows deleted every 30 minutes).
+    #[arg(long, env = "SESSION_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// The schema of the PostgreSQL tables (created if missing).
+    #[arg(long, default_value = "public")]
+    pub postgres_schema: String,
+    /// Send PostgreSQL statements as simple queries with their values written in,
+    /// instead of prepared statements: for PgBouncer (before 1.21) in transaction
+    /// pooling mode.
+    #[arg(long)]
+    pub postgres_simple_queries: bool,
     /// Session idle timeout, in seconds (sliding).
     #[arg(long, default_value_t = 20)]
     pub idle_timeout: u64,
@@ -91,7 +105,7 @@ pub struct Args {
     #[arg(long)]
     pub http: bool,
     /// Secret (at least 32 bytes) that signs session cookies; instances sharing a store
-    /// need the same one, and a shared store (Redis, SQL Server) refuses to start without
+    /// need the same one, and a shared store (Redis, SQL Server, PostgreSQL) refuses to start without
     /// it. Default with the memory store: a random per-process key.
     #[arg(long, env = "SESSION_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
@@ -138,6 +152,21 @@ impl Args {
                     .create_table_if_missing(true)
                     .connect_timeout(self.io_timeout());
                 Arc::new(SqlServerCache::connect(connection_string, options).await?)
+            }
+            StoreKind::Postgres => {
+                let Some(url) = &self.postgres_url else {
+                    bail!("--store postgres needs --postgres-url (or SESSION_POSTGRES_URL)");
+                };
+                let options = PostgresCacheOptions::default()
+                    .schema_name(&self.postgres_schema)
+                    .create_if_missing(true)
+                    .prepared_statements(!self.postgres_simple_queries)
+                    .connect_timeout(self.io_timeout());
+                let cache = PostgresCache::connect(url, options).await?;
+                cache
+                    .spawn_expired_deletion(Duration::from_secs(30 * 60))
+                    .detach();
+                Arc::new(cache)
             }
         })
     }

@@ -1,0 +1,145 @@
+//! Options of the PostgreSQL cache.
+
+use std::time::Duration;
+
+/// Options of [`PostgresCache::connect`](crate::PostgresCache::connect) (and, for the
+/// table and statement settings, of [`PostgresCache::with_options`](crate::PostgresCache::with_options)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresCacheOptions {
+    pub(crate) schema_name: String,
+    pub(crate) table_name: String,
+    pub(crate) create_if_missing: bool,
+    pub(crate) pool_size: u32,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) prepared_statements: bool,
+    pub(crate) refresh_slack: Duration,
+}
+
+impl Default for PostgresCacheOptions {
+    /// Schema `public`, table `sessions`, nothing created automatically, a pool of 16,
+    /// a 5-second connect timeout, prepared statements, a refresh slack of 60 s.
+    fn default() -> Self {
+        PostgresCacheOptions {
+            schema_name: "public".to_owned(),
+            table_name: "sessions".to_owned(),
+            create_if_missing: false,
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+            prepared_statements: true,
+            refresh_slack: Duration::from_secs(60),
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresCacheOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresCacheOptions")
+            .field("schema_name", &self.schema_name)
+            .field("table_name", &self.table_name)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("prepared_statements", &self.prepared_statements)
+            .field("refresh_slack", &self.refresh_slack)
+            .finish()
+    }
+}
+
+impl PostgresCacheOptions {
+    /// Schema of the store's tables and functions (default `public`; created by
+    /// [`migrate`](crate::PostgresCache::migrate) if missing).
+    ///
+    /// ```
+    /// let options = session_postgres::PostgresCacheOptions::default().schema_name("app");
+    /// ```
+    pub fn schema_name(mut self, schema: impl Into<String>) -> Self {
+        self.schema_name = schema.into();
+        self
+    }
+
+    /// Name of the entries table (default `sessions`); the store also uses
+    /// `<name>_leases`, `<name>_lock` and `<name>_commit`. At most 48 characters:
+    /// ASCII letters, digits and `_`.
+    ///
+    /// ```
+    /// let options = session_postgres::PostgresCacheOptions::default().table_name("web_sessions");
+    /// ```
+    pub fn table_name(mut self, table: impl Into<String>) -> Self {
+        self.table_name = table.into();
+        self
+    }
+
+    /// Runs [`migrate`](crate::PostgresCache::migrate) before the first statement
+    /// (default `false`: production schemas are usually managed by migrations, for
+    /// which [`PostgresCache::migration_sql`](crate::PostgresCache::migration_sql) gives
+    /// the SQL). If the database cannot be reached at start-up, the first statement after
+    /// it is back migrates first: no restart is needed.
+    ///
+    /// ```
+    /// let options = session_postgres::PostgresCacheOptions::default().create_if_missing(true);
+    /// ```
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// Most connections in the pool [`connect`](crate::PostgresCache::connect) makes
+    /// (default 16).
+    ///
+    /// ```
+    /// let options = session_postgres::PostgresCacheOptions::default().pool_size(32);
+    /// ```
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How long to wait for a new connection, or for a free one (default 5 s). Each store
+    /// call is also bounded by the engine's IO timeout.
+    ///
+    /// ```
+    /// let options = session_postgres::PostgresCacheOptions::default()
+    ///     .connect_timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Whether statements are prepared once per connection and bound (default `true`,
+    /// the fastest). Turn it off behind a pooler that keeps no prepared statements,
+    /// such as PgBouncer before 1.21 (or without `max_prepared_statements`) in
+    /// transaction pooling mode: statements then go as simple queries with their values
+    /// written in as literals (escaped; bytes in hex), one round trip each all the same.
+    ///
+    /// ```
+    /// let behind_pgbouncer = session_postgres::PostgresCacheOptions::default().prepared_statements(false);
+    /// ```
+    pub fn prepared_statements(mut self, prepared: bool) -> Self {
+        self.prepared_statements = prepared;
+        self
+    }
+
+    /// The most a sliding expiry may lag behind, so that a read does not have to write
+    /// (default 60 s). A request that changes nothing moves a session's stored expiry
+    /// only when it would move by more than `min(idle timeout / 20, refresh_slack)`; a
+    /// write keeps a stored expiry that is within that much of its new one. A session
+    /// therefore ends between `idle timeout - slack` and `idle timeout` after its last
+    /// request (with the defaults and a 20-minute idle timeout: between 19 and 20
+    /// minutes), and a burst of reads costs no durable write. `Duration::ZERO` writes
+    /// every refresh.
+    ///
+    /// ```
+    /// let exact = session_postgres::PostgresCacheOptions::default()
+    ///     .refresh_slack(std::time::Duration::ZERO);
+    /// ```
+    pub fn refresh_slack(mut self, slack: Duration) -> Self {
+        self.refresh_slack = slack;
+        self
+    }
+
+    /// The slack in ms, as the statements take it.
+    pub(crate) fn slack_ms(&self) -> i64 {
+        i64::try_from(self.refresh_slack.as_millis()).unwrap_or(i64::MAX)
+    }
+}

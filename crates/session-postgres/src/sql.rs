@@ -1,0 +1,669 @@
+//! Every SQL statement the store sends, in one place, as text + parameters, and the
+//! schema [`migration`] that creates what they use.
+//!
+//! - **Two tables.** `<table>` holds the entries (logged: one durable write per
+//!   modifying request). `<table>_leases` (UNLOGGED, fillfactor 50) holds one lease row
+//!   per entry, created with it and only ever UPDATEd while it lives (heap-only-tuple
+//!   updates, no index churn, no WAL): taking and giving back a lease costs no WAL
+//!   flush. A crash empties it, which ends every lease (they would expire anyway); the
+//!   fence in the entry keeps commits safe.
+//! - **Two functions.** `<table>_lock` takes the lease and THEN reads the entry with a
+//!   fresh snapshot (a single SQL statement reads with the snapshot it started with, which
+//!   may predate the commit of the holder it waited for); `<table>_commit` releases the
+//!   lease and applies the write as a compare-and-set on the token and the fence, in one
+//!   transaction. Each request makes two statements: lock, commit.
+//! - **Times** come from the database clock (`now()`), so all instances share one.
+//! - **Sliding expiry without a write per read:** an entry's expiry is moved only when
+//!   it would move by more than its slack, `min(idle / 20, refresh slack)`; a session may
+//!   so end up to that slack before its idle timeout (documented on
+//!   [`PostgresCacheOptions::refresh_slack`](crate::PostgresCacheOptions::refresh_slack)).
+//!   A write that keeps the expiry changes no indexed column: a heap-only update.
+
+use std::time::{Duration, SystemTime};
+
+use session_core::store::{CommitOp, EntryOptions};
+
+/// Sliding window used when an entry has neither expiry (ASP.NET's
+/// `DefaultSlidingExpiration`).
+pub(crate) const DEFAULT_SLIDING: Duration = Duration::from_secs(20 * 60);
+
+/// A bound parameter; `$1` is the first. Every statement casts its parameters, so a
+/// parameter's text is the same whether it is bound or written in ([`Statement::inline`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    Text(String),
+    Bytes(Vec<u8>),
+    Int(i64),
+    /// A `bigint` that may be NULL.
+    OptInt(Option<i64>),
+}
+
+/// One statement: its text and parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Statement {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Param>,
+}
+
+impl Statement {
+    /// The statement with its parameters written into the text as literals, for the
+    /// simple query protocol (poolers that keep no prepared statements). Text is an
+    /// escape-string literal (`E'..'`, backslashes and quotes doubled), bytes are
+    /// `decode('<hex>', 'hex')`: nothing a parameter holds can end its literal.
+    pub(crate) fn inline(&self) -> String {
+        let mut out = String::with_capacity(self.sql.len() + 64);
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            let param = rest[at + 1..at + 1 + digits]
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| self.params.get(i));
+            match param {
+                Some(param) => literal(param, &mut out),
+                None => out.push_str(&rest[at..at + 1 + digits]),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+fn literal(param: &Param, out: &mut String) {
+    use std::fmt::Write;
+    match param {
+        Param::Text(s) => {
+            out.push_str("E'");
+            for c in s.chars() {
+                match c {
+                    '\'' => out.push_str("''"),
+                    '\\' => out.push_str("\\\\"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+        }
+        Param::Bytes(b) => {
+            out.push_str("decode('");
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
+            }
+            out.push_str("', 'hex')");
+        }
+        Param::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Param::OptInt(Some(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        Param::OptInt(None) => out.push_str("NULL"),
+    }
+}
+
+/// The names of the store's tables and functions in one schema, validated and quoted
+/// once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Names {
+    schema: String,
+    table: String,
+    data: String,
+    leases: String,
+    lock: String,
+    commit: String,
+}
+
+/// The longest table name: PostgreSQL identifiers end at 63 bytes, and the store adds
+/// suffixes (`_leases`, `_expires_at`, `_principal`).
+pub(crate) const MAX_TABLE_NAME: usize = 48;
+
+impl Names {
+    /// `None` unless both are plain identifiers (ASCII letters, digits and `_`, not
+    /// starting with a digit; the schema at most 63 bytes, the table at most
+    /// [`MAX_TABLE_NAME`]): they are spliced into statement text.
+    pub(crate) fn new(schema: &str, table: &str) -> Option<Names> {
+        let ok = |s: &str, max: usize| {
+            !s.is_empty()
+                && s.len() <= max
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        (ok(schema, 63) && ok(table, MAX_TABLE_NAME)).then(|| Names {
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+            data: format!("\"{schema}\".\"{table}\""),
+            leases: format!("\"{schema}\".\"{table}_leases\""),
+            lock: format!("\"{schema}\".\"{table}_lock\""),
+            commit: format!("\"{schema}\".\"{table}_commit\""),
+        })
+    }
+
+    /// `public.sessions`, the default.
+    pub(crate) fn public_sessions() -> Names {
+        Names {
+            schema: "public".to_owned(),
+            table: "sessions".to_owned(),
+            data: "\"public\".\"sessions\"".to_owned(),
+            leases: "\"public\".\"sessions_leases\"".to_owned(),
+            lock: "\"public\".\"sessions_lock\"".to_owned(),
+            commit: "\"public\".\"sessions_commit\"".to_owned(),
+        }
+    }
+
+    /// `"schema"."table"`, for messages.
+    pub(crate) fn data(&self) -> &str {
+        &self.data
+    }
+}
+
+/// The SQL that creates the schema, tables, indexes and functions if missing (and
+/// replaces the functions with this version's), serialized by a transaction-scoped
+/// advisory lock so that instances starting together do not collide. Run it in one
+/// transaction.
+pub(crate) fn migration(n: &Names) -> String {
+    let Names {
+        schema,
+        table,
+        data,
+        leases,
+        lock,
+        commit,
+    } = n;
+    format!(
+        r#"SELECT pg_advisory_xact_lock(hashtext('distributed-session migration'), hashtext('{schema}.{table}'));
+CREATE SCHEMA IF NOT EXISTS "{schema}";
+CREATE TABLE IF NOT EXISTS {data} (
+  id text COLLATE "C" PRIMARY KEY,
+  value bytea NOT NULL,
+  expires_at timestamptz NOT NULL,
+  sliding_ms bigint,
+  absolute_expiration timestamptz,
+  fence bigint NOT NULL DEFAULT 1,
+  principal text,
+  created_at timestamptz NOT NULL DEFAULT now()
+) WITH (fillfactor = 80);
+CREATE INDEX IF NOT EXISTS "{table}_expires_at" ON {data} (expires_at);
+CREATE INDEX IF NOT EXISTS "{table}_principal" ON {data} (principal, expires_at) WHERE principal IS NOT NULL;
+CREATE UNLOGGED TABLE IF NOT EXISTS {leases} (
+  id text COLLATE "C" PRIMARY KEY,
+  token bytea,
+  until timestamptz
+) WITH (fillfactor = 50);
+CREATE OR REPLACE FUNCTION {lock}(p_id text, p_token bytea, p_lease_ms bigint,
+  OUT status int, OUT value bytea, OUT fence bigint)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE {leases} AS l SET token = p_token, until = now() + p_lease_ms * interval '1 millisecond'
+   WHERE l.id = p_id AND (l.token IS NULL OR l.until <= now() OR l.token = p_token);
+  IF NOT FOUND THEN
+    -- an entry without a lease row (the lease table is emptied by a crash) gets one
+    INSERT INTO {leases} (id, token, until)
+      SELECT p_id, p_token, now() + p_lease_ms * interval '1 millisecond'
+       WHERE EXISTS (SELECT 1 FROM {data} d WHERE d.id = p_id AND d.expires_at > now())
+      ON CONFLICT (id) DO NOTHING;
+  END IF;
+  IF NOT FOUND THEN
+    -- held by another token (busy), or no live entry
+    status := CASE WHEN EXISTS (SELECT 1 FROM {data} d WHERE d.id = p_id AND d.expires_at > now())
+                   THEN 1 ELSE 0 END;
+    fence := 0;
+    RETURN;
+  END IF;
+  -- the lease is ours: read with a snapshot taken now, after any holder we waited for
+  SELECT d.value, d.fence INTO value, fence FROM {data} d WHERE d.id = p_id AND d.expires_at > now();
+  IF FOUND THEN
+    status := 2;
+  ELSE
+    UPDATE {leases} SET token = NULL, until = NULL WHERE id = p_id AND token = p_token;
+    status := 0;
+    fence := 0;
+  END IF;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION {commit}(p_id text, p_token bytea, p_fence bigint, p_op int,
+  p_value bytea, p_sliding_ms bigint, p_absolute_ms bigint, p_slack_ms bigint)
+RETURNS int LANGUAGE plpgsql AS $fn$
+DECLARE
+  absolute timestamptz := to_timestamp(p_absolute_ms / 1000.0);
+  target timestamptz := LEAST(now() + p_sliding_ms * interval '1 millisecond', to_timestamp(p_absolute_ms / 1000.0));
+  slack interval := LEAST(p_sliding_ms / 20, p_slack_ms) * interval '1 millisecond';
+BEGIN
+  -- op: 0 set, 1 refresh, 2 remove, 3 release
+  UPDATE {leases} SET token = NULL, until = NULL WHERE id = p_id AND token = p_token;
+  IF NOT FOUND THEN
+    -- removing an entry already gone (it took its lease with it) succeeds
+    IF p_op = 2 AND NOT EXISTS (SELECT 1 FROM {data} WHERE id = p_id) THEN RETURN 1; END IF;
+    RETURN 0;
+  END IF;
+  IF p_op = 3 THEN RETURN 1; END IF;
+  IF p_op = 2 THEN
+    DELETE FROM {data} WHERE id = p_id AND fence = p_fence;
+    IF NOT FOUND THEN RETURN 0; END IF;
+    DELETE FROM {leases} WHERE id = p_id;
+    RETURN 1;
+  END IF;
+  IF p_op = 1 THEN
+    UPDATE {data} AS d
+       SET expires_at = LEAST(now() + d.sliding_ms * interval '1 millisecond', d.absolute_expiration)
+     WHERE d.id = p_id AND d.fence = p_fence AND d.sliding_ms IS NOT NULL
+       AND d.expires_at < LEAST(now() + d.sliding_ms * interval '1 millisecond', d.absolute_expiration)
+                          - LEAST(d.sliding_ms / 20, p_slack_ms) * interval '1 millisecond';
+    IF FOUND THEN RETURN 1; END IF;
+    PERFORM 1 FROM {data} WHERE id = p_id AND fence = p_fence;
+    RETURN CASE WHEN FOUND THEN 1 ELSE 0 END;
+  END IF;
+  UPDATE {data} AS d
+     SET value = p_value, fence = d.fence + 1,
+         sliding_ms = p_sliding_ms, absolute_expiration = absolute,
+         expires_at = CASE
+           WHEN d.sliding_ms IS NOT DISTINCT FROM p_sliding_ms
+            AND d.absolute_expiration IS NOT DISTINCT FROM absolute
+            AND d.expires_at <= target AND d.expires_at >= target - COALESCE(slack, interval '0')
+           THEN d.expires_at ELSE target END
+   WHERE d.id = p_id AND d.fence = p_fence;
+  RETURN CASE WHEN FOUND THEN 1 ELSE 0 END;
+END
+$fn$;
+"#
+    )
+}
+
+/// The longest sliding window stored (a century): longer ones would overflow
+/// PostgreSQL's `interval` arithmetic, and end no sooner in practice.
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The latest absolute expiry stored, 9999-12-31T23:59:59.999Z in ms since the epoch:
+/// `to_timestamp` refuses later ones.
+const LAST_MS: i64 = 253_402_300_799_999;
+
+/// `sliding_ms`, `absolute_ms` of `options` (at least one is set: an entry with neither
+/// slides by [`DEFAULT_SLIDING`]).
+pub(crate) fn expiry(options: &EntryOptions) -> (Option<i64>, Option<i64>) {
+    let ms = |d: Duration| {
+        i64::try_from(d.min(LONGEST).as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    };
+    let sliding = match (options.sliding_expiration, options.absolute_expiration) {
+        (Some(d), _) => Some(ms(d)),
+        (None, None) => Some(ms(DEFAULT_SLIDING)),
+        (None, Some(_)) => None,
+    };
+    let absolute = options.absolute_expiration.map(|at| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .min(LAST_MS)
+    });
+    (sliding, absolute)
+}
+
+/// The expiry of a new value, from the parameters `$sld` (sliding ms) and `$abs`
+/// (absolute, ms since the epoch), either NULL.
+fn target(sld: usize, abs: usize) -> String {
+    format!("LEAST(now() + ${sld}::int8 * interval '1 millisecond', to_timestamp(${abs}::int8 / 1000.0))")
+}
+
+/// The expiry of the row `d`, slid from now: sliding rows only (NULL otherwise).
+const SLID: &str = "LEAST(now() + d.sliding_ms * interval '1 millisecond', d.absolute_expiration)";
+
+/// Slides the expiry of the live row `$1` when it would move by more than its slack
+/// (`$2`, ms).
+fn slide(n: &Names) -> String {
+    format!(
+        "UPDATE {data} AS d SET expires_at = {SLID} \
+         WHERE d.id = $1::text AND d.expires_at > now() AND d.sliding_ms IS NOT NULL \
+           AND d.expires_at < {SLID} - LEAST(d.sliding_ms / 20, $2::int8) * interval '1 millisecond'",
+        data = n.data
+    )
+}
+
+/// Returns the value of the live row (column `value`), sliding its expiry.
+pub(crate) fn get(n: &Names, key: &str, slack_ms: i64) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH slid AS ({}) SELECT value FROM {} WHERE id = $1::text AND expires_at > now()",
+            slide(n),
+            n.data
+        ),
+        params: vec![Param::Text(key.to_owned()), Param::Int(slack_ms)],
+    }
+}
+
+/// Slides the expiry of a live row.
+pub(crate) fn refresh(n: &Names, key: &str, slack_ms: i64) -> Statement {
+    Statement {
+        sql: slide(n),
+        params: vec![Param::Text(key.to_owned()), Param::Int(slack_ms)],
+    }
+}
+
+/// Deletes a row and its lease (a holder's commit then fails: nothing is brought back).
+pub(crate) fn remove(n: &Names, key: &str) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH gone AS (DELETE FROM {} WHERE id = $1::text) DELETE FROM {} WHERE id = $1::text",
+            n.data, n.leases
+        ),
+        params: vec![Param::Text(key.to_owned())],
+    }
+}
+
+/// The parameters `$1` id, `$2` value, `$3` sliding ms, `$4` absolute ms.
+fn entry_params(key: &str, value: Vec<u8>, options: &EntryOptions) -> Vec<Param> {
+    let (sliding, absolute) = expiry(options);
+    vec![
+        Param::Text(key.to_owned()),
+        Param::Bytes(value),
+        Param::OptInt(sliding),
+        Param::OptInt(absolute),
+    ]
+}
+
+/// Writes a row, replacing any previous value, without the lock: the fence moves on, so
+/// that a lease holder's commit sees the write (and fails).
+pub(crate) fn set(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH up AS (\
+               INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration) \
+               VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0)) \
+               ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, \
+                 sliding_ms = EXCLUDED.sliding_ms, absolute_expiration = EXCLUDED.absolute_expiration, \
+                 fence = d.fence + 1 \
+               RETURNING d.id) \
+             INSERT INTO {leases} (id) SELECT id FROM up ON CONFLICT (id) DO NOTHING",
+            data = n.data,
+            leases = n.leases,
+            target = target(3, 4),
+        ),
+        params: entry_params(key, value, options),
+    }
+}
+
+/// Writes a row only if no live row exists (an expired one is replaced, at a later
+/// fence), with a free lease row; returns `created` 1 or 0.
+pub(crate) fn create(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH ins AS (\
+               INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration) \
+               VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0)) \
+               ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, \
+                 sliding_ms = EXCLUDED.sliding_ms, absolute_expiration = EXCLUDED.absolute_expiration, \
+                 fence = d.fence + 1, principal = NULL, created_at = now() \
+               WHERE d.expires_at <= now() \
+               RETURNING d.id), \
+             lease AS (\
+               INSERT INTO {leases} (id) SELECT id FROM ins \
+               ON CONFLICT (id) DO UPDATE SET token = NULL, until = NULL) \
+             SELECT count(*)::int4 AS created FROM ins",
+            data = n.data,
+            leases = n.leases,
+            target = target(3, 4),
+        ),
+        params: entry_params(key, value, options),
+    }
+}
+
+/// The longest lease: far beyond any sensible lock lease, and within `interval`.
+pub(crate) const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Takes the lease on `key` for `token` and reads the entry: `status` (2 acquired, 1
+/// busy, 0 no live entry), `value`, `fence`.
+pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) -> Statement {
+    let lease_ms = i64::try_from(lease.min(MAX_LEASE).as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    Statement {
+        sql: format!(
+            "SELECT status::int4 AS status, value, fence::int8 AS fence FROM {}($1::text, $2::bytea, $3::int8)",
+            n.lock
+        ),
+        params: vec![
+            Param::Text(key.to_owned()),
+            Param::Bytes(token.to_vec()),
+            Param::Int(lease_ms),
+        ],
+    }
+}
+
+/// Releases `token`'s lease and applies `op` if the row is still at `fence`, in one
+/// transaction; returns `ok` 1, or 0 (nothing written) if the lease was lost or the row
+/// moved past `fence`.
+pub(crate) fn commit(
+    n: &Names,
+    key: &str,
+    token: &[u8],
+    fence: u64,
+    op: CommitOp,
+    slack_ms: i64,
+) -> Statement {
+    let (code, value, (sliding, absolute)) = match op {
+        CommitOp::Set { value, options } => (0, value, expiry(&options)),
+        CommitOp::Refresh => (1, Vec::new(), (None, None)),
+        CommitOp::Remove => (2, Vec::new(), (None, None)),
+        CommitOp::Release => (3, Vec::new(), (None, None)),
+    };
+    Statement {
+        sql: format!(
+            "SELECT {}($1::text, $2::bytea, $3::int8, $4::int4, $5::bytea, $6::int8, $7::int8, $8::int8)::int4 AS ok",
+            n.commit
+        ),
+        params: vec![
+            Param::Text(key.to_owned()),
+            Param::Bytes(token.to_vec()),
+            Param::Int(i64::try_from(fence).unwrap_or(i64::MAX)),
+            Param::Int(code),
+            Param::Bytes(value),
+            Param::OptInt(sliding),
+            Param::OptInt(absolute),
+            Param::Int(slack_ms),
+        ],
+    }
+}
+
+/// Deletes at most `batch` expired rows (oldest first, on the expiry index; rows whose
+/// lease is held are left to their holder's commit) with their lease rows; returns
+/// `deleted`.
+pub(crate) fn delete_expired(n: &Names, batch: i64) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH gone AS (\
+               DELETE FROM {data} WHERE id IN (\
+                 SELECT d.id FROM {data} d WHERE d.expires_at <= now() \
+                   AND NOT EXISTS (SELECT 1 FROM {leases} l WHERE l.id = d.id AND l.token IS NOT NULL AND l.until > now()) \
+                 ORDER BY d.expires_at LIMIT $1::int8 FOR UPDATE SKIP LOCKED) \
+               AND expires_at <= now() \
+               RETURNING id), \
+             leases AS (DELETE FROM {leases} WHERE id IN (SELECT id FROM gone)) \
+             SELECT count(*)::int8 AS deleted FROM gone",
+            data = n.data,
+            leases = n.leases,
+        ),
+        params: vec![Param::Int(batch)],
+    }
+}
+
+/// A cheap query for health checks.
+pub(crate) fn ping() -> Statement {
+    Statement {
+        sql: "SELECT 1::int4 AS ok".to_owned(),
+        params: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names::public_sessions()
+    }
+
+    fn every_statement() -> Vec<Statement> {
+        let n = names();
+        let opts = [
+            EntryOptions::sliding(Duration::from_secs(60)),
+            EntryOptions::default()
+                .with_absolute(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
+            EntryOptions::default(),
+        ];
+        let mut all = vec![
+            get(&n, "k", 60_000),
+            refresh(&n, "k", 60_000),
+            remove(&n, "k"),
+            lock_and_get(&n, "k", b"t", Duration::from_secs(30)),
+            delete_expired(&n, 1000),
+            ping(),
+        ];
+        for o in &opts {
+            all.push(set(&n, "k", vec![1], o));
+            all.push(create(&n, "k", vec![1], o));
+            let op = CommitOp::Set {
+                value: vec![1],
+                options: *o,
+            };
+            all.push(commit(&n, "k", b"t", 3, op, 60_000));
+        }
+        for op in [CommitOp::Refresh, CommitOp::Remove, CommitOp::Release] {
+            all.push(commit(&n, "k", b"t", 3, op, 60_000));
+        }
+        all
+    }
+
+    #[test]
+    fn names_are_validated_and_quoted() {
+        let n = names();
+        assert_eq!(Names::new("public", "sessions"), Some(n.clone()));
+        assert_eq!(n.data(), "\"public\".\"sessions\"");
+        assert!(migration(&n).contains("\"public\".\"sessions_leases\""));
+        for bad in [
+            "",
+            "a b",
+            "x\"; DROP TABLE y;--",
+            "1abc",
+            "sessions-x",
+            &"x".repeat(49),
+        ] {
+            assert!(Names::new("public", bad).is_none(), "{bad:?}");
+            assert!(Names::new(bad, "t").is_none() || bad.len() == 49, "{bad:?}");
+        }
+        assert!(Names::new(&"s".repeat(64), "t").is_none());
+        assert!(Names::new("s", &"t".repeat(48)).is_some());
+    }
+
+    #[test]
+    fn every_parameter_is_used_and_cast() {
+        for s in every_statement() {
+            for (i, p) in s.params.iter().enumerate() {
+                let n = i + 1;
+                let cast = match p {
+                    Param::Text(_) => "::text",
+                    Param::Bytes(_) => "::bytea",
+                    Param::Int(_) | Param::OptInt(_) => "::int",
+                };
+                assert!(
+                    s.sql.contains(&format!("${n}{cast}")),
+                    "${n} is used as {cast}: {}",
+                    s.sql
+                );
+            }
+            assert!(
+                !s.sql.contains(&format!("${}", s.params.len() + 1)),
+                "no parameter beyond the last: {}",
+                s.sql
+            );
+        }
+    }
+
+    #[test]
+    fn the_lease_table_is_unlogged_and_only_updated_and_the_entry_table_keeps_a_principal() {
+        let m = migration(&names());
+        assert!(m.contains("CREATE UNLOGGED TABLE IF NOT EXISTS \"public\".\"sessions_leases\""));
+        assert!(m.contains("WITH (fillfactor = 50)"));
+        assert!(m.contains("principal text"));
+        assert!(m.contains("ON \"public\".\"sessions\" (principal, expires_at) WHERE principal IS NOT NULL"));
+        assert!(m.contains("ON \"public\".\"sessions\" (expires_at)"));
+        assert!(
+            m.starts_with("SELECT pg_advisory_xact_lock("),
+            "migrations are serialized"
+        );
+        assert!(!m.contains("pg_advisory_lock("), "no session-level advisory lock");
+        for s in every_statement() {
+            assert!(!s.sql.contains("advisory"), "{}", s.sql);
+        }
+    }
+
+    #[test]
+    fn a_request_is_two_statements_lock_then_commit() {
+        let n = names();
+        let lock = lock_and_get(&n, "k", b"t", Duration::from_secs(30));
+        assert!(lock
+            .sql
+            .contains("\"public\".\"sessions_lock\"($1::text, $2::bytea, $3::int8)"));
+        assert_eq!(lock.params[2], Param::Int(30_000));
+        let c = commit(
+            &n,
+            "k",
+            b"t",
+            41,
+            CommitOp::Set {
+                value: b"v".to_vec(),
+                options: EntryOptions::sliding(Duration::from_secs(2)),
+            },
+            60_000,
+        );
+        assert!(c.sql.starts_with("SELECT \"public\".\"sessions_commit\"("));
+        assert_eq!(c.params[2], Param::Int(41));
+        assert_eq!(c.params[3], Param::Int(0));
+        assert_eq!(c.params[5], Param::OptInt(Some(2000)));
+        assert_eq!(c.params[6], Param::OptInt(None));
+    }
+
+    #[test]
+    fn entries_without_expiry_slide_by_the_default_and_absolute_is_epoch_ms() {
+        assert_eq!(expiry(&EntryOptions::default()), (Some(1_200_000), None));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(
+            expiry(&EntryOptions::default().with_absolute(at)),
+            (None, Some(1_700_000_000_123))
+        );
+        let far = EntryOptions::sliding(Duration::MAX)
+            .with_absolute(SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40));
+        assert_eq!(expiry(&far), (Some(LONGEST.as_millis() as i64), Some(LAST_MS)));
+        assert_eq!(
+            expiry(&EntryOptions::sliding(Duration::from_micros(1))),
+            (Some(1), None),
+            "a window under a millisecond is one"
+        );
+    }
+
+    #[test]
+    fn inlined_parameters_cannot_end_their_literal() {
+        let s = Statement {
+            sql: "SELECT $1::text, $2::bytea, $3::int8, $4::int8, $10".to_owned(),
+            params: vec![
+                Param::Text("it's a \\'; DROP TABLE x; --".to_owned()),
+                Param::Bytes(vec![0, 0x27, 0xff]),
+                Param::Int(-5),
+                Param::OptInt(None),
+            ],
+        };
+        assert_eq!(
+            s.inline(),
+            "SELECT E'it''s a \\\\''; DROP TABLE x; --'::text, decode('0027ff', 'hex')::bytea, -5::int8, NULL::int8, $10"
+        );
+    }
+
+    #[test]
+    fn every_statement_inlines_completely() {
+        for s in every_statement() {
+            let inlined = s.inline();
+            assert!(!inlined.contains('$'), "{inlined}");
+        }
+    }
+}
