@@ -48,6 +48,19 @@ store_contract!(postgres_simple_queries_contract, async {
     Some((cache, schema))
 });
 
+store_contract!(postgres_shared_pool_contract, async {
+    let url = postgres_url()?;
+    let schema = Schema::fresh(&url, "shared");
+    let pool = distributed_session::postgres::sqlx::PgPool::connect(&url)
+        .await
+        .unwrap();
+    let options = PostgresCacheOptions::default().schema_name(&schema.name);
+    let cache = PostgresCache::with_options(pool, &options).unwrap();
+    cache.migrate().await.unwrap();
+    let cache: Arc<dyn DistributedCache> = Arc::new(cache);
+    Some((cache, schema))
+});
+
 behaviour_suite!(axum_postgres, Target::postgres(Framework::Axum));
 behaviour_suite!(actix_postgres, Target::postgres(Framework::Actix));
 behaviour_suite!(

@@ -6,14 +6,17 @@
 //!   of one lease row per session that is only ever updated (no WAL, no index churn).
 //!   [`PostgresCache::migrate`] creates them, safe when instances start together;
 //!   [`PostgresCache::migration_sql`] gives the SQL for a migrations tool.
-//! - **Lock:** a row lease (random owner token, expiry by the database clock), taken
-//!   together with the load in ONE statement; commit + release in ONE statement, a
-//!   compare-and-set on the token and the session's fencing number, so a holder whose
-//!   lease was lost writes nothing (503). No advisory locks: they belong to a
+//! - **Lock:** a row lease (random owner token, expiry by the database clock, the fence
+//!   its holder read), taken together with the load in ONE statement; commit + release in
+//!   ONE statement, a compare-and-set on the token and the session's fencing number, so
+//!   a holder whose lease was lost writes nothing (503). A write moves the fence, which
+//!   frees the lease: a modifying request makes one durable write and nothing else. No advisory locks: they belong to a
 //!   connection, would pin a pooled one for the whole request, never expire, and do not
 //!   work through PgBouncer in transaction pooling mode.
 //! - **Reads do not write:** a sliding expiry moves only when it would move by more than
 //!   its slack ([`PostgresCacheOptions::refresh_slack`]).
+//! - **Pool:** [`PostgresCache::connect`] keeps one of its own that lends connections
+//!   without a query (sqlx's pool pings them); [`PostgresCache::new`] runs on yours.
 //! - **Outages:** every call is bounded by the engine's IO timeout; a statement that
 //!   finds its pooled connection dead runs again on the next, so the app recovers by
 //!   itself.
@@ -42,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod manager;
 mod options;
 mod run;
 mod sql;

@@ -7,17 +7,28 @@
 //!   updates, no index churn, no WAL): taking and giving back a lease costs no WAL
 //!   flush. A crash empties it, which ends every lease (they would expire anyway); the
 //!   fence in the entry keeps commits safe.
-//! - **Two functions.** `<table>_lock` takes the lease and THEN reads the entry with a
-//!   fresh snapshot (a single SQL statement reads with the snapshot it started with, which
-//!   may predate the commit of the holder it waited for); `<table>_commit` releases the
-//!   lease and applies the write as a compare-and-set on the token and the fence, in one
-//!   transaction. Each request makes two statements: lock, commit.
+//! - **The lease row** holds the owner's token, the lease's end, and the fence of the
+//!   entry its holder read. A lease is free when released (no token), expired, or
+//!   **overtaken**: the entry's fence has moved past the lease's, because its holder
+//!   committed a write, or something wrote the entry without the lock. So a modifying
+//!   request's commit is ONE write, to the entry, which releases the lease by moving the
+//!   fence; only a request that changes nothing writes the lease row to give it back.
+//! - **Lock = ONE statement:** it reads the entry and takes the lease (an upsert of the
+//!   lease row whose conflict branch re-checks the newest lease row, as PostgreSQL does
+//!   for `ON CONFLICT DO UPDATE`). The entry is read with the statement's snapshot; a
+//!   lease is taken only if its fence is older than the fence read (or it is free by
+//!   release or expiry), so the value returned is the one its last holder committed: a
+//!   commit that landed after the snapshot leaves the lease looking held (busy, and the
+//!   engine tries again).
+//! - **Commit = ONE statement:** a compare-and-set on the token (the lease row still
+//!   names it) and on the fence (the entry is still at the one read).
 //! - **Times** come from the database clock (`now()`), so all instances share one.
 //! - **Sliding expiry without a write per read:** an entry's expiry is moved only when
 //!   it would move by more than its slack, `min(idle / 20, refresh slack)`; a session may
 //!   so end up to that slack before its idle timeout (documented on
 //!   [`PostgresCacheOptions::refresh_slack`](crate::PostgresCacheOptions::refresh_slack)).
 //!   A write that keeps the expiry changes no indexed column: a heap-only update.
+//! - **No functions, no advisory locks** in the statements: plain SQL, one round trip each.
 
 use std::time::{Duration, SystemTime};
 
@@ -105,7 +116,7 @@ fn literal(param: &Param, out: &mut String) {
     }
 }
 
-/// The names of the store's tables and functions in one schema, validated and quoted
+/// The names of the store's tables in one schema, validated and quoted
 /// once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Names {
@@ -113,8 +124,6 @@ pub(crate) struct Names {
     table: String,
     data: String,
     leases: String,
-    lock: String,
-    commit: String,
 }
 
 /// The longest table name: PostgreSQL identifiers end at 63 bytes, and the store adds
@@ -137,8 +146,6 @@ impl Names {
             table: table.to_owned(),
             data: format!("\"{schema}\".\"{table}\""),
             leases: format!("\"{schema}\".\"{table}_leases\""),
-            lock: format!("\"{schema}\".\"{table}_lock\""),
-            commit: format!("\"{schema}\".\"{table}_commit\""),
         })
     }
 
@@ -149,8 +156,6 @@ impl Names {
             table: "sessions".to_owned(),
             data: "\"public\".\"sessions\"".to_owned(),
             leases: "\"public\".\"sessions_leases\"".to_owned(),
-            lock: "\"public\".\"sessions_lock\"".to_owned(),
-            commit: "\"public\".\"sessions_commit\"".to_owned(),
         }
     }
 
@@ -160,18 +165,16 @@ impl Names {
     }
 }
 
-/// The SQL that creates the schema, tables, indexes and functions if missing (and
-/// replaces the functions with this version's), serialized by a transaction-scoped
-/// advisory lock so that instances starting together do not collide. Run it in one
-/// transaction.
+/// The SQL that creates the schema, tables, indexes and columns that are missing,
+/// serialized by a transaction-scoped advisory lock so that instances starting together
+/// do not collide. Run it in one transaction.
 pub(crate) fn migration(n: &Names) -> String {
     let Names {
         schema,
         table,
         data,
         leases,
-        lock,
-        commit,
+        ..
     } = n;
     format!(
         r#"SELECT pg_advisory_xact_lock(hashtext('distributed-session migration'), hashtext('{schema}.{table}'));
@@ -191,83 +194,10 @@ CREATE INDEX IF NOT EXISTS "{table}_principal" ON {data} (principal, expires_at)
 CREATE UNLOGGED TABLE IF NOT EXISTS {leases} (
   id text COLLATE "C" PRIMARY KEY,
   token bytea,
-  until timestamptz
+  until timestamptz,
+  fence bigint NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
-CREATE OR REPLACE FUNCTION {lock}(p_id text, p_token bytea, p_lease_ms bigint,
-  OUT status int, OUT value bytea, OUT fence bigint)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-  UPDATE {leases} AS l SET token = p_token, until = now() + p_lease_ms * interval '1 millisecond'
-   WHERE l.id = p_id AND (l.token IS NULL OR l.until <= now() OR l.token = p_token);
-  IF NOT FOUND THEN
-    -- an entry without a lease row (the lease table is emptied by a crash) gets one
-    INSERT INTO {leases} (id, token, until)
-      SELECT p_id, p_token, now() + p_lease_ms * interval '1 millisecond'
-       WHERE EXISTS (SELECT 1 FROM {data} d WHERE d.id = p_id AND d.expires_at > now())
-      ON CONFLICT (id) DO NOTHING;
-  END IF;
-  IF NOT FOUND THEN
-    -- held by another token (busy), or no live entry
-    status := CASE WHEN EXISTS (SELECT 1 FROM {data} d WHERE d.id = p_id AND d.expires_at > now())
-                   THEN 1 ELSE 0 END;
-    fence := 0;
-    RETURN;
-  END IF;
-  -- the lease is ours: read with a snapshot taken now, after any holder we waited for
-  SELECT d.value, d.fence INTO value, fence FROM {data} d WHERE d.id = p_id AND d.expires_at > now();
-  IF FOUND THEN
-    status := 2;
-  ELSE
-    UPDATE {leases} SET token = NULL, until = NULL WHERE id = p_id AND token = p_token;
-    status := 0;
-    fence := 0;
-  END IF;
-END
-$fn$;
-CREATE OR REPLACE FUNCTION {commit}(p_id text, p_token bytea, p_fence bigint, p_op int,
-  p_value bytea, p_sliding_ms bigint, p_absolute_ms bigint, p_slack_ms bigint)
-RETURNS int LANGUAGE plpgsql AS $fn$
-DECLARE
-  absolute timestamptz := to_timestamp(p_absolute_ms / 1000.0);
-  target timestamptz := LEAST(now() + p_sliding_ms * interval '1 millisecond', to_timestamp(p_absolute_ms / 1000.0));
-  slack interval := LEAST(p_sliding_ms / 20, p_slack_ms) * interval '1 millisecond';
-BEGIN
-  -- op: 0 set, 1 refresh, 2 remove, 3 release
-  UPDATE {leases} SET token = NULL, until = NULL WHERE id = p_id AND token = p_token;
-  IF NOT FOUND THEN
-    -- removing an entry already gone (it took its lease with it) succeeds
-    IF p_op = 2 AND NOT EXISTS (SELECT 1 FROM {data} WHERE id = p_id) THEN RETURN 1; END IF;
-    RETURN 0;
-  END IF;
-  IF p_op = 3 THEN RETURN 1; END IF;
-  IF p_op = 2 THEN
-    DELETE FROM {data} WHERE id = p_id AND fence = p_fence;
-    IF NOT FOUND THEN RETURN 0; END IF;
-    DELETE FROM {leases} WHERE id = p_id;
-    RETURN 1;
-  END IF;
-  IF p_op = 1 THEN
-    UPDATE {data} AS d
-       SET expires_at = LEAST(now() + d.sliding_ms * interval '1 millisecond', d.absolute_expiration)
-     WHERE d.id = p_id AND d.fence = p_fence AND d.sliding_ms IS NOT NULL
-       AND d.expires_at < LEAST(now() + d.sliding_ms * interval '1 millisecond', d.absolute_expiration)
-                          - LEAST(d.sliding_ms / 20, p_slack_ms) * interval '1 millisecond';
-    IF FOUND THEN RETURN 1; END IF;
-    PERFORM 1 FROM {data} WHERE id = p_id AND fence = p_fence;
-    RETURN CASE WHEN FOUND THEN 1 ELSE 0 END;
-  END IF;
-  UPDATE {data} AS d
-     SET value = p_value, fence = d.fence + 1,
-         sliding_ms = p_sliding_ms, absolute_expiration = absolute,
-         expires_at = CASE
-           WHEN d.sliding_ms IS NOT DISTINCT FROM p_sliding_ms
-            AND d.absolute_expiration IS NOT DISTINCT FROM absolute
-            AND d.expires_at <= target AND d.expires_at >= target - COALESCE(slack, interval '0')
-           THEN d.expires_at ELSE target END
-   WHERE d.id = p_id AND d.fence = p_fence;
-  RETURN CASE WHEN FOUND THEN 1 ELSE 0 END;
-END
-$fn$;
+ALTER TABLE {leases} ADD COLUMN IF NOT EXISTS fence bigint NOT NULL DEFAULT 0;
 "#
     )
 }
@@ -412,16 +342,27 @@ pub(crate) fn create(n: &Names, key: &str, value: Vec<u8>, options: &EntryOption
 /// The longest lease: far beyond any sensible lock lease, and within `interval`.
 pub(crate) const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Takes the lease on `key` for `token` and reads the entry: `status` (2 acquired, 1
-/// busy, 0 no live entry), `value`, `fence`.
+/// Reads the entry `$1` and takes its lease for token `$2` for `$3` ms: `status` (2
+/// acquired, 1 busy, 0 no live entry; no lease is taken), `value`, `fence`. An entry
+/// without a lease row (the lease table is emptied by a crash) gets one.
 pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) -> Statement {
     let lease_ms = i64::try_from(lease.min(MAX_LEASE).as_millis())
         .unwrap_or(i64::MAX)
         .max(1);
     Statement {
         sql: format!(
-            "SELECT status::int4 AS status, value, fence::int8 AS fence FROM {}($1::text, $2::bytea, $3::int8)",
-            n.lock
+            "WITH d AS (SELECT value, fence FROM {data} WHERE id = $1::text AND expires_at > now()), \
+             taken AS (\
+               INSERT INTO {leases} AS l (id, token, until, fence) \
+               SELECT $1::text, $2::bytea, now() + $3::int8 * interval '1 millisecond', d.fence FROM d \
+               ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, until = EXCLUDED.until, fence = EXCLUDED.fence \
+               WHERE l.token IS NULL OR l.until <= now() OR l.token = EXCLUDED.token OR l.fence < EXCLUDED.fence \
+               RETURNING 1) \
+             SELECT (CASE WHEN EXISTS (SELECT 1 FROM taken) THEN 2 WHEN EXISTS (SELECT 1 FROM d) THEN 1 ELSE 0 END)::int4 AS status, \
+               (SELECT value FROM d WHERE EXISTS (SELECT 1 FROM taken)) AS value, \
+               COALESCE((SELECT fence FROM d), 0)::int8 AS fence",
+            data = n.data,
+            leases = n.leases,
         ),
         params: vec![
             Param::Text(key.to_owned()),
@@ -431,9 +372,19 @@ pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) 
     }
 }
 
-/// Releases `token`'s lease and applies `op` if the row is still at `fence`, in one
-/// transaction; returns `ok` 1, or 0 (nothing written) if the lease was lost or the row
-/// moved past `fence`.
+/// `token` (`$2`) still holds the lease of `$1`.
+fn holding(n: &Names) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM {} l WHERE l.id = $1::text AND l.token = $2::bytea)",
+        n.leases
+    )
+}
+
+/// Applies `op` to the entry `key` and ends `token`'s lease, if `token` still holds it
+/// and the entry is still at `fence`; returns `ok` 1, or 0 (nothing written; the lease is
+/// free all the same when the entry moved on) if the lease was lost or the entry moved.
+/// A write moves the fence, which releases the lease without writing it; a commit that
+/// writes nothing gives the lease back in the unlogged table.
 pub(crate) fn commit(
     n: &Names,
     key: &str,
@@ -442,28 +393,68 @@ pub(crate) fn commit(
     op: CommitOp,
     slack_ms: i64,
 ) -> Statement {
-    let (code, value, (sliding, absolute)) = match op {
-        CommitOp::Set { value, options } => (0, value, expiry(&options)),
-        CommitOp::Refresh => (1, Vec::new(), (None, None)),
-        CommitOp::Remove => (2, Vec::new(), (None, None)),
-        CommitOp::Release => (3, Vec::new(), (None, None)),
-    };
-    Statement {
-        sql: format!(
-            "SELECT {}($1::text, $2::bytea, $3::int8, $4::int4, $5::bytea, $6::int8, $7::int8, $8::int8)::int4 AS ok",
-            n.commit
+    let (data, leases, holding) = (&n.data, &n.leases, holding(n));
+    let mut params = vec![
+        Param::Text(key.to_owned()),
+        Param::Bytes(token.to_vec()),
+        Param::Int(i64::try_from(fence).unwrap_or(i64::MAX)),
+    ];
+    let release = format!(
+        "UPDATE {leases} SET token = NULL, until = NULL WHERE id = $1::text AND token = $2::bytea RETURNING 1"
+    );
+    let sql = match op {
+        CommitOp::Set { value, options } => {
+            let (sliding, absolute) = expiry(&options);
+            params.extend([
+                Param::Bytes(value),
+                Param::OptInt(sliding),
+                Param::OptInt(absolute),
+                Param::Int(slack_ms),
+            ]);
+            let target = target(5, 6);
+            let absolute = "to_timestamp($6::int8 / 1000.0)";
+            // the stored expiry stays when it is within the slack of the new one (and
+            // the window is the same): then no indexed column changes
+            format!(
+                "WITH w AS (\
+                   UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, \
+                     sliding_ms = $5::int8, absolute_expiration = {absolute}, \
+                     expires_at = CASE \
+                       WHEN d.sliding_ms IS NOT DISTINCT FROM $5::int8 \
+                        AND d.absolute_expiration IS NOT DISTINCT FROM {absolute} \
+                        AND d.expires_at <= {target} \
+                        AND d.expires_at >= {target} - LEAST($5::int8 / 20, $7::int8) * interval '1 millisecond' \
+                       THEN d.expires_at ELSE {target} END \
+                   WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} \
+                   RETURNING 1) \
+                 SELECT count(*)::int4 AS ok FROM w"
+            )
+        }
+        CommitOp::Refresh => {
+            params.push(Param::Int(slack_ms));
+            format!(
+                "WITH r AS ({release}), \
+                 slid AS (\
+                   UPDATE {data} AS d SET expires_at = {SLID} \
+                   WHERE d.id = $1::text AND d.fence = $3::int8 AND EXISTS (SELECT 1 FROM r) AND d.sliding_ms IS NOT NULL \
+                     AND d.expires_at < {SLID} - LEAST(d.sliding_ms / 20, $4::int8) * interval '1 millisecond') \
+                 SELECT (EXISTS (SELECT 1 FROM r) \
+                   AND EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND fence = $3::int8))::int4 AS ok"
+            )
+        }
+        CommitOp::Release => {
+            params.truncate(2); // the token alone decides
+            format!("WITH r AS ({release}) SELECT count(*)::int4 AS ok FROM r")
+        }
+        CommitOp::Remove => format!(
+            "WITH gone AS (DELETE FROM {data} WHERE id = $1::text AND fence = $3::int8 AND {holding} RETURNING 1), \
+             lease AS (DELETE FROM {leases} WHERE id = $1::text AND EXISTS (SELECT 1 FROM gone)) \
+             SELECT (EXISTS (SELECT 1 FROM gone) \
+               OR NOT EXISTS (SELECT 1 FROM {data} WHERE id = $1::text) \
+                  AND NOT EXISTS (SELECT 1 FROM {leases} WHERE id = $1::text))::int4 AS ok"
         ),
-        params: vec![
-            Param::Text(key.to_owned()),
-            Param::Bytes(token.to_vec()),
-            Param::Int(i64::try_from(fence).unwrap_or(i64::MAX)),
-            Param::Int(code),
-            Param::Bytes(value),
-            Param::OptInt(sliding),
-            Param::OptInt(absolute),
-            Param::Int(slack_ms),
-        ],
-    }
+    };
+    Statement { sql, params }
 }
 
 /// Deletes at most `batch` expired rows (oldest first, on the expiry index; rows whose
@@ -475,7 +466,8 @@ pub(crate) fn delete_expired(n: &Names, batch: i64) -> Statement {
             "WITH gone AS (\
                DELETE FROM {data} WHERE id IN (\
                  SELECT d.id FROM {data} d WHERE d.expires_at <= now() \
-                   AND NOT EXISTS (SELECT 1 FROM {leases} l WHERE l.id = d.id AND l.token IS NOT NULL AND l.until > now()) \
+                   AND NOT EXISTS (SELECT 1 FROM {leases} l WHERE l.id = d.id AND l.token IS NOT NULL \
+                     AND l.until > now() AND l.fence >= d.fence) \
                  ORDER BY d.expires_at LIMIT $1::int8 FOR UPDATE SKIP LOCKED) \
                AND expires_at <= now() \
                RETURNING id), \
@@ -581,7 +573,7 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_table_is_unlogged_and_only_updated_and_the_entry_table_keeps_a_principal() {
+    fn the_lease_table_is_unlogged_and_the_entry_table_keeps_a_principal() {
         let m = migration(&names());
         assert!(m.contains("CREATE UNLOGGED TABLE IF NOT EXISTS \"public\".\"sessions_leases\""));
         assert!(m.contains("WITH (fillfactor = 50)"));
@@ -602,26 +594,47 @@ mod tests {
     fn a_request_is_two_statements_lock_then_commit() {
         let n = names();
         let lock = lock_and_get(&n, "k", b"t", Duration::from_secs(30));
-        assert!(lock
-            .sql
-            .contains("\"public\".\"sessions_lock\"($1::text, $2::bytea, $3::int8)"));
         assert_eq!(lock.params[2], Param::Int(30_000));
-        let c = commit(
-            &n,
-            "k",
-            b"t",
-            41,
-            CommitOp::Set {
-                value: b"v".to_vec(),
-                options: EntryOptions::sliding(Duration::from_secs(2)),
-            },
-            60_000,
+        assert!(lock.sql.contains("ON CONFLICT (id) DO UPDATE"));
+        assert!(
+            lock.sql.contains("l.fence < EXCLUDED.fence"),
+            "an overtaken lease is free"
         );
-        assert!(c.sql.starts_with("SELECT \"public\".\"sessions_commit\"("));
+        let set = |fence| {
+            commit(
+                &n,
+                "k",
+                b"t",
+                fence,
+                CommitOp::Set {
+                    value: b"v".to_vec(),
+                    options: EntryOptions::sliding(Duration::from_secs(2)),
+                },
+                60_000,
+            )
+        };
+        let c = set(41);
         assert_eq!(c.params[2], Param::Int(41));
-        assert_eq!(c.params[3], Param::Int(0));
-        assert_eq!(c.params[5], Param::OptInt(Some(2000)));
-        assert_eq!(c.params[6], Param::OptInt(None));
+        assert_eq!(c.params[4], Param::OptInt(Some(2000)));
+        assert_eq!(c.params[5], Param::OptInt(None));
+        assert!(
+            c.sql.contains("d.fence = $3::int8"),
+            "compare-and-set on the fence"
+        );
+        assert!(c.sql.contains("l.token = $2::bytea"), "and on the token");
+        assert!(
+            !c.sql.contains("UPDATE \"public\".\"sessions_leases\""),
+            "a write releases the lease by moving the fence: one durable write, nothing else"
+        );
+        for op in [CommitOp::Refresh, CommitOp::Release] {
+            let c = commit(&n, "k", b"t", 41, op, 60_000);
+            assert!(
+                c.sql
+                    .contains("UPDATE \"public\".\"sessions_leases\" SET token = NULL"),
+                "a commit that writes nothing gives the lease back: {}",
+                c.sql
+            );
+        }
     }
 
     #[test]
