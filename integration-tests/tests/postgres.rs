@@ -11,7 +11,7 @@ use std::{
 };
 
 use distributed_session::adapter::{Outcome, SessionEngine};
-use distributed_session::store::DistributedCache;
+use distributed_session::store::{DistributedCache, LockAttempt};
 use distributed_session::store_contract;
 use distributed_session::{PostgresCache, PostgresCacheOptions, SigningKey};
 use integration_tests::{
@@ -157,6 +157,57 @@ async fn a_commit_whose_lease_was_taken_away_is_refused_and_changes_nothing() {
     }
 }
 
+/// A lock that started before a removal committed (its snapshot still shows the entry)
+/// and waited for it on the lease row: it finds the lease newer than what it read and
+/// reports the session busy, then missing; it never hands out the removed value, and no
+/// lease row is left without its entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_racing_a_removal_never_returns_the_removed_session() {
+    use distributed_session::postgres::sqlx::{self, Connection};
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "race_remove");
+    let cache = cache_in(&url, &schema).await;
+    let lock = cache.session_lock().unwrap();
+    let options = distributed_session::store::EntryOptions::sliding(Duration::from_secs(60));
+    assert!(lock.create("k", b"v".to_vec(), options).await.unwrap());
+
+    // a removal, held open: the entry's row and then its lease row are locked
+    let s = &schema.name;
+    let mut remover = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "BEGIN; \
+         UPDATE \"{s}\".sessions SET value = ''::bytea, expires_at = '-infinity', fence = fence + 1 WHERE id = 'k'; \
+         UPDATE \"{s}\".sessions_leases SET token = NULL, until = NULL, fence = (SELECT fence FROM \"{s}\".sessions WHERE id = 'k') WHERE id = 'k';"
+    ))
+    .execute(&mut remover)
+    .await
+    .unwrap();
+    let racing = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            let token = distributed_session::store::LockToken::generate();
+            let lock = cache.session_lock().unwrap();
+            lock.try_lock_and_get("k", &token, Duration::from_secs(30)).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !racing.is_finished(),
+        "the lock waits for the removal's lease row"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut remover).await.unwrap();
+    let attempt = racing.await.unwrap().unwrap();
+    assert_eq!(attempt, LockAttempt::Busy, "not the removed value");
+    let token = distributed_session::store::LockToken::generate();
+    let again = lock
+        .try_lock_and_get("k", &token, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(again, LockAttempt::Missing);
+    cache.remove("k").await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), None);
+}
+
 /// Eight instances migrating one schema at once: all succeed, and the store works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_starting_together_migrate_safely() {
@@ -216,7 +267,7 @@ async fn expired_rows_are_deleted_in_batches() {
     schema
         .execute(&format!(
             "INSERT INTO \"{s}\".sessions (id, value, expires_at, sliding_ms) \
-             SELECT 'old' || i, '\\x00', now() - interval '1 minute', 1000 FROM generate_series(1, 2500) i; \
+             SELECT 'old' || i, '\\x00', now() - interval '2 minutes', 1000 FROM generate_series(1, 2500) i; \
              INSERT INTO \"{s}\".sessions_leases (id) SELECT 'old' || i FROM generate_series(1, 2500) i;"
         ))
         .await

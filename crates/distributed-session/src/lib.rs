@@ -90,6 +90,29 @@
 //! let layer = SessionLayer::new(store).with_signing_key(key); // the same key on every instance
 //! # let _ = layer; Ok(()) }
 //! ```
+//!
+//! # Scale out on PostgreSQL
+//!
+//! Feature `postgres`: the lease is a row of an unlogged table, taken with the load in one
+//! statement; a commit is one statement and, for a request that changed the session, one
+//! durable write. [`PostgresCache::connect`] keeps a pool of its own;
+//! [`PostgresCache::new`] runs on the application's sqlx pool.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "axum", feature = "postgres"))]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use distributed_session::{PostgresCache, PostgresCacheOptions, SessionLayer, SigningKey};
+//!
+//! let store = PostgresCache::connect(
+//!     "postgres://app:secret@10.0.0.7:5432/app",
+//!     PostgresCacheOptions::default().create_if_missing(true),
+//! )
+//! .await?;
+//! let deletion = store.spawn_expired_deletion(std::time::Duration::from_secs(30 * 60)); // keep it
+//! let key = SigningKey::from_bytes(std::env::var("SESSION_SIGNING_KEY")?.as_bytes())?;
+//! let layer = SessionLayer::new(store).with_signing_key(key);
+//! # let _ = (layer, deletion); Ok(()) }
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -143,6 +143,8 @@ impl PostgresCacheOptions {
 
     /// The slack in ms, as the statements take it.
     pub(crate) fn slack_ms(&self) -> i64 {
-        i64::try_from(self.refresh_slack.as_millis()).unwrap_or(i64::MAX)
+        // a day is more than any slack needs, and keeps interval arithmetic in range
+        let most = Duration::from_secs(24 * 3600);
+        i64::try_from(self.refresh_slack.min(most).as_millis()).unwrap_or(i64::MAX)
     }
 }

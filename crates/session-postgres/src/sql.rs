@@ -21,7 +21,14 @@
 //!   commit that landed after the snapshot leaves the lease looking held (busy, and the
 //!   engine tries again).
 //! - **Commit = ONE statement:** a compare-and-set on the token (the lease row still
-//!   names it) and on the fence (the entry is still at the one read).
+//!   names it) and on the fence (the entry is still at the one read). A refused write
+//!   gives the lease back all the same.
+//! - **Removal is a tombstone** (no value, expired, the next fence; the lease row given
+//!   back at that fence), deleted later with its lease row by the expired-rows deletion:
+//!   a lock that read the entry before the removal committed finds the lease newer than
+//!   what it read, and no lease row outlives its entry.
+//! - **Lock order:** a statement that writes both rows writes the entry's first (a CTE
+//!   that another refers to runs before it), so two statements cannot deadlock.
 //! - **Times** come from the database clock (`now()`), so all instances share one.
 //! - **Sliding expiry without a write per read:** an entry's expiry is moved only when
 //!   it would move by more than its slack, `min(idle / 20, refresh slack)`; a session may
@@ -271,15 +278,31 @@ pub(crate) fn refresh(n: &Names, key: &str, slack_ms: i64) -> Statement {
     }
 }
 
-/// Deletes a row and its lease (a holder's commit then fails: nothing is brought back).
+/// Removes the entry `$1`: a tombstone (no value, expired, the next fence), deleted
+/// later with its lease row by [`delete_expired`]. Its lease row is given back at that
+/// fence, so a lock that read the entry before the removal finds the lease newer than
+/// what it read (busy, then missing), and a holder's commit fails: nothing is brought
+/// back, and no lease row outlives its entry.
 pub(crate) fn remove(n: &Names, key: &str) -> Statement {
     Statement {
         sql: format!(
-            "WITH gone AS (DELETE FROM {} WHERE id = $1::text) DELETE FROM {} WHERE id = $1::text",
-            n.data, n.leases
+            "WITH gone AS ({TOMBSTONE} WHERE d.id = $1::text AND d.expires_at > '-infinity' RETURNING d.fence) \
+             UPDATE {leases} SET token = NULL, until = NULL, fence = (SELECT fence FROM gone) \
+             WHERE id = $1::text AND EXISTS (SELECT 1 FROM gone)",
+            TOMBSTONE = tombstone(n),
+            leases = n.leases
         ),
         params: vec![Param::Text(key.to_owned())],
     }
+}
+
+/// `UPDATE <entries> AS d SET ...` making the row a tombstone (to be followed by its
+/// `WHERE`).
+fn tombstone(n: &Names) -> String {
+    format!(
+        "UPDATE {} AS d SET value = ''::bytea, expires_at = '-infinity', fence = d.fence + 1",
+        n.data
+    )
 }
 
 /// The parameters `$1` id, `$2` value, `$3` sliding ms, `$4` absolute ms.
@@ -356,7 +379,8 @@ pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) 
                INSERT INTO {leases} AS l (id, token, until, fence) \
                SELECT $1::text, $2::bytea, now() + $3::int8 * interval '1 millisecond', d.fence FROM d \
                ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, until = EXCLUDED.until, fence = EXCLUDED.fence \
-               WHERE l.token IS NULL OR l.until <= now() OR l.token = EXCLUDED.token OR l.fence < EXCLUDED.fence \
+               WHERE l.fence < EXCLUDED.fence \
+                 OR (l.token IS NULL OR l.until <= now() OR l.token = EXCLUDED.token) AND l.fence <= EXCLUDED.fence \
                RETURNING 1) \
              SELECT (CASE WHEN EXISTS (SELECT 1 FROM taken) THEN 2 WHEN EXISTS (SELECT 1 FROM d) THEN 1 ELSE 0 END)::int4 AS status, \
                (SELECT value FROM d WHERE EXISTS (SELECT 1 FROM taken)) AS value, \
@@ -399,9 +423,12 @@ pub(crate) fn commit(
         Param::Bytes(token.to_vec()),
         Param::Int(i64::try_from(fence).unwrap_or(i64::MAX)),
     ];
-    let release = format!(
-        "UPDATE {leases} SET token = NULL, until = NULL WHERE id = $1::text AND token = $2::bytea RETURNING 1"
-    );
+    // statements that write both rows take the entry's first, then the lease's (a CTE
+    // that refers to another runs after it): one order everywhere, so no deadlock
+    let release =
+        format!("UPDATE {leases} SET token = NULL, until = NULL WHERE id = $1::text AND token = $2::bytea");
+    // a refused write gives the lease back all the same
+    let released_unless_written = format!("rel AS ({release} AND NOT EXISTS (SELECT 1 FROM w))");
     let sql = match op {
         CommitOp::Set { value, options } => {
             let (sliding, absolute) = expiry(&options);
@@ -426,50 +453,57 @@ pub(crate) fn commit(
                         AND d.expires_at >= {target} - LEAST($5::int8 / 20, $7::int8) * interval '1 millisecond' \
                        THEN d.expires_at ELSE {target} END \
                    WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} \
-                   RETURNING 1) \
+                   RETURNING 1), \
+                 {released_unless_written} \
                  SELECT count(*)::int4 AS ok FROM w"
             )
         }
         CommitOp::Refresh => {
             params.push(Param::Int(slack_ms));
             format!(
-                "WITH r AS ({release}), \
-                 slid AS (\
+                "WITH slid AS (\
                    UPDATE {data} AS d SET expires_at = {SLID} \
-                   WHERE d.id = $1::text AND d.fence = $3::int8 AND EXISTS (SELECT 1 FROM r) AND d.sliding_ms IS NOT NULL \
-                     AND d.expires_at < {SLID} - LEAST(d.sliding_ms / 20, $4::int8) * interval '1 millisecond') \
+                   WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} AND d.sliding_ms IS NOT NULL \
+                     AND d.expires_at < {SLID} - LEAST(d.sliding_ms / 20, $4::int8) * interval '1 millisecond' \
+                   RETURNING 1), \
+                 r AS ({release} AND (SELECT count(*) FROM slid) >= 0 RETURNING 1) \
                  SELECT (EXISTS (SELECT 1 FROM r) \
                    AND EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND fence = $3::int8))::int4 AS ok"
             )
         }
         CommitOp::Release => {
             params.truncate(2); // the token alone decides
-            format!("WITH r AS ({release}) SELECT count(*)::int4 AS ok FROM r")
+            format!("WITH r AS ({release} RETURNING 1) SELECT count(*)::int4 AS ok FROM r")
         }
         CommitOp::Remove => format!(
-            "WITH gone AS (DELETE FROM {data} WHERE id = $1::text AND fence = $3::int8 AND {holding} RETURNING 1), \
-             lease AS (DELETE FROM {leases} WHERE id = $1::text AND EXISTS (SELECT 1 FROM gone)) \
-             SELECT (EXISTS (SELECT 1 FROM gone) \
-               OR NOT EXISTS (SELECT 1 FROM {data} WHERE id = $1::text) \
-                  AND NOT EXISTS (SELECT 1 FROM {leases} WHERE id = $1::text))::int4 AS ok"
+            "WITH w AS ({TOMBSTONE} \
+               WHERE d.id = $1::text AND d.fence = $3::int8 AND d.expires_at > '-infinity' AND {holding} \
+               RETURNING d.fence), \
+             lease AS (UPDATE {leases} SET token = NULL, until = NULL, fence = COALESCE((SELECT fence FROM w), fence) \
+               WHERE id = $1::text AND token = $2::bytea) \
+             SELECT (EXISTS (SELECT 1 FROM w) \
+               OR NOT EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND expires_at > now()))::int4 AS ok",
+            TOMBSTONE = tombstone(n)
         ),
     };
     Statement { sql, params }
 }
 
-/// Deletes at most `batch` expired rows (oldest first, on the expiry index; rows whose
-/// lease is held are left to their holder's commit) with their lease rows; returns
-/// `deleted`.
+/// Deletes at most `batch` rows expired for a minute or more (oldest first, on the expiry
+/// index; rows whose lease is held are left to their holder's commit), and tombstones,
+/// with their lease rows; returns `deleted`. The minute keeps a lock that read a row just
+/// before it expired from taking a lease on a row deleted under it (which would leave a
+/// lease row without an entry).
 pub(crate) fn delete_expired(n: &Names, batch: i64) -> Statement {
     Statement {
         sql: format!(
             "WITH gone AS (\
                DELETE FROM {data} WHERE id IN (\
-                 SELECT d.id FROM {data} d WHERE d.expires_at <= now() \
+                 SELECT d.id FROM {data} d WHERE d.expires_at <= now() - interval '1 minute' \
                    AND NOT EXISTS (SELECT 1 FROM {leases} l WHERE l.id = d.id AND l.token IS NOT NULL \
                      AND l.until > now() AND l.fence >= d.fence) \
                  ORDER BY d.expires_at LIMIT $1::int8 FOR UPDATE SKIP LOCKED) \
-               AND expires_at <= now() \
+               AND expires_at <= now() - interval '1 minute' \
                RETURNING id), \
              leases AS (DELETE FROM {leases} WHERE id IN (SELECT id FROM gone)) \
              SELECT count(*)::int8 AS deleted FROM gone",
@@ -623,8 +657,9 @@ mod tests {
         );
         assert!(c.sql.contains("l.token = $2::bytea"), "and on the token");
         assert!(
-            !c.sql.contains("UPDATE \"public\".\"sessions_leases\""),
-            "a write releases the lease by moving the fence: one durable write, nothing else"
+            c.sql.contains("AND NOT EXISTS (SELECT 1 FROM w)"),
+            "a write releases the lease by moving the fence (one durable write, nothing else); \
+             only a refused one gives the lease row back"
         );
         for op in [CommitOp::Refresh, CommitOp::Release] {
             let c = commit(&n, "k", b"t", 41, op, 60_000);
