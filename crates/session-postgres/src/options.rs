@@ -85,7 +85,7 @@ impl PostgresCacheOptions {
 
     /// Most connections in the pool [`connect`](crate::PostgresCache::connect) makes
     /// (default 32). A commit waits for PostgreSQL's WAL flush, and the commits in flight
-    /// together share one: on the counter route, 32 connections served 13-20% more
+    /// together share one: on the counter route, 32 connections served 10-20% more
     /// requests per second than 16 (BENCHMARKS.md). Mind the server's `max_connections`
     /// (100 by default) across instances: four instances at 32 need 128.
     ///
