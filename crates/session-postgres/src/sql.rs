@@ -21,8 +21,8 @@
 //!   commit that landed after the snapshot leaves the lease looking held (busy, and the
 //!   engine tries again).
 //! - **Commit = ONE statement:** a compare-and-set on the token (the lease row still
-//!   names it) and on the fence (the entry is still at the one read). A refused write
-//!   gives the lease back all the same.
+//!   names it) and on the fence (the entry is still at the one read). A write refused
+//!   because the entry moved on leaves the lease free: the entry's fence is past it.
 //! - **Removal is a tombstone** (no value, expired, the next fence; the lease row given
 //!   back at that fence), deleted later with its lease row by the expired-rows deletion:
 //!   a lock that read the entry before the removal committed finds the lease newer than
@@ -365,9 +365,11 @@ pub(crate) fn create(n: &Names, key: &str, value: Vec<u8>, options: &EntryOption
 /// The longest lease: far beyond any sensible lock lease, and within `interval`.
 pub(crate) const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Reads the entry `$1` and takes its lease for token `$2` for `$3` ms: `status` (2
-/// acquired, 1 busy, 0 no live entry; no lease is taken), `value`, `fence`. An entry
-/// without a lease row (the lease table is emptied by a crash) gets one.
+/// Reads the entry `$1` and takes its lease for token `$2` for `$3` ms: no row if there
+/// is no live entry (no lease is taken), else `taken` (1 the lease is the caller's now, 0
+/// another holds it), `value` (when taken) and `fence`. An entry without a lease row
+/// (the lease table is emptied by a crash) gets one. The statement is kept small: its
+/// executor start-up is a large part of what PostgreSQL spends on it.
 pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) -> Statement {
     let lease_ms = i64::try_from(lease.min(MAX_LEASE).as_millis())
         .unwrap_or(i64::MAX)
@@ -382,9 +384,8 @@ pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) 
                WHERE l.fence < EXCLUDED.fence \
                  OR (l.token IS NULL OR l.until <= now() OR l.token = EXCLUDED.token) AND l.fence <= EXCLUDED.fence \
                RETURNING 1) \
-             SELECT (CASE WHEN EXISTS (SELECT 1 FROM taken) THEN 2 WHEN EXISTS (SELECT 1 FROM d) THEN 1 ELSE 0 END)::int4 AS status, \
-               (SELECT value FROM d WHERE EXISTS (SELECT 1 FROM taken)) AS value, \
-               COALESCE((SELECT fence FROM d), 0)::int8 AS fence",
+             SELECT t.n::int4 AS taken, CASE WHEN t.n > 0 THEN d.value END AS value, d.fence::int8 AS fence \
+             FROM d, (SELECT count(*) AS n FROM taken) t",
             data = n.data,
             leases = n.leases,
         ),
@@ -405,10 +406,11 @@ fn holding(n: &Names) -> String {
 }
 
 /// Applies `op` to the entry `key` and ends `token`'s lease, if `token` still holds it
-/// and the entry is still at `fence`; returns `ok` 1, or 0 (nothing written; the lease is
-/// free all the same when the entry moved on) if the lease was lost or the entry moved.
-/// A write moves the fence, which releases the lease without writing it; a commit that
-/// writes nothing gives the lease back in the unlogged table.
+/// and the entry is still at `fence`; answers `ok` 1, or 0 or no row (nothing written) if
+/// the lease was lost or the entry moved. A write moves the fence, which releases the
+/// lease without writing it (and a write refused because the entry moved on leaves the
+/// lease free the same way: the entry's fence is past the lease's); a commit that writes
+/// nothing gives the lease back in the unlogged table.
 pub(crate) fn commit(
     n: &Names,
     key: &str,
@@ -427,8 +429,7 @@ pub(crate) fn commit(
     // that refers to another runs after it): one order everywhere, so no deadlock
     let release =
         format!("UPDATE {leases} SET token = NULL, until = NULL WHERE id = $1::text AND token = $2::bytea");
-    // a refused write gives the lease back all the same
-    let released_unless_written = format!("rel AS ({release} AND NOT EXISTS (SELECT 1 FROM w))");
+
     let sql = match op {
         CommitOp::Set { value, options } => {
             let (sliding, absolute) = expiry(&options);
@@ -443,8 +444,7 @@ pub(crate) fn commit(
             // the stored expiry stays when it is within the slack of the new one (and
             // the window is the same): then no indexed column changes
             format!(
-                "WITH w AS (\
-                   UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, \
+                "UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, \
                      sliding_ms = $5::int8, absolute_expiration = {absolute}, \
                      expires_at = CASE \
                        WHEN d.sliding_ms IS NOT DISTINCT FROM $5::int8 \
@@ -453,9 +453,7 @@ pub(crate) fn commit(
                         AND d.expires_at >= {target} - LEAST($5::int8 / 20, $7::int8) * interval '1 millisecond' \
                        THEN d.expires_at ELSE {target} END \
                    WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} \
-                   RETURNING 1), \
-                 {released_unless_written} \
-                 SELECT count(*)::int4 AS ok FROM w"
+                 RETURNING 1::int4 AS ok"
             )
         }
         CommitOp::Refresh => {
@@ -657,9 +655,8 @@ mod tests {
         );
         assert!(c.sql.contains("l.token = $2::bytea"), "and on the token");
         assert!(
-            c.sql.contains("AND NOT EXISTS (SELECT 1 FROM w)"),
-            "a write releases the lease by moving the fence (one durable write, nothing else); \
-             only a refused one gives the lease row back"
+            !c.sql.contains("UPDATE \"public\".\"sessions_leases\""),
+            "a write releases the lease by moving the fence: one durable write, nothing else"
         );
         for op in [CommitOp::Refresh, CommitOp::Release] {
             let c = commit(&n, "k", b"t", 41, op, 60_000);

@@ -59,13 +59,19 @@ impl SessionLock for PostgresCache {
         let row = i
             .run("lock", &sql::lock_and_get(&i.names, key, token.as_bytes(), lease))
             .await?;
-        let Some(status) = int4(row.as_ref(), "status") else {
-            return Err(Error::store("lock", NoResult("lock")));
+        // no row: no live entry; else the lease was taken (1) or is another's (0)
+        let Some(row) = row else {
+            return Ok(LockAttempt::Missing);
         };
-        let fence = int8(row.as_ref(), "fence").and_then(|f| u64::try_from(f).ok());
+        let status = match int4(Some(&row), "taken") {
+            Some(1) => LockStatus::Acquired,
+            Some(_) => LockStatus::Busy,
+            None => return Err(Error::store("lock", NoResult("lock"))),
+        };
+        let fence = int8(Some(&row), "fence").and_then(|f| u64::try_from(f).ok());
         Ok(LockStatus::attempt(
-            i64::from(status),
-            bytes(row.as_ref(), "value"),
+            status as i64,
+            bytes(Some(&row), "value"),
             Fence::new(fence.unwrap_or(0)),
         ))
     }
@@ -79,11 +85,9 @@ impl SessionLock for PostgresCache {
     ) -> Result<()> {
         let i = &self.inner;
         let statement = sql::commit(&i.names, key, token.as_bytes(), fence.get(), op, i.slack_ms);
+        // a write answers a row only when it was applied; the others always answer one
         let row = i.run("commit", &statement).await?;
-        match int4(row.as_ref(), "ok") {
-            Some(answer) => commit_result(i64::from(answer)),
-            None => Err(Error::store("commit", NoResult("commit"))),
-        }
+        commit_result(int4(row.as_ref(), "ok").map_or(0, i64::from))
     }
 
     async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
