@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# smoke.sh BINARY: starts a tutorial server (axum-sessions or actix-sessions; HTTPS,
-# self-signed) on a free port and runs the seed's "Try it" curl flow against it,
-# checking each answer, then stops it with SIGTERM.
+# smoke.sh BINARY [ARGS...]: starts a tutorial server (axum-sessions or actix-sessions;
+# HTTPS, self-signed) on a free port with ARGS (a store's flags, say) and runs the seed's
+# "Try it" curl flow against it, checking each answer, then stops it with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-axum-sessions}
-echo "-- $bin"
+shift || true
+echo "-- $bin $*"
 cargo build -q -p "$bin"
 work=$(mktemp -d)
-"./target/debug/$bin" --port 0 >"$work/out" 2>"$work/err" &
+"./target/debug/$bin" --port 0 "$@" >"$work/out" 2>"$work/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q 'listening on' "$work/out" && break; sleep 0.1; done
