@@ -416,6 +416,24 @@ pub async fn idle_sessions_expire_and_reads_slide(target: &Target) {
     server.stop().await;
 }
 
+/// While the store is unreachable: three session requests of `probe` answer 503 with a
+/// JSON error within IOTimeout + 1 s (the servers under test run with a 1 s IO timeout),
+/// and `/hello`, which needs no session, stays 200.
+pub async fn session_routes_answer_503_quickly(probe: &mut Browser) {
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let r = probe.get("/session/counter").await;
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(r.json()["error"].is_string(), "{}", r.text);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "503 within IOTimeout + 1 s: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(probe.get("/hello").await.status, 200);
+    }
+}
+
 /// One session, 32 concurrent tasks, 2,000 increments: nothing is lost.
 pub async fn concurrent_increments_lose_nothing(target: &Target) {
     let server = target.start(false, &[]).await;

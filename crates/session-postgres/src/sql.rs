@@ -316,22 +316,30 @@ fn entry_params(key: &str, value: Vec<u8>, options: &EntryOptions) -> Vec<Param>
     ]
 }
 
+/// `INSERT` of the entry `$1` (value `$2`, sliding `$3`, absolute `$4`) that, on an
+/// existing id, writes it too at the next fence, setting also `more` and only `when`
+/// (a `WHERE` on the existing row `d`, or empty); `RETURNING d.id`.
+fn upsert_entry(n: &Names, more: &str, when: &str) -> String {
+    format!(
+        "INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration) \
+         VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0)) \
+         ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, \
+           sliding_ms = EXCLUDED.sliding_ms, absolute_expiration = EXCLUDED.absolute_expiration, \
+           fence = d.fence + 1{more} {when} \
+         RETURNING d.id",
+        data = n.data,
+        target = target(3, 4),
+    )
+}
+
 /// Writes a row, replacing any previous value, without the lock: the fence moves on, so
 /// that a lease holder's commit sees the write (and fails).
 pub(crate) fn set(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) -> Statement {
     Statement {
         sql: format!(
-            "WITH up AS (\
-               INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration) \
-               VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0)) \
-               ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, \
-                 sliding_ms = EXCLUDED.sliding_ms, absolute_expiration = EXCLUDED.absolute_expiration, \
-                 fence = d.fence + 1 \
-               RETURNING d.id) \
-             INSERT INTO {leases} (id) SELECT id FROM up ON CONFLICT (id) DO NOTHING",
-            data = n.data,
-            leases = n.leases,
-            target = target(3, 4),
+            "WITH up AS ({}) INSERT INTO {} (id) SELECT id FROM up ON CONFLICT (id) DO NOTHING",
+            upsert_entry(n, "", ""),
+            n.leases
         ),
         params: entry_params(key, value, options),
     }
@@ -342,21 +350,11 @@ pub(crate) fn set(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) 
 pub(crate) fn create(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) -> Statement {
     Statement {
         sql: format!(
-            "WITH ins AS (\
-               INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration) \
-               VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0)) \
-               ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, \
-                 sliding_ms = EXCLUDED.sliding_ms, absolute_expiration = EXCLUDED.absolute_expiration, \
-                 fence = d.fence + 1, principal = NULL, created_at = now() \
-               WHERE d.expires_at <= now() \
-               RETURNING d.id), \
-             lease AS (\
-               INSERT INTO {leases} (id) SELECT id FROM ins \
-               ON CONFLICT (id) DO UPDATE SET token = NULL, until = NULL) \
+            "WITH ins AS ({}), \
+             lease AS (INSERT INTO {} (id) SELECT id FROM ins ON CONFLICT (id) DO UPDATE SET token = NULL, until = NULL) \
              SELECT count(*)::int4 AS created FROM ins",
-            data = n.data,
-            leases = n.leases,
-            target = target(3, 4),
+            upsert_entry(n, ", principal = NULL, created_at = now()", "WHERE d.expires_at <= now()"),
+            n.leases
         ),
         params: entry_params(key, value, options),
     }
