@@ -13,7 +13,7 @@ use std::{
 
 use distributed_session::adapter::{Outcome, SessionEngine, SessionScope};
 use distributed_session::store::{
-    async_trait, CommitOp, DistributedCache, EntryOptions, Fence, LockAttempt, LockToken, SessionLock,
+    async_trait, CommitOp, DistributedCache, EntryOptions, Fence, LockAttempt, LockToken, Owner, SessionLock,
 };
 use distributed_session::{Error, KeyRing, MemoryCache, Result, SigningKey};
 use integration_tests::cookie_of;
@@ -84,6 +84,7 @@ impl SessionLock for Probe {
         token: &LockToken,
         fence: Fence,
         op: CommitOp,
+        owner: Option<Owner<'_>>,
     ) -> Result<()> {
         self.hit();
         let stalled = if op == CommitOp::Release {
@@ -103,11 +104,17 @@ impl SessionLock for Probe {
         if stalled.swap(false, Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        self.inner.commit_and_unlock(key, token, fence, op).await
+        self.inner.commit_and_unlock(key, token, fence, op, owner).await
     }
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        options: EntryOptions,
+        owner: Option<Owner<'_>>,
+    ) -> Result<bool> {
         self.hit();
-        self.inner.create(key, value, options).await
+        self.inner.create(key, value, options, owner).await
     }
 }
 

@@ -169,7 +169,7 @@ async fn a_lock_racing_a_removal_never_returns_the_removed_session() {
     let cache = cache_in(&url, &schema).await;
     let lock = cache.session_lock().unwrap();
     let options = distributed_session::store::EntryOptions::sliding(Duration::from_secs(60));
-    assert!(lock.create("k", b"v".to_vec(), options).await.unwrap());
+    assert!(lock.create("k", b"v".to_vec(), options, None).await.unwrap());
 
     // a removal, held open: the entry's row and then its lease row are locked
     let s = &schema.name;

@@ -4,7 +4,10 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 
-use crate::{engine::lock_table::LockTable, entry::EntryOptions, error::Result, lock::SessionLock};
+use crate::{
+    engine::lock_table::LockTable, entry::EntryOptions, error::Result, lock::SessionLock,
+    principal::PrincipalIndex,
+};
 
 /// A byte-valued cache shared by every instance of an app: the store behind sessions.
 ///
@@ -78,6 +81,12 @@ pub trait DistributedCache: Send + Sync + 'static {
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         None
     }
+
+    /// The store's index of sessions by principal, if it has one (it needs the
+    /// [`SessionLock`] capability too): what listing and revoking a user's sessions use.
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        None
+    }
 }
 
 /// A shared store is a store: `Arc<dyn DistributedCache>` (or `Arc<MyStore>`) can be
@@ -104,6 +113,9 @@ impl<T: DistributedCache + ?Sized> DistributedCache for Arc<T> {
     }
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         (**self).session_lock()
+    }
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        (**self).principal_index()
     }
 }
 

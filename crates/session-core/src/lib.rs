@@ -79,6 +79,7 @@ mod lease;
 mod lock;
 mod options;
 mod payload;
+mod principal;
 mod session;
 mod start_up;
 #[cfg(feature = "testing")]
@@ -87,6 +88,7 @@ pub mod testing;
 mod values;
 
 pub use cookie_codec::{KeyRing, SigningKey, MIN_KEY_LEN};
+pub use engine::{SessionInfo, SessionManager};
 pub use error::{Error, Result};
 #[cfg(feature = "actix")]
 pub use framework::actix::SessionExt;
@@ -113,6 +115,7 @@ pub mod store {
     }
     pub use crate::error::BoxError;
     pub use crate::lock::{CommitOp, Fence, LockAttempt, LockToken, SessionLock};
+    pub use crate::principal::{principal_digest, IndexedSession, Owner, PrincipalIndex};
     pub use async_trait::async_trait;
 }
 

@@ -5,7 +5,7 @@ use std::{fmt, time::Duration};
 use async_trait::async_trait;
 use rand::RngCore;
 
-use crate::{entry::EntryOptions, error::Result};
+use crate::{entry::EntryOptions, error::Result, principal::Owner};
 
 /// Proof of ownership of a session lease: 128 random bits, fresh for every request.
 ///
@@ -136,6 +136,9 @@ pub enum CommitOp {
 ///   checks the token only.
 /// - [`create`](Self::create) writes a brand-new key only if it does not exist: new
 ///   session ids are never check-then-written.
+/// - A store with a [`PrincipalIndex`](crate::store::PrincipalIndex) records a session
+///   committed or created with an [`Owner`] under its principal (see that trait); others
+///   ignore the owner.
 #[async_trait]
 pub trait SessionLock: Send + Sync {
     /// Tries once to take the lease on `key` for `lease` and read its value.
@@ -145,21 +148,34 @@ pub trait SessionLock: Send + Sync {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt>;
 
     /// Applies `op` to `key` and releases the lease, if `token` still owns it (and, on a
-    /// store that [`fences`](Self::fences), the entry is still at `fence`).
+    /// store that [`fences`](Self::fences), the entry is still at `fence`). `owner` comes
+    /// with a `Set` or `Refresh` of a session that has a principal.
     ///
     /// # Errors
     /// [`Error::LeaseLost`](crate::Error::LeaseLost) if the lease expired or belongs to
     /// another token, or the entry moved past `fence` (nothing was written);
     /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
-    async fn commit_and_unlock(&self, key: &str, token: &LockToken, fence: Fence, op: CommitOp)
-        -> Result<()>;
+    async fn commit_and_unlock(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+        owner: Option<Owner<'_>>,
+    ) -> Result<()>;
 
-    /// Stores `value` under `key` only if no live entry exists there.
-    /// Returns `false` (and changes nothing) if one does.
+    /// Stores `value` under `key` only if no live entry exists there (recording it under
+    /// `owner`'s principal, if any). Returns `false` (and changes nothing) if one does.
     ///
     /// # Errors
     /// [`Error::Store`](crate::Error::Store) if the store cannot be reached.
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool>;
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        options: EntryOptions,
+        owner: Option<Owner<'_>>,
+    ) -> Result<bool>;
 
     /// The longest lease this store can hold as asked. The engine refuses, at build time,
     /// a `lock_lease` over it (rather than have the store shorten leases silently).

@@ -184,6 +184,8 @@ pub(crate) struct Limits {
     pub lock_lease: Duration,
     pub max_payload: usize,
     pub max_locked_sessions: usize,
+    /// Most live sessions one principal may have; a login beyond it ends the oldest.
+    pub max_sessions_per_principal: Option<usize>,
 }
 
 impl Default for Limits {
@@ -196,6 +198,7 @@ impl Default for Limits {
             lock_lease: Duration::from_secs(30),
             max_payload: 64 * 1024,
             max_locked_sessions: 100_000,
+            max_sessions_per_principal: None,
         }
     }
 }

@@ -4,6 +4,9 @@
 //! Format 2 is `[2u8] ++ postcard((created_unix_secs: u64, values: map<string, bytes>))`:
 //! postcard's wire format (<https://postcard.jamesmunns.com/wire-format>) writes integers
 //! and lengths as LEB128 varints and everything else as raw bytes, in field order.
+//! Format 3, written for a session that has a principal, is
+//! `[3u8] ++ postcard((created_unix_secs: u64, principal: string, values: map<string, bytes>))`;
+//! a session without one is still written in format 2, byte for byte as before.
 //! Format 1 (bincode 2, unmaintained) was never deployed and is not read: like any format
 //! this version does not know, such an entry is left as it is. postcard is used only in
 //! this module.
@@ -18,8 +21,10 @@ use serde_bytes::ByteBuf;
 /// a client could ever make collide.
 pub(crate) type Values = HashMap<String, ByteBuf, foldhash::fast::RandomState>;
 
-/// The current format byte.
+/// The format byte of a session without a principal.
 const FORMAT_V2: u8 = 2;
+/// The format byte of a session with a principal.
+const FORMAT_V3: u8 = 3;
 
 /// The largest stored payload this version reads back, in bytes, and so the largest
 /// payload cap the engine accepts: one number bounds what is written and what is read, so
@@ -28,12 +33,44 @@ const FORMAT_V2: u8 = 2;
 pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
 
 /// The decoded contents of a stored session.
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Payload {
     /// When the session was first stored, in seconds since the Unix epoch.
     pub created: u64,
+    /// Whom the session belongs to, if the application said so.
+    pub principal: Option<String>,
     /// The values.
     pub values: Values,
+}
+
+/// Format 2 on the wire, borrowed for writing.
+#[derive(Serialize)]
+struct V2Ref<'a> {
+    created: u64,
+    values: &'a Values,
+}
+
+/// Format 3 on the wire, borrowed for writing.
+#[derive(Serialize)]
+struct V3Ref<'a> {
+    created: u64,
+    principal: &'a str,
+    values: &'a Values,
+}
+
+/// Format 2 on the wire.
+#[derive(Deserialize)]
+struct V2 {
+    created: u64,
+    values: Values,
+}
+
+/// Format 3 on the wire.
+#[derive(Deserialize)]
+struct V3 {
+    created: u64,
+    principal: String,
+    values: Values,
 }
 
 /// Why a stored payload could not be read.
@@ -62,9 +99,27 @@ impl DecodeError {
 /// Encodes a payload in the current format.
 pub(crate) fn encode(payload: &Payload) -> Result<Vec<u8>, postcard::Error> {
     let entries: usize = payload.values.iter().map(|(k, v)| entry_len(k, v)).sum();
-    let mut out = Vec::with_capacity(encoded_len(payload.created, payload.values.len(), entries));
-    out.push(FORMAT_V2);
-    postcard::to_io(payload, &mut out)?;
+    let principal = payload.principal.as_deref();
+    let len = encoded_len(payload.created, principal, payload.values.len(), entries);
+    let mut out = Vec::with_capacity(len);
+    let (created, values) = (payload.created, &payload.values);
+    match principal {
+        None => {
+            out.push(FORMAT_V2);
+            postcard::to_io(&V2Ref { created, values }, &mut out)?;
+        }
+        Some(principal) => {
+            out.push(FORMAT_V3);
+            postcard::to_io(
+                &V3Ref {
+                    created,
+                    principal,
+                    values,
+                },
+                &mut out,
+            )?;
+        }
+    }
     Ok(out)
 }
 
@@ -75,13 +130,29 @@ pub(crate) fn encode(payload: &Payload) -> Result<Vec<u8>, postcard::Error> {
 /// bytes left before it allocates.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Payload, DecodeError> {
     let (&format, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
-    if format != FORMAT_V2 {
+    if format != FORMAT_V2 && format != FORMAT_V3 {
         return Err(DecodeError::UnknownFormat(format));
     }
     if bytes.len() > MAX_PAYLOAD {
         return Err(DecodeError::TooLarge(bytes.len()));
     }
-    let (payload, rest): (Payload, &[u8]) = postcard::take_from_bytes(body).map_err(DecodeError::Corrupt)?;
+    let (payload, rest) = if format == FORMAT_V2 {
+        let (v2, rest): (V2, &[u8]) = postcard::take_from_bytes(body).map_err(DecodeError::Corrupt)?;
+        let payload = Payload {
+            created: v2.created,
+            principal: None,
+            values: v2.values,
+        };
+        (payload, rest)
+    } else {
+        let (v3, rest): (V3, &[u8]) = postcard::take_from_bytes(body).map_err(DecodeError::Corrupt)?;
+        let payload = Payload {
+            created: v3.created,
+            principal: Some(v3.principal),
+            values: v3.values,
+        };
+        (payload, rest)
+    };
     match rest.len() {
         0 => Ok(payload),
         extra => Err(DecodeError::Trailing(extra)),
@@ -100,8 +171,9 @@ pub(crate) fn entry_len(key: &str, value: &[u8]) -> usize {
 }
 
 /// Encoded bytes of a whole payload whose entries take `entries_len` bytes together.
-pub(crate) fn encoded_len(created: u64, count: usize, entries_len: usize) -> usize {
-    1 + varint_len(created) + varint_len(count as u64) + entries_len
+pub(crate) fn encoded_len(created: u64, principal: Option<&str>, count: usize, entries_len: usize) -> usize {
+    let principal = principal.map_or(0, |p| varint_len(p.len() as u64) + p.len());
+    1 + varint_len(created) + principal + varint_len(count as u64) + entries_len
 }
 
 #[cfg(test)]
@@ -114,6 +186,7 @@ mod tests {
             .collect::<Values>();
         Payload {
             created: 1_700_000_000,
+            principal: None,
             values,
         }
     }
@@ -134,7 +207,20 @@ mod tests {
             let p = sample(n, len);
             let entries: usize = p.values.iter().map(|(k, v)| entry_len(k, v)).sum();
             let bytes = encode(&p).unwrap_or_default();
-            assert_eq!(encoded_len(p.created, n, entries), bytes.len(), "n={n} len={len}");
+            assert_eq!(
+                encoded_len(p.created, None, n, entries),
+                bytes.len(),
+                "n={n} len={len}"
+            );
+            let owned = Payload {
+                principal: Some("alice@example.com".into()),
+                ..sample(n, len)
+            };
+            let bytes = encode(&owned).unwrap_or_default();
+            assert_eq!(
+                encoded_len(owned.created, owned.principal.as_deref(), n, entries),
+                bytes.len()
+            );
         }
         for (n, expected) in [
             (0, 1),
@@ -152,17 +238,23 @@ mod tests {
     fn the_wire_format_is_postcards() {
         let mut p = Payload {
             created: 300,
+            principal: None,
             values: Values::default(),
         };
         p.values.insert("n".into(), ByteBuf::from(vec![7u8]));
         // format, created = 300 (LEB128: 0xAC 0x02), 1 entry, "n", 1 byte 7
         assert_eq!(encode(&p).unwrap_or_default(), [2, 0xAC, 0x02, 1, 1, b'n', 1, 7]);
+        // with a principal: format 3, the principal between created and the values
+        p.principal = Some("al".into());
+        let bytes = encode(&p).unwrap_or_default();
+        assert_eq!(bytes, [3, 0xAC, 0x02, 2, b'a', b'l', 1, 1, b'n', 1, 7]);
+        assert_eq!(decode(&bytes).ok(), Some(p));
     }
 
     #[test]
     fn a_payload_at_the_limit_reads_back_and_one_over_it_is_foreign() {
         // one value filling the whole limit
-        let overhead = encoded_len(1_700_000_000, 1, entry_len("k", &[]));
+        let overhead = encoded_len(1_700_000_000, None, 1, entry_len("k", &[]));
         let mut len = MAX_PAYLOAD - overhead;
         len -= varint_len(len as u64) - 1;
         let mut p = sample(0, 0);

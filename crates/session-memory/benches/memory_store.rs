@@ -48,7 +48,10 @@ fn bench(c: &mut Criterion) {
                     value: vec![9; 100],
                     options,
                 };
-                cache.commit_and_unlock(key, &token, fence, op).await.unwrap();
+                cache
+                    .commit_and_unlock(key, &token, fence, op, None)
+                    .await
+                    .unwrap();
             })
         })
     });

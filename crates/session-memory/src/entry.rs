@@ -4,7 +4,7 @@
 //! changes cannot resurrect or kill entries, and an entry stays small (64 bytes plus
 //! its value).
 
-use std::time::SystemTime;
+use std::{sync::Arc, time::SystemTime};
 
 use session_core::store::{EntryOptions, LockToken};
 
@@ -26,6 +26,18 @@ pub(crate) struct Entry {
     pub lease_until: u64,
     /// The fencing number: 1 when created, one more with every write.
     pub fence: u64,
+    /// When the entry was created, on the store's clock.
+    pub created: u64,
+    /// The principal the session belongs to, if any, and when it was last committed.
+    pub owner: Option<Box<Owned>>,
+}
+
+/// Whom a session entry belongs to.
+#[derive(Debug)]
+pub(crate) struct Owned {
+    pub principal: Arc<str>,
+    /// The last commit or refresh, on the store's clock.
+    pub seen: u64,
 }
 
 impl Entry {
@@ -39,6 +51,8 @@ impl Entry {
             lease_token: [0; 16],
             lease_until: 0,
             fence: 1,
+            created: now,
+            owner: None,
         };
         entry.apply(options, now)?;
         Some(entry)

@@ -29,6 +29,7 @@
 
 mod entry;
 mod options;
+mod principals;
 mod store;
 
 use std::{
@@ -38,7 +39,8 @@ use std::{
 
 use async_trait::async_trait;
 use session_core::store::{
-    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, IndexedSession, LocalLocks, LockAttempt, LockToken,
+    Owner, PrincipalIndex, SessionLock,
 };
 use session_core::Result;
 
@@ -122,6 +124,16 @@ impl MemoryCache {
     pub fn size(&self) -> usize {
         self.lock().size()
     }
+
+    /// Number of records in the principal index (every principal's sessions together):
+    /// what the index costs in memory, and a check that it holds no dead sessions.
+    ///
+    /// ```
+    /// assert_eq!(session_memory::MemoryCache::default().indexed_sessions(), 0);
+    /// ```
+    pub fn indexed_sessions(&self) -> usize {
+        self.lock().indexed()
+    }
 }
 
 #[async_trait]
@@ -157,6 +169,26 @@ impl DistributedCache for MemoryCache {
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
     }
+
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl PrincipalIndex for MemoryCache {
+    async fn sessions_of(&self, principal: &str) -> Result<Vec<IndexedSession>> {
+        Ok(self.with(|store, now| store.sessions_of(principal, now)))
+    }
+
+    async fn revoke(&self, principal: &str, keys: &[String]) -> Result<usize> {
+        Ok(self.with(|store, now| store.revoke(principal, keys, now)))
+    }
+
+    async fn unindex(&self, principal: &str, key: &str) -> Result<()> {
+        self.with(|store, _| store.unindex(principal, key));
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -181,20 +213,30 @@ impl SessionLock for MemoryCache {
         token: &LockToken,
         fence: Fence,
         op: CommitOp,
+        owner: Option<Owner<'_>>,
     ) -> Result<()> {
-        self.with(|store, now| store.commit(key, token, fence, op, now))
+        self.with(|store, now| store.commit(key, token, fence, op, owner, now))
     }
 
     fn fences(&self) -> bool {
         true
     }
 
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        options: EntryOptions,
+        owner: Option<Owner<'_>>,
+    ) -> Result<bool> {
         self.with(|store, now| {
             if store.live(key, now).is_some() {
                 return Ok(false);
             }
-            store.set(key, value, options, now).map(|()| true)
+            store.remove(key); // an expired entry under the key: nothing of it is kept
+            store.set(key, value, options, now)?;
+            store.own(key, owner, now);
+            Ok(true)
         })
     }
 }

@@ -1,15 +1,16 @@
 //! The data behind the cache's mutex: entries in LRU order and their total size.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use compact_str::CompactString;
 use lru::LruCache;
-use session_core::store::{CommitOp, EntryOptions, Fence, LockToken};
+use session_core::store::{CommitOp, EntryOptions, Fence, IndexedSession, LockToken, Owner};
 use session_core::{Error, Result};
 
 use crate::{
-    entry::{millis, Entry},
+    entry::{millis, Entry, Owned, NEVER},
     options::MemoryCacheOptions,
+    principals::Principals,
 };
 
 /// Keys of up to 24 bytes (session ids are 22) live inside the LRU node: no allocation.
@@ -25,6 +26,7 @@ pub(crate) struct Store {
     last_scan: u64,
     /// Zero of the store's millisecond clock.
     epoch: Instant,
+    principals: Principals,
 }
 
 fn weight(key: &str, value: &[u8]) -> usize {
@@ -43,6 +45,7 @@ impl Store {
             epoch: Instant::now()
                 .checked_sub(Duration::from_secs(1))
                 .unwrap_or_else(Instant::now),
+            principals: Principals::default(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Store {
         token: &LockToken,
         fence: Fence,
         op: CommitOp,
+        owner: Option<Owner<'_>>,
         now: u64,
     ) -> Result<()> {
         let limit = self.size_limit;
@@ -126,12 +130,18 @@ impl Store {
                 entry.fence = fence.next().get();
                 let kept = entry.apply(options, now).is_some();
                 self.size = self.size - old + added;
+                self.own(key, owner, now);
                 if !kept {
                     self.remove(key); // already past its absolute expiry
                 }
                 self.evict_to_fit(key);
             }
-            CommitOp::Refresh => entry.touch(now),
+            CommitOp::Refresh => {
+                entry.touch(now);
+                if let Some(owned) = &mut entry.owner {
+                    owned.seen = now;
+                }
+            }
             CommitOp::Remove => self.remove(key),
             CommitOp::Release => {}
         }
@@ -156,8 +166,7 @@ impl Store {
             drop(old_value);
             entry.fence = entry.fence.saturating_add(1);
             if entry.apply(options, now).is_none() {
-                self.entries.pop(key); // already past its absolute expiry
-                self.size -= old;
+                self.remove(key); // already past its absolute expiry
                 return Ok(());
             }
             self.size = self.size - old + added;
@@ -186,6 +195,7 @@ impl Store {
                 break;
             }
             self.size -= weight(&old_key, &old.value);
+            self.left(&old_key, &old);
             tracing::debug!("memory cache size limit reached: evicted the least recently used entry");
         }
     }
@@ -194,6 +204,102 @@ impl Store {
     pub(crate) fn remove(&mut self, key: &str) {
         if let Some(old) = self.entries.pop(key) {
             self.size -= weight(key, &old.value);
+            self.left(key, &old);
         }
+    }
+
+    /// Takes an entry that left the store out of its principal's index.
+    fn left(&mut self, key: &str, entry: &Entry) {
+        if let Some(owned) = &entry.owner {
+            self.principals.remove(&owned.principal, key);
+        }
+    }
+
+    /// Records `owner` (or no owner) on the entry under `key`, moving it in the index.
+    pub(crate) fn own(&mut self, key: &str, owner: Option<Owner<'_>>, now: u64) {
+        let name = owner.map(|owner| self.principals.name(owner.principal));
+        let Some(entry) = self.entries.peek_mut(key) else {
+            return;
+        };
+        let before = entry.owner.take();
+        entry.owner = name
+            .clone()
+            .map(|principal| Box::new(Owned { principal, seen: now }));
+        if let Some(before) = before.filter(|b| name.as_deref() != Some(&*b.principal)) {
+            self.principals.remove(&before.principal, key);
+        }
+        if let Some(name) = name {
+            self.principals.add(&name, key);
+        }
+    }
+
+    /// The live sessions of `principal`; records of entries gone or expired are dropped.
+    pub(crate) fn sessions_of(&mut self, principal: &str, now: u64) -> Vec<IndexedSession> {
+        let wall = SystemTime::now();
+        let at = |t: u64| {
+            wall.checked_sub(Duration::from_millis(now.saturating_sub(t)))
+                .unwrap_or(wall)
+        };
+        let mut live = Vec::new();
+        for key in self.principals.keys(principal) {
+            let found = self.entries.peek(key.as_str()).and_then(|entry| {
+                let owned = entry.owner.as_ref().filter(|o| &*o.principal == principal)?;
+                (!entry.is_expired(now)).then(|| IndexedSession {
+                    key: key.to_string(),
+                    created: at(entry.created),
+                    last_seen: at(owned.seen),
+                    expires: (entry.expires_at != NEVER)
+                        .then(|| wall + Duration::from_millis(entry.expires_at.saturating_sub(now))),
+                })
+            });
+            match found {
+                Some(session) => live.push(session),
+                None => {
+                    self.principals.remove(principal, &key);
+                    if self.entries.peek(key.as_str()).is_some_and(|e| e.is_expired(now)) {
+                        self.remove(&key);
+                    }
+                }
+            }
+        }
+        live
+    }
+
+    /// Deletes the live sessions `keys` of `principal` (their leases go with them);
+    /// how many there were.
+    pub(crate) fn revoke(&mut self, principal: &str, keys: &[String], now: u64) -> usize {
+        let mut ended = 0;
+        for key in keys {
+            let owned = self
+                .entries
+                .peek(key.as_str())
+                .is_some_and(|entry| entry.owner.as_ref().is_some_and(|o| &*o.principal == principal));
+            if owned {
+                ended += usize::from(
+                    self.entries
+                        .peek(key.as_str())
+                        .is_some_and(|e| !e.is_expired(now)),
+                );
+                self.remove(key);
+            }
+        }
+        ended
+    }
+
+    /// Drops `key` from `principal`'s index unless its entry still belongs there.
+    pub(crate) fn unindex(&mut self, principal: &str, key: &str) {
+        let owned = self
+            .entries
+            .peek(key)
+            .and_then(|e| e.owner.as_ref())
+            .is_some_and(|o| &*o.principal == principal);
+        if !owned {
+            self.principals.remove(principal, key);
+        }
+    }
+
+    /// Keys in the principal index, over all principals (for tests).
+    pub(crate) fn indexed(&self) -> usize {
+        self.principals.len()
     }
 }

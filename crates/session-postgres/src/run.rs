@@ -22,6 +22,7 @@ use crate::{
 /// written into its text).
 enum Sendable<'a> {
     Prepared(&'a Statement),
+    PreparedAll(&'a Statement),
     Simple(String),
 }
 
@@ -41,6 +42,17 @@ impl Inner {
         self.send(operation, &sendable)
             .await
             .map(|rows| rows.into_iter().next())
+    }
+
+    /// [`run`](Self::run) of a statement that answers any number of rows.
+    pub(crate) async fn run_all(&self, operation: &'static str, statement: &Statement) -> Result<Vec<PgRow>> {
+        self.migrated_if_asked().await?;
+        let sendable = if self.prepared {
+            Sendable::PreparedAll(statement)
+        } else {
+            Sendable::Simple(statement.inline())
+        };
+        self.send(operation, &sendable).await
     }
 
     /// Runs `sql` (several statements, no parameters) as one simple query, which runs
@@ -110,6 +122,10 @@ async fn on_connection(
             .fetch_optional(bind(sqlx::query(&statement.sql), &statement.params))
             .await
             .map(|row| row.into_iter().collect()),
+        Sendable::PreparedAll(statement) => {
+            conn.fetch_all(bind(sqlx::query(&statement.sql), &statement.params))
+                .await
+        }
         Sendable::Simple(sql) => conn.fetch_all(sqlx::raw_sql(sql)).await,
     };
     watch.answered();
@@ -129,6 +145,10 @@ async fn on_pool(
             .fetch_optional(bind(sqlx::query(&statement.sql), &statement.params))
             .await
             .map(|row| row.into_iter().collect()),
+        Sendable::PreparedAll(statement) => {
+            pool.fetch_all(bind(sqlx::query(&statement.sql), &statement.params))
+                .await
+        }
         // (sqlx 0.8's `RawSql::fetch_optional` answers a row, not an option)
         Sendable::Simple(sql) => pool.fetch_all(sqlx::raw_sql(sql)).await,
     }
@@ -144,6 +164,8 @@ fn bind<'q>(
             Param::Bytes(b) => query.bind(b.as_slice()),
             Param::Int(i) => query.bind(*i),
             Param::OptInt(i) => query.bind(*i),
+            Param::OptText(t) => query.bind(t.as_deref()),
+            Param::Texts(t) => query.bind(t.as_slice()),
         };
     }
     query
@@ -209,6 +231,10 @@ pub(crate) fn int8(row: Option<&PgRow>, column: &str) -> Option<i64> {
 }
 
 /// A `bytea` column of `row`.
+pub(crate) fn text(row: Option<&PgRow>, column: &str) -> Option<String> {
+    row?.try_get::<Option<String>, _>(column).ok().flatten()
+}
+
 pub(crate) fn bytes(row: Option<&PgRow>, column: &str) -> Option<Vec<u8>> {
     row?.try_get::<Option<Vec<u8>>, _>(column).ok().flatten()
 }

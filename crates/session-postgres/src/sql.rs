@@ -54,6 +54,10 @@ pub(crate) enum Param {
     Int(i64),
     /// A `bigint` that may be NULL.
     OptInt(Option<i64>),
+    /// A `text` that may be NULL.
+    OptText(Option<String>),
+    /// A `text[]`.
+    Texts(Vec<String>),
 }
 
 /// One statement: its text and parameters.
@@ -92,19 +96,34 @@ impl Statement {
     }
 }
 
+/// `s` as an escape-string literal.
+fn text_literal(s: &str, out: &mut String) {
+    out.push_str("E'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
 fn literal(param: &Param, out: &mut String) {
     use std::fmt::Write;
     match param {
-        Param::Text(s) => {
-            out.push_str("E'");
-            for c in s.chars() {
-                match c {
-                    '\'' => out.push_str("''"),
-                    '\\' => out.push_str("\\\\"),
-                    c => out.push(c),
+        Param::Text(s) | Param::OptText(Some(s)) => text_literal(s, out),
+        Param::OptText(None) => out.push_str("NULL"),
+        Param::Texts(texts) => {
+            // (the statement casts it: `ARRAY[]` alone has no type)
+            out.push_str("ARRAY[");
+            for (i, s) in texts.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
+                text_literal(s, out);
             }
-            out.push('\'');
+            out.push(']');
         }
         Param::Bytes(b) => {
             out.push_str("decode('");
@@ -300,7 +319,7 @@ pub(crate) fn remove(n: &Names, key: &str) -> Statement {
 /// `WHERE`).
 fn tombstone(n: &Names) -> String {
     format!(
-        "UPDATE {} AS d SET value = ''::bytea, expires_at = '-infinity', fence = d.fence + 1",
+        "UPDATE {} AS d SET value = ''::bytea, expires_at = '-infinity', fence = d.fence + 1, principal = NULL",
         n.data
     )
 }
@@ -316,13 +335,14 @@ fn entry_params(key: &str, value: Vec<u8>, options: &EntryOptions) -> Vec<Param>
     ]
 }
 
-/// `INSERT` of the entry `$1` (value `$2`, sliding `$3`, absolute `$4`) that, on an
-/// existing id, writes it too at the next fence, setting also `more` and only `when`
-/// (a `WHERE` on the existing row `d`, or empty); `RETURNING d.id`.
-fn upsert_entry(n: &Names, more: &str, when: &str) -> String {
+/// `INSERT` of the entry `$1` (value `$2`, sliding `$3`, absolute `$4`, principal
+/// `principal`, a parameter or `NULL`) that, on an existing id, writes it too at the next
+/// fence, setting also `more` and only `when` (a `WHERE` on the existing row `d`, or
+/// empty); `RETURNING d.id`.
+fn upsert_entry(n: &Names, principal: &str, more: &str, when: &str) -> String {
     format!(
-        "INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration) \
-         VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0)) \
+        "INSERT INTO {data} AS d (id, value, expires_at, sliding_ms, absolute_expiration, principal) \
+         VALUES ($1::text, $2::bytea, {target}, $3::int8, to_timestamp($4::int8 / 1000.0), {principal}) \
          ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, \
            sliding_ms = EXCLUDED.sliding_ms, absolute_expiration = EXCLUDED.absolute_expiration, \
            fence = d.fence + 1{more} {when} \
@@ -338,7 +358,7 @@ pub(crate) fn set(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) 
     Statement {
         sql: format!(
             "WITH up AS ({}) INSERT INTO {} (id) SELECT id FROM up ON CONFLICT (id) DO NOTHING",
-            upsert_entry(n, "", ""),
+            upsert_entry(n, "NULL", "", ""),
             n.leases
         ),
         params: entry_params(key, value, options),
@@ -346,17 +366,31 @@ pub(crate) fn set(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) 
 }
 
 /// Writes a row only if no live row exists (an expired one is replaced, at a later
-/// fence), with a free lease row; returns `created` 1 or 0.
-pub(crate) fn create(n: &Names, key: &str, value: Vec<u8>, options: &EntryOptions) -> Statement {
+/// fence), with a free lease row, under `principal` (`$5`, or NULL); returns `created` 1
+/// or 0.
+pub(crate) fn create(
+    n: &Names,
+    key: &str,
+    value: Vec<u8>,
+    options: &EntryOptions,
+    principal: Option<&str>,
+) -> Statement {
+    let mut params = entry_params(key, value, options);
+    params.push(Param::OptText(principal.map(str::to_owned)));
     Statement {
         sql: format!(
             "WITH ins AS ({}), \
              lease AS (INSERT INTO {} (id) SELECT id FROM ins ON CONFLICT (id) DO UPDATE SET token = NULL, until = NULL) \
              SELECT count(*)::int4 AS created FROM ins",
-            upsert_entry(n, ", principal = NULL, created_at = now()", "WHERE d.expires_at <= now()"),
+            upsert_entry(
+                n,
+                "$5::text",
+                ", principal = EXCLUDED.principal, created_at = now()",
+                "WHERE d.expires_at <= now()"
+            ),
             n.leases
         ),
-        params: entry_params(key, value, options),
+        params,
     }
 }
 
@@ -415,6 +449,7 @@ pub(crate) fn commit(
     token: &[u8],
     fence: u64,
     op: CommitOp,
+    principal: Option<&str>,
     slack_ms: i64,
 ) -> Statement {
     let (data, leases, holding) = (&n.data, &n.leases, holding(n));
@@ -436,13 +471,14 @@ pub(crate) fn commit(
                 Param::OptInt(sliding),
                 Param::OptInt(absolute),
                 Param::Int(slack_ms),
+                Param::OptText(principal.map(str::to_owned)),
             ]);
             let target = target(5, 6);
             let absolute = "to_timestamp($6::int8 / 1000.0)";
             // the stored expiry stays when it is within the slack of the new one (and
             // the window is the same): then no indexed column changes
             format!(
-                "UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, \
+                "UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, principal = $8::text, \
                      sliding_ms = $5::int8, absolute_expiration = {absolute}, \
                      expires_at = CASE \
                        WHEN d.sliding_ms IS NOT DISTINCT FROM $5::int8 \
@@ -478,11 +514,57 @@ pub(crate) fn commit(
              lease AS (UPDATE {leases} SET token = NULL, until = NULL, fence = COALESCE((SELECT fence FROM w), fence) \
                WHERE id = $1::text AND token = $2::bytea) \
              SELECT (EXISTS (SELECT 1 FROM w) \
-               OR NOT EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND expires_at > now()))::int4 AS ok",
+               OR NOT EXISTS (SELECT 1 FROM {data} WHERE id = $1::text \
+                 AND (expires_at > now() OR fence <> $3::int8)))::int4 AS ok",
             TOMBSTONE = tombstone(n)
         ),
     };
     Statement { sql, params }
+}
+
+/// When a row was last used, from its expiry: `expires_at - sliding_ms` for a sliding row
+/// that its absolute expiry did not cap (exact to within the refresh slack), else when it
+/// was created. Epoch ms.
+const LAST_SEEN_MS: &str = "(extract(epoch FROM CASE WHEN sliding_ms IS NOT NULL \
+     AND (absolute_expiration IS NULL OR expires_at < absolute_expiration) \
+     THEN expires_at - sliding_ms * interval '1 millisecond' ELSE created_at END) * 1000)::int8";
+
+/// The live sessions of principal `$1`: `id`, `created_ms`, `seen_ms`, `expires_ms`
+/// (epoch ms), one row each, on the principal index. Rows of the principal that have
+/// expired (or are tombstones) leave the index first: their principal is cleared.
+pub(crate) fn sessions_of(n: &Names, principal: &str) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH pruned AS (UPDATE {data} SET principal = NULL \
+               WHERE principal = $1::text AND expires_at <= now() RETURNING 1) \
+             SELECT id, (extract(epoch FROM created_at) * 1000)::int8 AS created_ms, \
+               {LAST_SEEN_MS} AS seen_ms, (extract(epoch FROM expires_at) * 1000)::int8 AS expires_ms, \
+               (SELECT count(*) FROM pruned)::int8 AS pruned \
+             FROM {data} WHERE principal = $1::text AND expires_at > now()",
+            data = n.data,
+        ),
+        params: vec![Param::Text(principal.to_owned())],
+    }
+}
+
+/// Ends the sessions `$2` (ids) of principal `$1`: tombstones, as [`remove`], with their
+/// lease rows given back at the new fence, so that a holder's commit fails; answers
+/// `ended`, how many were live.
+pub(crate) fn revoke(n: &Names, principal: &str, keys: &[String]) -> Statement {
+    Statement {
+        sql: format!(
+            "WITH t AS (SELECT id, expires_at > now() AS live FROM {data} \
+               WHERE id = ANY($2::text[]) AND principal = $1::text AND expires_at > '-infinity' FOR UPDATE), \
+             gone AS ({TOMBSTONE} FROM t WHERE d.id = t.id RETURNING d.id, d.fence, t.live), \
+             lease AS (UPDATE {leases} l SET token = NULL, until = NULL, fence = g.fence \
+               FROM gone g WHERE l.id = g.id) \
+             SELECT count(*) FILTER (WHERE live)::int8 AS ended FROM gone",
+            data = n.data,
+            leases = n.leases,
+            TOMBSTONE = tombstone(n),
+        ),
+        params: vec![Param::Text(principal.to_owned()), Param::Texts(keys.to_vec())],
+    }
 }
 
 /// Deletes at most `batch` rows expired for a minute or more (oldest first, on the expiry
@@ -544,16 +626,20 @@ mod tests {
         ];
         for o in &opts {
             all.push(set(&n, "k", vec![1], o));
-            all.push(create(&n, "k", vec![1], o));
-            let op = CommitOp::Set {
-                value: vec![1],
-                options: *o,
-            };
-            all.push(commit(&n, "k", b"t", 3, op, 60_000));
+            for principal in [None, Some("alice")] {
+                all.push(create(&n, "k", vec![1], o, principal));
+                let op = CommitOp::Set {
+                    value: vec![1],
+                    options: *o,
+                };
+                all.push(commit(&n, "k", b"t", 3, op, principal, 60_000));
+            }
         }
         for op in [CommitOp::Refresh, CommitOp::Remove, CommitOp::Release] {
-            all.push(commit(&n, "k", b"t", 3, op, 60_000));
+            all.push(commit(&n, "k", b"t", 3, op, None, 60_000));
         }
+        all.push(sessions_of(&n, "alice"));
+        all.push(revoke(&n, "alice", &["a".into(), "b'".into()]));
         all
     }
 
@@ -584,7 +670,8 @@ mod tests {
             for (i, p) in s.params.iter().enumerate() {
                 let n = i + 1;
                 let cast = match p {
-                    Param::Text(_) => "::text",
+                    Param::Text(_) | Param::OptText(_) => "::text",
+                    Param::Texts(_) => "::text[]",
                     Param::Bytes(_) => "::bytea",
                     Param::Int(_) | Param::OptInt(_) => "::int",
                 };
@@ -640,6 +727,7 @@ mod tests {
                     value: b"v".to_vec(),
                     options: EntryOptions::sliding(Duration::from_secs(2)),
                 },
+                None,
                 60_000,
             )
         };
@@ -657,7 +745,7 @@ mod tests {
             "a write releases the lease by moving the fence: one durable write, nothing else"
         );
         for op in [CommitOp::Refresh, CommitOp::Release] {
-            let c = commit(&n, "k", b"t", 41, op, 60_000);
+            let c = commit(&n, "k", b"t", 41, op, None, 60_000);
             assert!(
                 c.sql
                     .contains("UPDATE \"public\".\"sessions_leases\" SET token = NULL"),
@@ -665,6 +753,44 @@ mod tests {
                 c.sql
             );
         }
+    }
+
+    #[test]
+    fn the_principal_is_written_with_the_value_and_revocation_tombstones() {
+        let n = names();
+        let op = CommitOp::Set {
+            value: b"v".to_vec(),
+            options: EntryOptions::sliding(Duration::from_secs(2)),
+        };
+        let c = commit(&n, "k", b"t", 1, op, Some("alice"), 60_000);
+        assert_eq!(c.params[7], Param::OptText(Some("alice".into())));
+        assert!(
+            c.sql.contains("principal = $8::text"),
+            "same statement: {}",
+            c.sql
+        );
+        let c = create(&n, "k", vec![1], &EntryOptions::default(), Some("alice"));
+        assert_eq!(c.params[4], Param::OptText(Some("alice".into())));
+        let r = revoke(&n, "alice", &["k".into()]);
+        assert!(
+            r.sql.contains("fence = d.fence + 1, principal = NULL"),
+            "{}",
+            r.sql
+        );
+        assert!(r.sql.contains("principal = $1::text"), "only the principal's own");
+        let l = sessions_of(&n, "alice");
+        assert!(
+            l.sql.contains("SET principal = NULL"),
+            "the listing prunes: {}",
+            l.sql
+        );
+        assert_eq!(
+            revoke(&n, "a", &["x'y".into(), "z".into()])
+                .inline()
+                .matches("ARRAY[E'x''y',E'z']::text[]")
+                .count(),
+            1
+        );
     }
 
     #[test]

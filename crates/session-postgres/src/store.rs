@@ -1,18 +1,19 @@
 //! The store's contract: [`DistributedCache`] and [`SessionLock`] on PostgreSQL, one
 //! statement each.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, IndexedSession, LocalLocks, LockAttempt, LockToken,
+    Owner, PrincipalIndex, SessionLock,
 };
 use session_core::{Error, Result};
 
 use crate::{
     cache::PostgresCache,
-    run::{bytes, int4, int8, NoResult},
+    run::{bytes, int4, int8, text, NoResult},
     sql,
 };
 
@@ -50,6 +51,10 @@ impl DistributedCache for PostgresCache {
     fn local_locks(&self) -> Option<&LocalLocks> {
         Some(&self.inner.locks)
     }
+
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        Some(self)
+    }
 }
 
 #[async_trait]
@@ -82,18 +87,35 @@ impl SessionLock for PostgresCache {
         token: &LockToken,
         fence: Fence,
         op: CommitOp,
+        owner: Option<Owner<'_>>,
     ) -> Result<()> {
         let i = &self.inner;
-        let statement = sql::commit(&i.names, key, token.as_bytes(), fence.get(), op, i.slack_ms);
+        let principal = owner.map(|o| o.principal);
+        let statement = sql::commit(
+            &i.names,
+            key,
+            token.as_bytes(),
+            fence.get(),
+            op,
+            principal,
+            i.slack_ms,
+        );
         // a write answers a row only when it was applied; the others always answer one
         let row = i.run("commit", &statement).await?;
         commit_result(int4(row.as_ref(), "ok").map_or(0, i64::from))
     }
 
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        options: EntryOptions,
+        owner: Option<Owner<'_>>,
+    ) -> Result<bool> {
         let i = &self.inner;
+        let principal = owner.map(|o| o.principal);
         let row = i
-            .run("create", &sql::create(&i.names, key, value, &options))
+            .run("create", &sql::create(&i.names, key, value, &options, principal))
             .await?;
         match int4(row.as_ref(), "created") {
             Some(created) => Ok(created == 1),
@@ -107,5 +129,44 @@ impl SessionLock for PostgresCache {
 
     fn fences(&self) -> bool {
         true
+    }
+}
+
+/// The principal index is the entry table's `principal` column (indexed with the expiry):
+/// a commit writes it in the same statement as the value, so a session with a principal
+/// costs no extra statement; listing is one statement, revoking any number is one more.
+#[async_trait]
+impl PrincipalIndex for PostgresCache {
+    async fn sessions_of(&self, principal: &str) -> Result<Vec<IndexedSession>> {
+        let i = &self.inner;
+        let rows = i
+            .run_all("sessions_of", &sql::sessions_of(&i.names, principal))
+            .await?;
+        let at = |ms: Option<i64>| {
+            let ms = u64::try_from(ms.unwrap_or(0)).unwrap_or(0);
+            SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some(IndexedSession {
+                    key: text(Some(row), "id")?,
+                    created: at(int8(Some(row), "created_ms")),
+                    last_seen: at(int8(Some(row), "seen_ms")),
+                    expires: Some(at(int8(Some(row), "expires_ms"))),
+                })
+            })
+            .collect())
+    }
+
+    async fn revoke(&self, principal: &str, keys: &[String]) -> Result<usize> {
+        let i = &self.inner;
+        let row = i.run("revoke", &sql::revoke(&i.names, principal, keys)).await?;
+        Ok(int8(row.as_ref(), "ended").map_or(0, |n| usize::try_from(n).unwrap_or(0)))
+    }
+
+    async fn unindex(&self, _principal: &str, _key: &str) -> Result<()> {
+        // the index is the row's column: a removal clears it, a commit rewrites it
+        Ok(())
     }
 }

@@ -25,21 +25,41 @@ const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyName<'a> {
     prefix: &'a str,
+    head: &'static str,
     key: &'a str,
+    tail: &'static str,
 }
 
 impl<'a> KeyName<'a> {
     /// The entry `key` under `prefix`.
     pub(crate) fn data(prefix: &'a str, key: &'a str) -> Self {
-        KeyName { prefix, key }
+        KeyName {
+            prefix,
+            head: "",
+            key,
+            tail: "",
+        }
+    }
+
+    /// A principal's index (`<prefix>principal{<digest>}:sessions`, a sorted set of its
+    /// session keys scored by expiry) and its companion (`...:seen`, a hash of each
+    /// session's `created:last_seen`), under one hash tag.
+    pub(crate) fn principal(prefix: &'a str, digest: &'a str) -> [Self; 2] {
+        let name = |tail| KeyName {
+            prefix,
+            head: "principal",
+            key: digest,
+            tail,
+        };
+        [name(":sessions"), name(":seen")]
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.prefix.len() + self.key.len() + 2
+        self.prefix.len() + self.head.len() + self.key.len() + self.tail.len() + 2
     }
 
-    fn parts(&self) -> [&'a str; 4] {
-        [self.prefix, "{", self.key, "}"]
+    fn parts(&self) -> [&'a str; 6] {
+        [self.prefix, self.head, "{", self.key, "}", self.tail]
     }
 }
 
@@ -106,6 +126,10 @@ mod tests {
         cmd.arg(data);
         let args: Vec<_> = cmd.args_iter().collect();
         assert!(matches!(args[1], redis::Arg::Simple(b"KestrunSession_{abc}")));
+        let [index, seen] = KeyName::principal("app:", "0f");
+        assert_eq!(index.to_string(), "app:principal{0f}:sessions");
+        assert_eq!(seen.to_string(), "app:principal{0f}:seen");
+        assert_eq!(seen.len(), seen.to_string().len());
     }
 
     #[test]

@@ -55,6 +55,7 @@ mod errors;
 mod keys;
 mod manager;
 mod options;
+mod principals;
 mod released;
 mod scripts;
 mod store;

@@ -83,7 +83,7 @@ impl ScriptCall {
 
 /// Every script, loaded on each new connection (one pipelined round trip), so requests
 /// do not meet `NOSCRIPT` one script at a time.
-pub(crate) fn all() -> [&'static Lua; 8] {
+pub(crate) fn all() -> [&'static Lua; 12] {
     [
         &GET,
         &SET,
@@ -93,6 +93,10 @@ pub(crate) fn all() -> [&'static Lua; 8] {
         &COMMIT_SET,
         &COMMIT_REFRESH,
         &COMMIT_UNLOCK,
+        &INDEX,
+        &LIST,
+        &UNINDEX,
+        &REVOKE,
     ]
 }
 
@@ -286,5 +290,96 @@ pub(crate) static COMMIT_UNLOCK: LazyLock<Lua> = LazyLock::new(|| {
         "if v[1] ~= ARGV[1] then return 0 end\n",
         "redis.call('HSET', KEYS[1], 'lease', '')\n",
         "return 1\n"
+    ))
+});
+
+/// Drops from a principal's index (KEYS[1], the sorted set; KEYS[2], the `seen` hash) the
+/// sessions whose expiry (score, ms) is at or before ARGV[1] (now, ms): at most `$limit`
+/// thousand of them, a thousand at a time (Lua's `unpack` takes a bounded count).
+macro_rules! prune {
+    ($limit:literal) => {
+        concat!(
+            "for _ = 1, ",
+            $limit,
+            " do\n",
+            "  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)\n",
+            "  if #gone == 0 then break end\n",
+            "  redis.call('ZREM', KEYS[1], unpack(gone))\n",
+            "  redis.call('HDEL', KEYS[2], unpack(gone))\n",
+            "end\n"
+        )
+    };
+}
+
+/// KEYS: index, seen. ARGV: now (ms), session key, its expiry (ms, or '+inf').
+/// Records the session under the principal (keeping when it was first recorded), prunes
+/// up to a thousand expired records, and sets both keys to expire with the last session.
+/// Sent before the session's own write, so that the index never misses a live session.
+pub(crate) static INDEX: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        prune!("1"),
+        r#"
+local created = ARGV[1]
+local before = redis.call('HGET', KEYS[2], ARGV[2])
+if before then created = string.match(before, '^(%d+)') or ARGV[1] end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], created .. ':' .. ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+if last == 'inf' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('PEXPIREAT', KEYS[1], last)
+  redis.call('PEXPIREAT', KEYS[2], last)
+end
+return 1
+"#
+    ))
+});
+
+/// KEYS: index, seen. ARGV: now (ms). Prunes every expired record, then returns the live
+/// ones as a flat list: key, expiry (ms, or 'inf'), 'created:last_seen' (ms).
+pub(crate) static LIST: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        prune!("1000000"),
+        r#"
+local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local out = {}
+for i = 1, #live, 2 do
+  out[#out + 1] = live[i]
+  out[#out + 1] = live[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
+end
+return out
+"#
+    ))
+});
+
+/// KEYS: index, seen. ARGV: session keys. Drops their records.
+pub(crate) static UNINDEX: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        "redis.call('ZREM', KEYS[1], unpack(ARGV))\n",
+        "redis.call('HDEL', KEYS[2], unpack(ARGV))\n",
+        "return 1\n"
+    ))
+});
+
+/// KEYS: data. Ends a session for good: the entry becomes a tombstone (no `data`, no
+/// lease, the fence moved on) that keeps the entry's TTL (a day if it had none), so a
+/// request that still holds its lease cannot commit it back nor remove it as if it had
+/// just expired (a login moving it to a new id then fails). Returns 1 if a session was
+/// there.
+pub(crate) static REVOKE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        "local v = redis.pcall('HMGET', KEYS[1], 'data', 'fence')\n",
+        "if v.err then return 0 end\n",
+        "if type(v[1]) ~= 'string' and not v[2] then return 0 end\n",
+        fence_of!("v[2]"),
+        "local ttl = redis.call('PTTL', KEYS[1])\n",
+        "redis.call('DEL', KEYS[1])\n",
+        "redis.call('HSET', KEYS[1], 'fence', f + 1)\n",
+        "if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PEXPIRE', KEYS[1], 86400000) end\n",
+        "if type(v[1]) == 'string' then return 1 end\n",
+        "return 0\n"
     ))
 });

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, Owner,
+    PrincipalIndex, SessionLock,
 };
 use session_core::Result;
 
@@ -57,6 +58,10 @@ impl DistributedCache for RedisCache {
     fn local_locks(&self) -> Option<&LocalLocks> {
         Some(&self.locks)
     }
+
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        Some(self)
+    }
 }
 
 /// Beyond the [`SessionLock`] contract: a `try_lock_and_get` future dropped before its
@@ -86,10 +91,15 @@ impl SessionLock for RedisCache {
         token: &LockToken,
         fence: Fence,
         op: CommitOp,
+        owner: Option<Owner<'_>>,
     ) -> Result<()> {
         if matches!(op, CommitOp::Release) && self.released.take(token) {
             // sent behind the cut-off lock call that may take the lease (see `cut_off`)
             return Ok(());
+        }
+        if let Some(owner) = owner.filter(|_| matches!(op, CommitOp::Set { .. } | CommitOp::Refresh)) {
+            // boxed: only sessions with a principal take this path
+            Box::pin(self.index(key, owner)).await?;
         }
         let data = KeyName::data(&self.prefix, key);
         let keys = [data];
@@ -127,7 +137,16 @@ impl SessionLock for RedisCache {
         true
     }
 
-    async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        options: EntryOptions,
+        owner: Option<Owner<'_>>,
+    ) -> Result<bool> {
+        if let Some(owner) = owner {
+            self.index(key, owner).await?;
+        }
         // an entry expired on arrival is never visible: report it created, store nothing
         let created = self
             .write("create", &scripts::CREATE, key, value, &options)

@@ -23,10 +23,11 @@ use crate::{
 async fn execute(
     conn: &mut SqlConnection,
     statement: &Statement,
-) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
+    all: bool,
+) -> std::result::Result<Vec<Row>, deadpool_tiberius::tiberius::error::Error> {
     let SqlConnection { client, health } = conn;
     let watch = health.watch();
-    let result = send(client, statement).await;
+    let result = send(client, statement, all).await;
     watch.answered();
     if let Err(error) = &result {
         conn.observe(error);
@@ -37,7 +38,8 @@ async fn execute(
 async fn send(
     client: &mut deadpool_tiberius::Client,
     statement: &Statement,
-) -> std::result::Result<Option<Row>, deadpool_tiberius::tiberius::error::Error> {
+    all: bool,
+) -> std::result::Result<Vec<Row>, deadpool_tiberius::tiberius::error::Error> {
     let mut query = Query::new(statement.sql.as_str());
     for param in &statement.params {
         match param {
@@ -47,7 +49,12 @@ async fn send(
             Param::Time(t) => query.bind(sql::iso8601(*t)),
         }
     }
-    query.query(client).await?.into_row().await
+    let stream = query.query(client).await?;
+    match all {
+        false => stream.into_row().await.map(|row| row.into_iter().collect()),
+        // the rows of the last result (a batch's earlier statements answer none)
+        true => Ok(stream.into_results().await?.pop().unwrap_or_default()),
+    }
 }
 
 impl Inner {
@@ -57,6 +64,17 @@ impl Inner {
     /// on the next one, up to the pool's size ([`Resend`]): the first requests after a
     /// SQL Server restart do not fail.
     pub(crate) async fn run(&self, operation: &'static str, statement: Statement) -> Result<Option<Row>> {
+        let rows = self.run_rows(operation, statement, false).await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// [`run`](Self::run) of a statement that answers any number of rows: the rows of
+    /// its last result.
+    pub(crate) async fn run_all(&self, operation: &'static str, statement: Statement) -> Result<Vec<Row>> {
+        self.run_rows(operation, statement, true).await
+    }
+
+    async fn run_rows(&self, operation: &'static str, statement: Statement, all: bool) -> Result<Vec<Row>> {
         let mut resend = Resend::up_to(self.pool.status().max_size);
         loop {
             let mut conn = self
@@ -68,7 +86,7 @@ impl Inner {
                 Box::pin(self.table_ready.get_or_try_init(|| self.create_table(&mut conn))).await?;
             }
             let reused = managed::Object::metrics(&conn).recycle_count > 0;
-            match execute(&mut conn, &statement).await {
+            match execute(&mut conn, &statement, all).await {
                 Err(error) if resend.again(conn.health.is_broken(), reused) => {
                     tracing::debug!(error = %error_chain(&error), "pooled SQL Server connection found dead; running the statement on another");
                 }
@@ -83,7 +101,7 @@ impl Inner {
     /// retrying, so it is logged and the statements run (and fail with their own errors
     /// if the table is missing).
     async fn create_table(&self, conn: &mut SqlConnection) -> Result<()> {
-        match execute(conn, &sql::create_table(&self.table)).await {
+        match execute(conn, &sql::create_table(&self.table), false).await {
             Ok(_) => tracing::info!("session table ready (created if it was missing)"),
             Err(error) => {
                 if conn.health.is_broken() {
@@ -147,6 +165,11 @@ fn unconnected(error: managed::PoolError<deadpool_tiberius::tiberius::error::Err
 /// An `int` column of `row` (`None` if absent, NULL or of another type).
 pub(crate) fn int(row: Option<&Row>, column: &str) -> Option<i32> {
     row?.try_get::<i32, _>(column).ok().flatten()
+}
+
+/// An `nvarchar` column of `row`.
+pub(crate) fn text(row: Option<&Row>, column: &str) -> Option<String> {
+    row?.try_get::<&str, _>(column).ok().flatten().map(str::to_owned)
 }
 
 /// A `varbinary` column of `row`.

@@ -14,7 +14,7 @@ use std::time::Duration;
 #[cfg(test)]
 use std::time::SystemTime;
 
-use session_core::store::EntryOptions;
+use session_core::store::{principal_digest, EntryOptions};
 
 /// Sliding window used when an entry has neither expiry (ASP.NET's
 /// `DefaultSlidingExpiration`).
@@ -100,6 +100,113 @@ impl Table {
             name: name.to_owned(),
             quoted: format!("[{schema}].[{name}]"),
         })
+    }
+}
+
+/// The prefix of a principal's index rows, `p:<digest>:`: the row `p:<digest>:<id>` of
+/// the same table records that session `<id>` belongs to the principal (no schema beyond
+/// the ASP.NET table). Its `Value` is 24 bytes, three big-endian epoch-ms numbers (first
+/// recorded, last seen, expiry); its `ExpiresAtTime` (and `AbsoluteExpiration`) is the
+/// session's expiry, so the expired-items deletion removes it with the session, and
+/// reads never slide it. No session id, lease key or index key shares a prefix.
+pub(crate) fn index_prefix(principal: &str) -> String {
+    format!("p:{}:", principal_digest(principal))
+}
+
+/// What a commit or create records in its principal's index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct IndexRow {
+    /// [`index_prefix`] of the principal.
+    pub prefix: String,
+    /// Now and the session's expiry, epoch ms (`u64::MAX`: never).
+    pub seen_ms: u64,
+    pub expires_ms: u64,
+    /// The expiry as the row's `ExpiresAtTime`.
+    pub expires: std::time::SystemTime,
+}
+
+/// Records session `@P1` in its principal's index (kept when it was first recorded),
+/// appending the parameters it needs to `params`.
+fn index_upsert(t: &str, row: IndexRow, params: &mut Vec<Param>) -> String {
+    params.push(Param::Str(row.prefix));
+    let prefix = params.len();
+    let mut meta = row.seen_ms.to_be_bytes().to_vec();
+    meta.extend_from_slice(&row.expires_ms.to_be_bytes());
+    params.push(Param::Bytes(meta));
+    let meta = params.len();
+    params.push(Param::Time(datetimeoffset(row.expires)));
+    let exp = format!("CAST(@P{} AS datetimeoffset(7))", params.len());
+    format!(
+        "DECLARE @ix nvarchar(449) = @P{prefix} + @P1; \
+         UPDATE {t} SET Value = SUBSTRING(Value, 1, 8) + @P{meta}, ExpiresAtTime = {exp}, AbsoluteExpiration = {exp} \
+           WHERE Id = @ix; \
+         IF @@ROWCOUNT = 0 \
+         BEGIN \
+           BEGIN TRY \
+             INSERT INTO {t} (Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration) \
+             VALUES (@ix, SUBSTRING(@P{meta}, 1, 8) + @P{meta}, {exp}, NULL, {exp}); \
+           END TRY \
+           BEGIN CATCH \
+             IF ERROR_NUMBER() NOT IN (2627, 2601) THROW; \
+           END CATCH \
+         END"
+    )
+}
+
+/// The live sessions of the principal whose [`index_prefix`] is `@P1`: `SessionId` and
+/// `Value` (the index row's 24 bytes), one row each. Index rows that expired, or whose
+/// session is gone, are deleted first.
+pub(crate) fn sessions_of(table: &Table, prefix: &str) -> Statement {
+    let t = &table.quoted;
+    let live = format!(
+        "EXISTS (SELECT 1 FROM {t} AS d WHERE d.Id = SUBSTRING(ix.Id, LEN(@P1) + 1, 449) AND d.ExpiresAtTime > @now)"
+    );
+    Statement {
+        sql: format!(
+            "{PRELUDE} \
+             DELETE FROM {t} WHERE Id IN (SELECT ix.Id FROM {t} AS ix WHERE ix.Id LIKE @P1 + '%' \
+               AND (ix.ExpiresAtTime <= @now OR NOT {live})); \
+             SELECT SUBSTRING(ix.Id, LEN(@P1) + 1, 449) AS SessionId, ix.Value AS Value FROM {t} AS ix \
+             WHERE ix.Id LIKE @P1 + '%' AND ix.ExpiresAtTime > @now AND {live};"
+        ),
+        params: vec![Param::Str(prefix.to_owned())],
+    }
+}
+
+/// Ends the sessions `keys` of the principal whose [`index_prefix`] is `@P1`, those that
+/// its index lists: each session's row, its lease row (so that a holder's commit fails
+/// and writes nothing back) and its index row, in one transaction; returns `Ended`, how
+/// many were live.
+pub(crate) fn revoke(table: &Table, prefix: &str, keys: &[String]) -> Statement {
+    let t = &table.quoted;
+    let mut params = vec![Param::Str(prefix.to_owned())];
+    let mut each = String::new();
+    for key in keys {
+        params.push(Param::Str(key.clone()));
+        let k = params.len();
+        each.push_str(&format!(
+            "IF EXISTS (SELECT 1 FROM {t} WHERE Id = @P1 + @P{k}) \
+             BEGIN \
+               SET @ended = @ended + (SELECT COUNT(*) FROM {t} WHERE Id = @P{k} AND ExpiresAtTime > @now); \
+               DELETE FROM {t} WHERE Id IN (@P{k}, @P{k} + ':lock', @P1 + @P{k}); \
+             END "
+        ));
+    }
+    Statement {
+        sql: format!(
+            "{PRELUDE} SET XACT_ABORT ON; DECLARE @ended int = 0; \
+             BEGIN TRANSACTION; {each}COMMIT TRANSACTION; \
+             SELECT @ended AS Ended;"
+        ),
+        params,
+    }
+}
+
+/// Takes the index row `@P1` (prefix + session id) out.
+pub(crate) fn unindex(table: &Table, index_key: &str) -> Statement {
+    Statement {
+        sql: format!("SET NOCOUNT ON; DELETE FROM {} WHERE Id = @P1;", table.quoted),
+        params: vec![Param::Str(index_key.to_owned())],
     }
 }
 
@@ -245,14 +352,22 @@ pub(crate) fn set(table: &Table, key: &str, value: Vec<u8>, options: &EntryOptio
     }
 }
 
-/// Writes a row only if no live row exists; returns `Created` 1 or 0.
-pub(crate) fn create(table: &Table, key: &str, value: Vec<u8>, options: &EntryOptions) -> Statement {
+/// Writes a row only if no live row exists, recording it first in its principal's index
+/// (if `index`); returns `Created` 1 or 0.
+pub(crate) fn create(
+    table: &Table,
+    key: &str,
+    value: Vec<u8>,
+    options: &EntryOptions,
+    index: Option<IndexRow>,
+) -> Statement {
     let t = &table.quoted;
     let mut params = vec![Param::Str(key.to_owned()), Param::Bytes(value)];
     let (exp, sld, abs) = expiry(options, &mut params);
+    let index = index.map_or_else(String::new, |row| index_upsert(t, row, &mut params));
     Statement {
         sql: format!(
-            "{PRELUDE} \
+            "{PRELUDE} {index} \
              DELETE FROM {t} WHERE Id = @P1 AND ExpiresAtTime <= @now; \
              BEGIN TRY \
                INSERT INTO {t} (Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration) \
@@ -323,9 +438,15 @@ pub(crate) enum CommitSql {
 }
 
 /// Releases the lease `@P2` of token `@P3` (only if it is live) and applies the
-/// operation to row `@P1`, in one transaction. Returns `Ok` 1, or 0 if the lease was
-/// lost (nothing changed).
-pub(crate) fn commit(table: &Table, key: &str, token: &[u8], op: CommitSql) -> Statement {
+/// operation to row `@P1`, and records it in its principal's index (if `index`), in one
+/// transaction. Returns `Ok` 1, or 0 if the lease was lost (nothing changed).
+pub(crate) fn commit(
+    table: &Table,
+    key: &str,
+    token: &[u8],
+    op: CommitSql,
+    index: Option<IndexRow>,
+) -> Statement {
     let t = &table.quoted;
     let mut params = vec![Param::Str(key.to_owned())];
     let apply = match op {
@@ -336,6 +457,10 @@ pub(crate) fn commit(table: &Table, key: &str, token: &[u8], op: CommitSql) -> S
         CommitSql::Refresh => slide(t),
         CommitSql::Remove => format!("DELETE FROM {t} WHERE Id = @P1;"),
         CommitSql::Release => String::new(),
+    };
+    let index = match index {
+        Some(row) => index_upsert(t, row, &mut params),
+        None => String::new(),
     };
     let lock = params.len() + 1;
     let token_param = lock + 1;
@@ -352,7 +477,7 @@ pub(crate) fn commit(table: &Table, key: &str, token: &[u8], op: CommitSql) -> S
                SELECT 0 AS Ok; \
                RETURN; \
              END \
-             {apply} \
+             {apply} {index} \
              COMMIT TRANSACTION; \
              SELECT 1 AS Ok;"
         ),
@@ -392,6 +517,64 @@ mod tests {
 
     fn table() -> Table {
         Table::dbo_sessions()
+    }
+
+    fn index_row() -> IndexRow {
+        IndexRow {
+            prefix: index_prefix("alice"),
+            seen_ms: 1,
+            expires_ms: 2,
+            expires: at(2_000_000_000),
+        }
+    }
+
+    #[test]
+    fn the_principal_index_lives_in_the_same_table_and_commits_with_the_session() {
+        let prefix = index_prefix("alice");
+        assert!(prefix.starts_with("p:") && prefix.ends_with(':') && prefix.len() == 35);
+        assert!(!prefix.contains(['%', '_', '[']), "no LIKE wildcard in a prefix");
+        let c = commit(
+            &table(),
+            "k",
+            b"t",
+            CommitSql::Set(vec![1], EntryOptions::sliding(Duration::from_secs(60))),
+            Some(index_row()),
+        );
+        let write = c.sql.find("INSERT INTO [dbo].[Sessions]").unwrap_or(usize::MAX);
+        let commit_at = c.sql.find("COMMIT TRANSACTION").unwrap_or(0);
+        assert!(
+            c.sql.contains("DECLARE @ix nvarchar(449)") && write < commit_at,
+            "{}",
+            c.sql
+        );
+        assert!(c.params.contains(&Param::Str(prefix.clone())));
+        let created = create(
+            &table(),
+            "k",
+            vec![1],
+            &EntryOptions::default(),
+            Some(index_row()),
+        );
+        let ix = created.sql.find("@ix").unwrap_or(usize::MAX);
+        let data = created.sql.find("VALUES (@P1, @P2").unwrap_or(0);
+        assert!(
+            ix < data,
+            "the index row is written before the session: {}",
+            created.sql
+        );
+        let r = revoke(&table(), &prefix, &["s1".into()]);
+        assert!(
+            r.sql
+                .contains("DELETE FROM [dbo].[Sessions] WHERE Id IN (@P2, @P2 + ':lock', @P1 + @P2)"),
+            "{}",
+            r.sql
+        );
+        let l = sessions_of(&table(), &prefix);
+        assert!(
+            l.sql.contains("ix.ExpiresAtTime <= @now OR NOT EXISTS"),
+            "a listing prunes: {}",
+            l.sql
+        );
     }
 
     fn count(sql: &str, needle: &str) -> usize {
@@ -450,12 +633,18 @@ mod tests {
         ];
         for o in &opts {
             all.push(set(&table(), "k", vec![1], o));
-            all.push(create(&table(), "k", vec![1], o));
-            all.push(commit(&table(), "k", b"t", CommitSql::Set(vec![1], *o)));
+            for index in [None, Some(index_row())] {
+                all.push(create(&table(), "k", vec![1], o, index.clone()));
+                all.push(commit(&table(), "k", b"t", CommitSql::Set(vec![1], *o), index));
+            }
         }
         for op in [CommitSql::Refresh, CommitSql::Remove, CommitSql::Release] {
-            all.push(commit(&table(), "k", b"t", op));
+            all.push(commit(&table(), "k", b"t", op, None));
         }
+        all.push(commit(&table(), "k", b"t", CommitSql::Refresh, Some(index_row())));
+        all.push(sessions_of(&table(), "p:00:"));
+        all.push(revoke(&table(), "p:00:", &["a".into(), "b".into()]));
+        all.push(unindex(&table(), "p:00:a"));
         for s in all {
             assert!(!s.sql.to_uppercase().contains("MERGE"), "{}", s.sql);
             // every @Pn in the text has a parameter and vice versa
@@ -516,6 +705,7 @@ mod tests {
             "k",
             vec![1],
             &EntryOptions::sliding(Duration::from_secs(1)),
+            None,
         );
         assert!(c.sql.contains("SELECT 0 AS Created"));
     }
@@ -550,7 +740,7 @@ mod tests {
     #[test]
     fn commit_releases_only_a_live_lease_of_its_token_in_one_transaction() {
         let o = EntryOptions::sliding(Duration::from_secs(60));
-        let s = commit(&table(), "abc", b"tok", CommitSql::Set(vec![7], o));
+        let s = commit(&table(), "abc", b"tok", CommitSql::Set(vec![7], o), None);
         assert_eq!(
             s.params,
             [
@@ -565,7 +755,7 @@ mod tests {
             "DELETE FROM [dbo].[Sessions] WHERE Id = @P4 AND Value = @P5 AND ExpiresAtTime > @now"
         ));
         assert!(s.sql.contains("BEGIN TRANSACTION") && s.sql.contains("COMMIT TRANSACTION"));
-        let r = commit(&table(), "abc", b"tok", CommitSql::Release);
+        let r = commit(&table(), "abc", b"tok", CommitSql::Release, None);
         assert_eq!(r.params.len(), 3);
         assert!(r.sql.contains("Id = @P2 AND Value = @P3"));
     }

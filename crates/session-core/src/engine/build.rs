@@ -127,6 +127,20 @@ impl SessionConfig {
                 store.max_lease()
             )));
         }
+        if let Some(limit) = limits.max_sessions_per_principal {
+            if limit == 0 {
+                return Err(Error::Config(
+                    "max_sessions_per_principal must be at least 1".into(),
+                ));
+            }
+            if !store.has_index() {
+                return Err(Error::Config(
+                    "max_sessions_per_principal needs a store with a principal index (every \
+                     in-tree store has one)"
+                        .into(),
+                ));
+            }
+        }
         if !store.has_lock() {
             tracing::warn!(
                 "the session store has no session-lock capability: requests of one session \

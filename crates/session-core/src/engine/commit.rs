@@ -1,9 +1,9 @@
 //! End of request: create, write, refresh or delete the session, release its lock, and
 //! tell the adapter what to do to the response ([`Outcome`]).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::SystemTime};
 
-use super::{EngineInner, ErrorResponse, Outcome};
+use super::{lease::Lease, principal, EngineInner, ErrorResponse, Outcome};
 use crate::{
     clock::lifetime_end,
     cookie_header,
@@ -14,6 +14,7 @@ use crate::{
     id::SessionId,
     lock::CommitOp,
     payload::{self, Payload},
+    principal::Owner,
     session::state::{Phase, State},
 };
 
@@ -46,6 +47,9 @@ pub(crate) async fn commit(engine: &Arc<EngineInner>, state: &mut State, secure_
 
 async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) -> Result<Outcome> {
     let mut outcome = Outcome::Unchanged;
+    // whether this commit created the session under `state.id`, or wrote or refreshed
+    // the stored one there
+    let (mut created, mut committed) = (false, false);
     if state.is_new {
         if state.modified {
             // (boxed, as the removal below: each runs at most once per session, and
@@ -57,28 +61,103 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
                 Some(&value),
                 secure_request,
             ));
+            created = true;
         } else if state.expire_cookie {
             outcome = Outcome::SetCookie(cookie_header::set_cookie(&engine.cookie, None, secure_request));
         }
     } else if let Some(lease) = state.lease.take() {
+        let options = entry_options(engine, state.created);
         let op = if state.modified {
             CommitOp::Set {
                 value: encode(state)?,
-                options: entry_options(engine, state.created),
+                options,
             }
         } else {
             CommitOp::Refresh
         };
         let stored = matches!(op, CommitOp::Set { .. });
-        lease.commit(op).await?;
+        lease
+            .commit(op, owner(state.principal.as_deref(), &options))
+            .await?;
+        committed = true;
         tracing::debug!(session = %state.id.as_ref().map(ToString::to_string).unwrap_or_default(), stored, "session committed");
     }
     if let Some(old) = state.retired.take() {
-        let old_id = old.id().clone();
-        Box::pin(old.commit(CommitOp::Remove)).await?;
-        tracing::debug!(session = %old_id, "old session id deleted");
+        Box::pin(retire(engine, state, old, created)).await?;
+    }
+    if state.principal.is_some() || state.stored_principal.is_some() {
+        Box::pin(principal_moved(engine, state, created, committed)).await;
     }
     Ok(outcome)
+}
+
+/// Deletes the session's old id (after a cycle or a flush, or an unreadable entry). If
+/// the old id was ended under this request (revoked, or written by another holder), a
+/// session this commit `created` from it must not outlive it: it is deleted again.
+async fn retire(engine: &EngineInner, state: &State, old: Lease, created: bool) -> Result<()> {
+    let old_id = old.id().clone();
+    if let Err(error) = old.commit(CommitOp::Remove, None).await {
+        if let Some(new) = state.id.as_ref().filter(|_| created) {
+            undo_create(engine, state.principal.as_deref(), new).await;
+        }
+        return Err(error);
+    }
+    tracing::debug!(session = %old_id, "old session id deleted");
+    if let Some(principal) = state.stored_principal.as_deref() {
+        unindex(engine, principal, &old_id).await;
+    }
+    Ok(())
+}
+
+/// After a commit of a session that has or had a principal: takes the stored id out of
+/// its old principal's index if the principal changed, and applies the per-principal
+/// limit to a session that just got its principal.
+async fn principal_moved(engine: &EngineInner, state: &mut State, created: bool, committed: bool) {
+    let current = state.id.as_ref().filter(|_| created || committed);
+    if let (true, Some(id), Some(was)) = (committed, current, state.stored_principal.as_deref()) {
+        if state.principal.as_deref() != Some(was) {
+            unindex(engine, was, id).await;
+        }
+    }
+    if let Some(principal) = state.principal.as_deref() {
+        if state.stored_principal.as_deref() != Some(principal) {
+            if let Some(limit) = engine.limits.max_sessions_per_principal {
+                principal::enforce_limit(engine, principal, current, limit).await;
+            }
+        }
+    }
+    state.stored_principal.clone_from(&state.principal);
+}
+
+/// What the store's principal index needs to know of a commit with `options`.
+fn owner<'a>(principal: Option<&'a str>, options: &EntryOptions) -> Option<Owner<'a>> {
+    principal.map(|principal| Owner {
+        principal,
+        expires: options.expires_at(SystemTime::now()),
+    })
+}
+
+/// Takes `id` out of `principal`'s index after its entry left it. A failure leaves a
+/// record too many, which the index drops when the entry's expiry passes: logged, the
+/// request still succeeds.
+async fn unindex(engine: &EngineInner, principal: &str, id: &SessionId) {
+    if let Err(error) = engine.store.unindex(principal, id.expose()).await {
+        tracing::warn!(session = %id, error = %chain(&error), "a session could not be taken out of its principal's index; it is listed until it would have expired");
+    }
+}
+
+/// Deletes the session this request just created under `id`, after the commit failed.
+async fn undo_create(engine: &EngineInner, principal: Option<&str>, id: &SessionId) {
+    match engine.store.remove(id.expose()).await {
+        Ok(()) => {
+            if let Some(principal) = principal {
+                unindex(engine, principal, id).await;
+            }
+        }
+        Err(error) => {
+            tracing::warn!(session = %id, error = %chain(&error), "a session created by a failed commit could not be deleted; no client has its cookie, and it expires unused");
+        }
+    }
 }
 
 /// Stores a new session under a fresh id, choosing another id on the (astronomically
@@ -90,7 +169,12 @@ async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
         let Some(id) = state.id.clone() else {
             break;
         };
-        if engine.store.create(id.expose(), value.clone(), options).await? {
+        let owner = owner(state.principal.as_deref(), &options);
+        if engine
+            .store
+            .create(id.expose(), value.clone(), options, owner)
+            .await?
+        {
             tracing::info!(session = %id, "session started");
             return Ok(id);
         }
@@ -103,10 +187,12 @@ async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
 fn encode(state: &mut State) -> Result<Vec<u8>> {
     let stored = Payload {
         created: state.created,
+        principal: state.principal.take(),
         values: std::mem::take(&mut state.values),
     };
     let result = payload::encode(&stored).map_err(|e| Error::store("encode", e));
     state.values = stored.values;
+    state.principal = stored.principal;
     result
 }
 

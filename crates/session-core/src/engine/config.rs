@@ -208,6 +208,19 @@ impl SessionConfig {
         self
     }
 
+    /// Most live sessions one principal may have (default: no limit). A session that gets
+    /// a principal ([`Session::login`](crate::Session::login) or
+    /// [`set_principal`](crate::Session::set_principal)) beyond it ends the principal's
+    /// oldest sessions, after its own commit. Needs a store with a principal index.
+    ///
+    /// ```
+    /// session_core::adapter::SessionConfig::default().max_sessions_per_principal(5);
+    /// ```
+    pub fn max_sessions_per_principal(mut self, count: usize) -> Self {
+        self.limits.max_sessions_per_principal = Some(count);
+        self
+    }
+
     /// The key that signs cookies. Every instance sharing a store needs the same one.
     ///
     /// ```

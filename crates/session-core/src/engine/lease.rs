@@ -9,6 +9,7 @@ use crate::{
     id::SessionId,
     lease::release_until,
     lock::{CommitOp, Fence, LockToken},
+    principal::Owner,
 };
 
 /// The lock on one session id, held from load to commit.
@@ -90,11 +91,11 @@ impl Lease {
     /// or hold the lease: the lease is then released in the background, as when a lease
     /// is dropped unused. Releasing is safe either way: it removes the lease only if this
     /// token still owns it.
-    pub(crate) async fn commit(mut self, op: CommitOp) -> Result<()> {
+    pub(crate) async fn commit(mut self, op: CommitOp, owner: Option<Owner<'_>>) -> Result<()> {
         let result = self
             .engine
             .store
-            .commit(self.id.expose(), &self.token, self.fence, op)
+            .commit(self.id.expose(), &self.token, self.fence, op, owner)
             .await;
         // on a store failure the guard stays for `Drop`, which releases the lease in the
         // background
@@ -141,7 +142,7 @@ async fn release(engine: Arc<EngineInner>, id: SessionId, token: LockToken, unti
         async move {
             engine
                 .store
-                .commit(id.expose(), &token, Fence::ZERO, CommitOp::Release)
+                .commit(id.expose(), &token, Fence::ZERO, CommitOp::Release, None)
                 .await
         }
     };

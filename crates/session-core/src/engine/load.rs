@@ -40,7 +40,7 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                 Filled::Foreign(lease) => {
                     // Written by a newer version: leave it alone, just let go of it.
                     // (boxed: a rare path that would otherwise enlarge every load's future)
-                    if let Err(error) = Box::pin(lease.commit(CommitOp::Release)).await {
+                    if let Err(error) = Box::pin(lease.commit(CommitOp::Release, None)).await {
                         tracing::warn!(session = %id, error = %chain(&error), "releasing a session lock failed; if the store failed, it is released in the background");
                     }
                 }
@@ -169,6 +169,7 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
                 lease.id(),
                 "session expired (past its absolute lifetime); a new session will be used",
             );
+            state.stored_principal = stored.principal;
             state.retired = Some(lease);
             return Filled::Discarded;
         }
@@ -178,6 +179,8 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
     state.lease = Some(lease);
     state.is_new = false;
     state.created = stored.created;
+    state.principal.clone_from(&stored.principal);
+    state.stored_principal = stored.principal;
     state.entries_len = stored.values.iter().map(|(k, v)| payload::entry_len(k, v)).sum();
     state.values = stored.values;
     state.modified = false;

@@ -12,6 +12,7 @@ pub(crate) mod lease;
 pub(crate) mod load;
 pub(crate) mod lock_table;
 mod log_limit;
+pub(crate) mod principal;
 pub(crate) mod response;
 mod setters;
 mod store;
@@ -29,6 +30,7 @@ use lock_table::LockTable;
 use store::Store;
 
 pub use config::SessionConfig;
+pub use principal::{SessionInfo, SessionManager};
 pub use response::{Action, ErrorResponse, Outcome, ResponseHeader};
 
 /// A store as an adapter keeps it until it builds its engine: cheap to clone (clones

@@ -18,6 +18,7 @@ use crate::{
     error::Error,
     error::Result,
     lock::{CommitOp, Fence, LockAttempt, LockToken},
+    principal::{IndexedSession, Owner, PrincipalIndex},
 };
 
 pub(crate) struct Store {
@@ -73,9 +74,10 @@ impl Store {
         token: &'a LockToken,
         fence: Fence,
         op: CommitOp,
+        owner: Option<Owner<'a>>,
     ) -> Timed<BoxFuture<'a, Result<()>>> {
         if let Some(lock) = self.cache.session_lock() {
-            return self.timed("commit", lock.commit_and_unlock(key, token, fence, op));
+            return self.timed("commit", lock.commit_and_unlock(key, token, fence, op, owner));
         }
         match op {
             CommitOp::Set { value, options } => self.timed("set", self.cache.set(key, value, options)),
@@ -86,15 +88,71 @@ impl Store {
     }
 
     /// Writes a new key if it does not exist yet.
-    pub(crate) async fn create(&self, key: &str, value: Vec<u8>, options: EntryOptions) -> Result<bool> {
+    pub(crate) async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        options: EntryOptions,
+        owner: Option<Owner<'_>>,
+    ) -> Result<bool> {
         match self.cache.session_lock() {
-            Some(lock) => self.timed("create", lock.create(key, value, options)).await,
+            Some(lock) => {
+                self.timed("create", lock.create(key, value, options, owner))
+                    .await
+            }
             // Plain caches have no create-if-absent; a 128-bit random id makes a
             // collision practically impossible, and the lock-capable stores check it.
             None => self
                 .timed("set", self.cache.set(key, value, options))
                 .await
                 .map(|()| true),
+        }
+    }
+
+    /// Deletes `key` outright (no lease needed): undoing a session this request created.
+    pub(crate) async fn remove(&self, key: &str) -> Result<()> {
+        self.timed("remove", self.cache.remove(key)).await
+    }
+
+    /// The store's principal index.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a store without one.
+    fn index(&self) -> Result<&dyn PrincipalIndex> {
+        self.cache.principal_index().ok_or_else(|| {
+            Error::Config(
+                "this session store keeps no index of sessions by principal: listing or \
+                 revoking a principal's sessions needs one (every in-tree store has it)"
+                    .into(),
+            )
+        })
+    }
+
+    /// Whether the store can list and revoke sessions by principal.
+    pub(crate) fn has_index(&self) -> bool {
+        self.cache.principal_index().is_some()
+    }
+
+    /// The live sessions of `principal`.
+    pub(crate) async fn sessions_of(&self, principal: &str) -> Result<Vec<IndexedSession>> {
+        let index = self.index()?;
+        self.timed("sessions_of", index.sessions_of(principal)).await
+    }
+
+    /// Ends the sessions `keys` of `principal`.
+    pub(crate) async fn revoke(&self, principal: &str, keys: &[String]) -> Result<usize> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let index = self.index()?;
+        self.timed("revoke", index.revoke(principal, keys)).await
+    }
+
+    /// Takes `key` out of `principal`'s index (nothing to do without an index).
+    pub(crate) async fn unindex(&self, principal: &str, key: &str) -> Result<()> {
+        match self.cache.principal_index() {
+            Some(index) => self.timed("unindex", index.unindex(principal, key)).await,
+            None => Ok(()),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod lifecycle;
+mod principal;
 pub(crate) mod scope;
 pub(crate) mod state;
 

@@ -42,6 +42,10 @@ pub(crate) struct State {
     pub is_new: bool,
     /// When the session was first stored (Unix seconds).
     pub created: u64,
+    /// Whom the session belongs to now.
+    pub principal: Option<String>,
+    /// Whom it belonged to when loaded (the store's index lists it there).
+    pub stored_principal: Option<String>,
     pub values: Values,
     /// Encoded size of all entries, kept in step with `values`.
     pub entries_len: usize,
@@ -63,6 +67,8 @@ impl State {
             id: None,
             is_new: false,
             created: 0,
+            principal: None,
+            stored_principal: None,
             values: Values::default(),
             entries_len: 0,
             modified: false,
@@ -82,6 +88,7 @@ impl State {
     pub(crate) fn reset(&mut self, created: u64) {
         self.renew();
         self.created = created;
+        self.principal = None;
         self.values.clear();
         self.entries_len = 0;
         self.modified = false;
@@ -92,7 +99,7 @@ impl State {
         let old = self.values.get(key).map_or(0, |v| payload::entry_len(key, v));
         let entries_len = self.entries_len - old + payload::entry_len(key, &value);
         let count = self.values.len() + usize::from(!self.values.contains_key(key));
-        let size = payload::encoded_len(self.created, count, entries_len);
+        let size = payload::encoded_len(self.created, self.principal.as_deref(), count, entries_len);
         if size > max_payload {
             return Err(Error::PayloadTooLarge {
                 size,
@@ -106,6 +113,29 @@ impl State {
             }
         }
         self.entries_len = entries_len;
+        self.modified = true;
+        Ok(())
+    }
+
+    /// Records `principal` as the session's owner, unless the session would then exceed
+    /// `max_payload`.
+    pub(crate) fn set_principal(&mut self, max_payload: usize, principal: Option<String>) -> Result<()> {
+        if self.principal == principal {
+            return Ok(());
+        }
+        let size = payload::encoded_len(
+            self.created,
+            principal.as_deref(),
+            self.values.len(),
+            self.entries_len,
+        );
+        if size > max_payload {
+            return Err(Error::PayloadTooLarge {
+                size,
+                limit: max_payload,
+            });
+        }
+        self.principal = principal;
         self.modified = true;
         Ok(())
     }

@@ -16,7 +16,11 @@
 //! [`DistributedCache::session_lock`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod principals;
+
 use std::{sync::Arc, time::Duration};
+
+pub use principals::*;
 
 use crate::error::Error;
 use crate::store::{CommitOp, DistributedCache, EntryOptions, Fence, LockAttempt, LockToken, SessionLock};
@@ -156,11 +160,16 @@ pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) 
         "no entry, no lease"
     );
     assert!(l
-        .create(&k, b"v1".to_vec(), EntryOptions::sliding(Duration::from_secs(60)))
+        .create(
+            &k,
+            b"v1".to_vec(),
+            EntryOptions::sliding(Duration::from_secs(60)),
+            None
+        )
         .await
         .unwrap());
     assert!(
-        !l.create(&k, b"other".to_vec(), EntryOptions::default())
+        !l.create(&k, b"other".to_vec(), EntryOptions::default(), None)
             .await
             .unwrap(),
         "create never overwrites"
@@ -173,13 +182,15 @@ pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) 
         LockAttempt::Busy
     );
     // only the owner may commit or release
-    let stolen = l.commit_and_unlock(&k, &b, fence, set_op(b"evil")).await;
+    let stolen = l.commit_and_unlock(&k, &b, fence, set_op(b"evil"), None).await;
     assert!(matches!(stolen, Err(Error::LeaseLost)), "{stolen:?}");
     assert!(matches!(
-        l.commit_and_unlock(&k, &b, fence, CommitOp::Release).await,
+        l.commit_and_unlock(&k, &b, fence, CommitOp::Release, None).await,
         Err(Error::LeaseLost)
     ));
-    l.commit_and_unlock(&k, &a, fence, set_op(b"v2")).await.unwrap();
+    l.commit_and_unlock(&k, &a, fence, set_op(b"v2"), None)
+        .await
+        .unwrap();
     // released: b can take it now, and sees a's write
     let (value, next) = acquire(l, &k, &b, lease).await;
     assert_eq!(value, b"v2");
@@ -189,7 +200,9 @@ pub async fn lock_is_exclusive_and_owner_only(cache: Arc<dyn DistributedCache>) 
             "a write moves the fence on: {fence:?} then {next:?}"
         );
     }
-    l.commit_and_unlock(&k, &b, next, CommitOp::Remove).await.unwrap();
+    l.commit_and_unlock(&k, &b, next, CommitOp::Remove, None)
+        .await
+        .unwrap();
     assert_eq!(cache.get(&k).await.unwrap(), None);
 }
 
@@ -205,7 +218,12 @@ pub async fn an_expired_lease_frees_the_session_and_cannot_commit(cache: Arc<dyn
     let l = lock(cache.as_ref());
     let (dead, next) = (LockToken::generate(), LockToken::generate());
     assert!(l
-        .create(&k, b"v1".to_vec(), EntryOptions::sliding(Duration::from_secs(60)))
+        .create(
+            &k,
+            b"v1".to_vec(),
+            EntryOptions::sliding(Duration::from_secs(60)),
+            None
+        )
         .await
         .unwrap());
     let short = Duration::from_millis(300);
@@ -219,10 +237,11 @@ pub async fn an_expired_lease_frees_the_session_and_cannot_commit(cache: Arc<dyn
     let (_, next_fence) = acquire(l, &k, &next, Duration::from_secs(30)).await;
     // the dead holder's late commit must not overwrite
     assert!(matches!(
-        l.commit_and_unlock(&k, &dead, fence, set_op(b"stale")).await,
+        l.commit_and_unlock(&k, &dead, fence, set_op(b"stale"), None)
+            .await,
         Err(Error::LeaseLost)
     ));
-    l.commit_and_unlock(&k, &next, next_fence, CommitOp::Release)
+    l.commit_and_unlock(&k, &next, next_fence, CommitOp::Release, None)
         .await
         .unwrap();
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
@@ -243,14 +262,15 @@ pub async fn refresh_through_the_lock_keeps_the_value(cache: Arc<dyn Distributed
         .create(
             &k,
             b"keep".to_vec(),
-            EntryOptions::sliding(Duration::from_millis(1200))
+            EntryOptions::sliding(Duration::from_millis(1200)),
+            None
         )
         .await
         .unwrap());
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(600)).await;
         let (_, fence) = acquire(l, &k, &t, Duration::from_secs(5)).await;
-        l.commit_and_unlock(&k, &t, fence, CommitOp::Refresh)
+        l.commit_and_unlock(&k, &t, fence, CommitOp::Refresh, None)
             .await
             .unwrap();
     }
@@ -279,11 +299,11 @@ pub async fn a_write_outside_the_lease_fails_the_commit(cache: Arc<dyn Distribut
 
     // written by someone else under the lease: the holder's commit is refused
     let k = key("fence-set");
-    assert!(l.create(&k, b"v1".to_vec(), options).await.unwrap());
+    assert!(l.create(&k, b"v1".to_vec(), options, None).await.unwrap());
     let (_, fence) = acquire(l, &k, &t, lease).await;
     cache.set(&k, b"theirs".to_vec(), options).await.unwrap();
     for op in [set_op(b"mine"), CommitOp::Refresh] {
-        let lost = l.commit_and_unlock(&k, &t, fence, op).await;
+        let lost = l.commit_and_unlock(&k, &t, fence, op, None).await;
         assert!(matches!(lost, Err(Error::LeaseLost)), "{lost:?}");
         // the refused commit released the lease: the next one is taken at once
         let (value, now) = acquire(l, &k, &t, lease).await;
@@ -291,15 +311,19 @@ pub async fn a_write_outside_the_lease_fails_the_commit(cache: Arc<dyn Distribut
         assert!(now > fence, "a plain write moves the fence on");
     }
     let (_, now) = acquire(l, &k, &t, lease).await;
-    l.commit_and_unlock(&k, &t, now, set_op(b"mine")).await.unwrap();
+    l.commit_and_unlock(&k, &t, now, set_op(b"mine"), None)
+        .await
+        .unwrap();
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"mine"[..]));
 
     // removed under the lease: the holder cannot bring it back
     let k = key("fence-remove");
-    assert!(l.create(&k, b"v1".to_vec(), options).await.unwrap());
+    assert!(l.create(&k, b"v1".to_vec(), options, None).await.unwrap());
     let (_, fence) = acquire(l, &k, &t, lease).await;
     cache.remove(&k).await.unwrap();
-    let lost = l.commit_and_unlock(&k, &t, fence, set_op(b"resurrected")).await;
+    let lost = l
+        .commit_and_unlock(&k, &t, fence, set_op(b"resurrected"), None)
+        .await;
     assert!(matches!(lost, Err(Error::LeaseLost)), "{lost:?}");
     assert_eq!(
         cache.get(&k).await.unwrap(),
@@ -313,11 +337,13 @@ pub async fn a_write_outside_the_lease_fails_the_commit(cache: Arc<dyn Distribut
 
     // a stale fence with the right token (a lease that came back with an old copy)
     let k = key("fence-stale");
-    assert!(l.create(&k, b"v1".to_vec(), options).await.unwrap());
+    assert!(l.create(&k, b"v1".to_vec(), options, None).await.unwrap());
     let (_, fence) = acquire(l, &k, &t, lease).await;
-    l.commit_and_unlock(&k, &t, fence, set_op(b"v2")).await.unwrap();
+    l.commit_and_unlock(&k, &t, fence, set_op(b"v2"), None)
+        .await
+        .unwrap();
     let (_, _) = acquire(l, &k, &t, lease).await;
-    let stale = l.commit_and_unlock(&k, &t, fence, set_op(b"stale")).await;
+    let stale = l.commit_and_unlock(&k, &t, fence, set_op(b"stale"), None).await;
     assert!(matches!(stale, Err(Error::LeaseLost)), "{stale:?}");
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v2"[..]));
 }
@@ -340,6 +366,12 @@ macro_rules! store_contract {
                 an_expired_lease_frees_the_session_and_cannot_commit,
                 refresh_through_the_lock_keeps_the_value,
                 a_write_outside_the_lease_fails_the_commit,
+                principal_index_lists_and_revokes,
+                a_revoked_session_cannot_be_written_back,
+                expired_sessions_leave_the_index,
+                logins_cycles_and_flushes_keep_the_index_exact,
+                a_login_beyond_the_limit_ends_the_oldest,
+                a_request_running_on_a_revoked_session_cannot_bring_it_back,
             );
         }
     };
