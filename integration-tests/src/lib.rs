@@ -16,6 +16,7 @@ pub mod dead_holder;
 pub mod failover;
 pub mod fencing;
 pub mod payload_cap;
+pub mod principals;
 pub mod postgres;
 pub mod redis_server;
 pub mod redis_topology;

@@ -7,6 +7,8 @@ use serde_json::json;
 
 use crate::{Browser, Target};
 
+pub use crate::principals::{logging_out_everywhere, logging_out_everywhere_across_instances};
+
 /// The seed's "Try it" flow, over HTTPS with the self-signed certificate.
 pub async fn seed_flow_over_https(target: &Target) {
     let server = target.start(true, &[]).await;
@@ -520,6 +522,7 @@ macro_rules! behaviour_suite {
                 login_rotates_a_planted_id,
                 idle_sessions_expire_and_reads_slide,
                 concurrent_increments_lose_nothing,
+                logging_out_everywhere,
             );
         }
     };

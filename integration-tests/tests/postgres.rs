@@ -86,6 +86,15 @@ async fn two_instances_sharing_one_database_lose_no_update() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_everywhere_on_two_instances_sharing_one_database() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "logout");
+    let args = postgres_args(&url, &schema.name);
+    let label = "axum + actix on one PostgreSQL";
+    suite::logging_out_everywhere_across_instances(label, StoreKind::Postgres, &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_through_pgbouncer_lose_no_update() {
     let Some(target) = Target::postgres_via_pgbouncer(Framework::Axum) else {
         return;

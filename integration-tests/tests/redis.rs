@@ -509,6 +509,20 @@ async fn two_instances_sharing_one_redis_lose_no_update() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_everywhere_on_two_instances_sharing_one_redis() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let args = [
+        "--redis-url".to_owned(),
+        server.url(),
+        "--signing-key".to_owned(),
+        KEY.to_owned(),
+    ];
+    suite::logging_out_everywhere_across_instances("axum + actix on one Redis", StoreKind::Redis, &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_gives_fast_503s_and_recovers_without_losing_acknowledged_writes() {
     let Some(server) = RedisServer::start(true) else {
         return;

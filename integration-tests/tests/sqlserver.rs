@@ -40,6 +40,21 @@ async fn two_instances_sharing_one_database_lose_no_update() {
     suite::two_instances_lose_no_update("axum + actix on one SQL Server", StoreKind::Sqlserver, &args).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_everywhere_on_two_instances_sharing_one_database() {
+    let Some(cs) = mssql_connection_string() else {
+        return;
+    };
+    let args = [
+        "--mssql-connection-string".to_owned(),
+        cs,
+        "--signing-key".to_owned(),
+        "an integration-test signing key, 32+ bytes long".to_owned(),
+    ];
+    let label = "axum + actix on one SQL Server";
+    suite::logging_out_everywhere_across_instances(label, StoreKind::Sqlserver, &args).await;
+}
+
 /// A port that accepts connections and never answers does not hold up the app's start-up
 /// for the connect timeout. (Needs no SQL Server: it runs everywhere.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

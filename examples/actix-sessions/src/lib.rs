@@ -49,6 +49,15 @@ async fn whoami(s: Session) -> HttpResponse {
 async fn logout(s: Session) -> HttpResponse {
     out(Routes::logout(&s).await)
 }
+async fn sessions(s: Session) -> HttpResponse {
+    out(Routes::sessions(&s).await)
+}
+async fn logout_others(s: Session) -> HttpResponse {
+    out(Routes::logout_others(&s).await)
+}
+async fn logout_everywhere(s: Session) -> HttpResponse {
+    out(Routes::logout_everywhere(&s).await)
+}
 async fn set(s: Session, q: Params) -> HttpResponse {
     out(Routes::set(&s, param(&q, "key"), param(&q, "value")).await)
 }
@@ -64,6 +73,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_or_head("/session/login", login))
         .service(get_or_head("/session/whoami", whoami))
         .service(get_or_head("/session/logout", logout))
+        .service(get_or_head("/session/sessions", sessions))
+        .service(get_or_head("/session/logout-others", logout_others))
+        .service(get_or_head("/session/logout-everywhere", logout_everywhere))
         .service(get_or_head("/session/set", set))
         .service(get_or_head("/session/get", get));
 }

@@ -82,6 +82,18 @@ pub fn router(layer: SessionLayer) -> Router {
             get(|s: Session| async move { Out(Routes::logout(&s).await) }),
         )
         .route(
+            "/session/sessions",
+            get(|s: Session| async move { Out(Routes::sessions(&s).await) }),
+        )
+        .route(
+            "/session/logout-others",
+            get(|s: Session| async move { Out(Routes::logout_others(&s).await) }),
+        )
+        .route(
+            "/session/logout-everywhere",
+            get(|s: Session| async move { Out(Routes::logout_everywhere(&s).await) }),
+        )
+        .route(
             "/session/set",
             get(|s: Session, q: Params| async move {
                 Out(Routes::set(&s, param(&q, "key"), param(&q, "value")).await)

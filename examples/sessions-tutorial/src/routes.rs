@@ -104,7 +104,9 @@ impl Routes {
             // A new id at login, so a session id planted in the browser before it (session
             // fixation) never becomes a logged-in session: the response carries the new
             // cookie, and the old id stops working. Do the same wherever privileges change.
-            session.cycle_id().await?;
+            // `login` also records the user as the session's principal, so that
+            // `/session/sessions` and the log-out routes find all of the user's sessions.
+            session.login(user).await?;
             session.set_string("user", user).await?;
             Ok(Reply::json(200, json!({ "message": "Logged in", "user": user })))
         })
@@ -116,8 +118,68 @@ impl Routes {
         Self::run(async {
             Ok(match as_text(session, "user").await? {
                 Some(user) => Reply::json(200, json!({ "user": user })),
-                None => Reply::json(401, json!({ "error": "No active session or user not set" })),
+                None => not_logged_in(),
             })
+        })
+        .await
+    }
+
+    /// `GET /session/sessions`: the logged-in user's live sessions (redacted ids, times in
+    /// Unix seconds, this browser's marked `current`), or 401.
+    pub async fn sessions(session: &Session) -> Reply {
+        Self::run(async {
+            let Some(user) = session.principal().await? else {
+                return Ok(not_logged_in());
+            };
+            let listed = session.manager().sessions_of(&user, Some(session)).await?;
+            let sessions: Vec<_> = listed
+                .iter()
+                .map(|s| {
+                    json!({
+                        "id": s.id,
+                        "current": s.current,
+                        "created": unix(s.created),
+                        "last_seen": unix(s.last_seen),
+                        "expires": s.expires.map(unix),
+                    })
+                })
+                .collect();
+            Ok(Reply::json(200, json!({ "user": user, "sessions": sessions })))
+        })
+        .await
+    }
+
+    /// `GET /session/logout-others`: ends the user's other sessions (after a password
+    /// change, say), or 401.
+    pub async fn logout_others(session: &Session) -> Reply {
+        Self::run(async {
+            if session.principal().await?.is_none() {
+                return Ok(not_logged_in());
+            }
+            let revoked = session.manager().revoke_others(session).await?;
+            Ok(Reply::json(
+                200,
+                json!({ "message": "Other sessions ended", "revoked": revoked }),
+            ))
+        })
+        .await
+    }
+
+    /// `GET /session/logout-everywhere`: ends every session of the user, this one
+    /// included, or 401.
+    pub async fn logout_everywhere(session: &Session) -> Reply {
+        Self::run(async {
+            if session.principal().await?.is_none() {
+                return Ok(not_logged_in());
+            }
+            // the others by revocation; this one by a flush at its own commit (revoking
+            // it under this request would fail the request's commit)
+            let others = session.manager().revoke_others(session).await?;
+            session.flush().await?;
+            Ok(Reply::json(
+                200,
+                json!({ "message": "Logged out everywhere", "revoked": others + 1 }),
+            ))
         })
         .await
     }
@@ -171,6 +233,16 @@ impl Routes {
     async fn run(body: impl std::future::Future<Output = Result<Reply, Error>>) -> Reply {
         body.await.unwrap_or_else(|error| Reply::from_error(&error))
     }
+}
+
+fn not_logged_in() -> Reply {
+    Reply::json(401, json!({ "error": "No active session or user not set" }))
+}
+
+/// Seconds since the Unix epoch.
+fn unix(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The value under `key` as text: a string as it is, any other value (the counter, say)

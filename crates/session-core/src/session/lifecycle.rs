@@ -10,7 +10,8 @@ use crate::{
 };
 
 impl Session {
-    /// Removes every value but keeps the session and its id (the seed's logout).
+    /// Removes every value, and the principal (see [`login`](Self::login)), but keeps
+    /// the session and its id (the seed's logout).
     ///
     /// ```
     /// # async fn handler(session: session_core::Session) -> session_core::Result<()> {
@@ -25,6 +26,9 @@ impl Session {
         if !state.values.is_empty() {
             state.values.clear();
             state.entries_len = 0;
+            state.modified = true;
+        }
+        if state.principal.take().is_some() {
             state.modified = true;
         }
         Ok(())
