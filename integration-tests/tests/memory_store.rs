@@ -13,6 +13,17 @@ store_contract!(memory, async {
     Some((Arc::new(MemoryCache::default()) as Arc<dyn DistributedCache>, ()))
 });
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_expired_sessions_leave_no_record_after_one_listing() {
+    let cache = MemoryCache::default();
+    let records = |_principal: String| {
+        let cache = cache.clone();
+        async move { cache.indexed_sessions() }
+    };
+    let store: Arc<dyn DistributedCache> = Arc::new(cache.clone());
+    session_core::testing::expired_sessions_leave_no_record(store, 10_000, records).await;
+}
+
 fn sliding() -> EntryOptions {
     EntryOptions::sliding(Duration::from_secs(60))
 }

@@ -86,6 +86,25 @@ async fn two_instances_sharing_one_database_lose_no_update() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_expired_sessions_leave_no_record_after_one_listing() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "many");
+    let cache: Arc<dyn DistributedCache> = Arc::new(cache_in(&url, &schema).await);
+    let records = |principal: String| {
+        let schema = &schema;
+        async move {
+            let sql = format!(
+                "SELECT count(*) FROM \"{}\".sessions WHERE principal = '{}'",
+                schema.name,
+                principal.replace('\'', "''")
+            );
+            usize::try_from(schema.scalar(&sql).await).unwrap_or(usize::MAX)
+        }
+    };
+    session_core::testing::expired_sessions_leave_no_record(cache, 10_000, records).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logging_out_everywhere_on_two_instances_sharing_one_database() {
     let Some(url) = postgres_url() else { return };
     let schema = Schema::fresh(&url, "logout");

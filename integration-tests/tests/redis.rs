@@ -32,6 +32,26 @@ store_contract!(redis_contract, async {
     Some((cache, server))
 });
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_expired_sessions_leave_no_record_after_one_listing() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let cache: Arc<dyn DistributedCache> = Arc::new(redis_cache(&server).await);
+    let records = |principal: String| {
+        let mut conn = server.connection().unwrap();
+        async move {
+            let digest = distributed_session::store::principal_digest(&principal);
+            let at = |tail: &str| format!("KestrunSession_principal{{{digest}}}:{tail}");
+            let sessions: usize = redis_client::cmd("ZCARD").arg(at("sessions")).query(&mut conn).unwrap();
+            let seen: usize = redis_client::cmd("HLEN").arg(at("seen")).query(&mut conn).unwrap();
+            assert_eq!(sessions, seen, "the two keys of the index stay in step");
+            sessions
+        }
+    };
+    session_core::testing::expired_sessions_leave_no_record(cache, 10_000, records).await;
+}
+
 behaviour_suite!(axum_redis, Target::redis(Framework::Axum));
 behaviour_suite!(actix_redis, Target::redis(Framework::Actix));
 

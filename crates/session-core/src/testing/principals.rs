@@ -374,3 +374,52 @@ where
         other => panic!("the request failed: {other:?}"),
     }
 }
+
+/// `count` sessions of one principal that expire leave an empty index after ONE listing:
+/// `records(principal)` counts the index records the store holds for the principal, as
+/// stored (its sorted set, its rows), before and after.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// let records = |_principal: String| async { 0 }; // count them in the store itself
+/// session_core::testing::expired_sessions_leave_no_record(store, 10_000, records).await;
+/// # }
+/// ```
+pub async fn expired_sessions_leave_no_record<F, Fut>(cache: Arc<dyn DistributedCache>, count: usize, records: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let alice = principal("many");
+    let life = Duration::from_secs(3);
+    let end = SystemTime::now() + life;
+    let options = EntryOptions::sliding(Duration::from_secs(60)).with_absolute(end);
+    let mut tasks = tokio::task::JoinSet::new();
+    let workers = 32;
+    for w in 0..workers {
+        let (cache, alice) = (Arc::clone(&cache), alice.clone());
+        tasks.spawn(async move {
+            let mut created = 0;
+            for i in (w..count).step_by(workers) {
+                let k = key(&format!("m{i}"));
+                let owner = Some(Owner {
+                    principal: &alice,
+                    expires: Some(end),
+                });
+                created += usize::from(lock(&*cache).create(&k, vec![1], options, owner).await.unwrap());
+            }
+            created
+        });
+    }
+    let mut created = 0;
+    while let Some(n) = tasks.join_next().await {
+        created += n.unwrap();
+    }
+    assert_eq!(created, count);
+    let before = records(alice.clone()).await;
+    assert!(before >= count.min(1), "the index records the sessions ({before})");
+    let wait = end.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(1100)).await;
+    assert!(keys_of(&*cache, &alice).await.is_empty(), "all expired");
+    assert_eq!(records(alice).await, 0, "one listing left no record of {count} expired sessions");
+}
