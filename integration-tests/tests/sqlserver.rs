@@ -23,6 +23,37 @@ store_contract!(sqlserver_contract, async {
     Some((cache, ()))
 });
 
+/// 10,000 sessions of one principal that expire leave no index row after one listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_expired_sessions_leave_no_record_after_one_listing() {
+    use distributed_session::sqlserver::deadpool_tiberius;
+    let Some(cs) = mssql_connection_string() else {
+        return;
+    };
+    let options = SqlServerCacheOptions::default()
+        .table_name("SessionsMany")
+        .create_table_if_missing(true)
+        .connect_timeout(Duration::from_secs(5));
+    let cache: Arc<dyn DistributedCache> = Arc::new(SqlServerCache::connect(&cs, options).await.unwrap());
+    let pool = deadpool_tiberius::Manager::from_ado_string(&cs)
+        .unwrap()
+        .max_size(1)
+        .create_pool()
+        .unwrap();
+    let records = |principal: String| {
+        let pool = pool.clone();
+        async move {
+            let digest = distributed_session::store::principal_digest(&principal);
+            let sql = format!("SELECT COUNT(*) FROM dbo.SessionsMany WHERE Id LIKE 'p:{digest}:%'");
+            let mut conn = pool.get().await.unwrap();
+            let row = conn.simple_query(sql).await.unwrap().into_row().await.unwrap();
+            let count: i32 = row.and_then(|r| r.get(0)).unwrap_or(-1);
+            usize::try_from(count).unwrap_or(usize::MAX)
+        }
+    };
+    distributed_session::testing::expired_sessions_leave_no_record(cache, 10_000, records).await;
+}
+
 behaviour_suite!(axum_sqlserver, Target::sqlserver(Framework::Axum));
 behaviour_suite!(actix_sqlserver, Target::sqlserver(Framework::Actix));
 

@@ -120,7 +120,7 @@
 #[doc(inline)]
 pub use session_core::{
     adapter, store, Error, KeyRing, Redacted, Result, SameSite, SecurePolicy, Session, SessionId,
-    SessionRejection, SigningKey, TrustedProxy, MAX_PAYLOAD, MIN_KEY_LEN,
+    SessionInfo, SessionManager, SessionRejection, SigningKey, TrustedProxy, MAX_PAYLOAD, MIN_KEY_LEN,
 };
 
 #[cfg(feature = "actix")]

@@ -61,6 +61,27 @@ impl SessionMiddleware {
             engine: engine.map_err(Arc::new),
         }
     }
+
+    /// The handle for listing and ending a user's sessions ("log out everywhere") over
+    /// this middleware's store; keep a clone for code outside requests (an admin endpoint,
+    /// a job). Handlers can also take it from their session
+    /// ([`Session::manager`](session_core::Session::manager)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), session_core::Error> {
+    /// let middleware = session_actix::SessionMiddleware::builder(session_memory::MemoryCache::default()).try_build()?;
+    /// let manager = middleware.manager()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The configuration error the middleware was built with, if any.
+    pub fn manager(&self) -> Result<session_core::SessionManager, SessionError> {
+        match &self.engine {
+            Ok(engine) => Ok(engine.manager()),
+            Err(error) => Err(SessionError::Config(error.to_string())),
+        }
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware

@@ -89,6 +89,24 @@ impl SessionLayer {
         Ok(self)
     }
 
+    /// The handle for listing and ending a user's sessions ("log out everywhere") over
+    /// this layer's store; keep a clone for code outside requests (an admin endpoint, a
+    /// job). Handlers can also take it from their session
+    /// ([`Session::manager`](session_core::Session::manager)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), session_core::Error> {
+    /// let layer = session_axum::SessionLayer::new(session_memory::MemoryCache::default());
+    /// let manager = layer.manager()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The configuration's error, as [`try_build`](Self::try_build).
+    pub fn manager(&self) -> Result<session_core::SessionManager, Error> {
+        self.engine().map(|engine| engine.manager())
+    }
+
     /// The engine, built on first use.
     pub(crate) fn engine(&self) -> Result<SessionEngine, Error> {
         if let Some(engine) = self.engine.get() {
