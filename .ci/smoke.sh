@@ -30,6 +30,19 @@ expect "set" "$(c "$base/session/set?key=color&value=purple")" '{"message":"Stor
 expect "get" "$(c "$base/session/get?key=color")" '{"key":"color","value":"purple"}'
 expect "logout" "$(c "$base/session/logout")" '{"message":"Session cleared"}'
 expect "whoami after logout" "$(c -o /dev/null -w '%{http_code}' "$base/session/whoami")" 401
+# "log out everywhere": two browsers of one user
+expect "sessions before login" "$(c -o /dev/null -w '%{http_code}' "$base/session/sessions")" 401
+expect "login again" "$(c "$base/session/login?user=max")" '{"message":"Logged in","user":"max"}'
+jar2="$work/jar2.txt"
+c2() { curl -k -s -c "$jar2" -b "$jar2" "$@"; }
+expect "second browser" "$(c2 "$base/session/login?user=max")" '{"message":"Logged in","user":"max"}'
+listed=$(c "$base/session/sessions")
+case "$listed" in '{"user":"max","sessions":[{'*'"current":true'*'},{'*) echo "ok   sessions lists both";; *) echo "FAIL sessions: $listed"; exit 1;; esac
+expect "logout-others" "$(c "$base/session/logout-others")" '{"message":"Other sessions ended","revoked":1}'
+expect "second browser logged out" "$(c2 -o /dev/null -w '%{http_code}' "$base/session/whoami")" 401
+expect "first still logged in" "$(c "$base/session/whoami")" '{"user":"max"}'
+expect "logout-everywhere" "$(c "$base/session/logout-everywhere")" '{"message":"Logged out everywhere","revoked":1}'
+expect "whoami after logout-everywhere" "$(c -o /dev/null -w '%{http_code}' "$base/session/whoami")" 401
 expect "hello" "$(curl -k -s "$base/hello")" 'Hello, Session World!'
 cookie=$(curl -k -s -D - -o /dev/null "$base/session/counter" | tr -d '\r' | grep -i '^set-cookie: Kr.Session=')
 case "$cookie" in *HttpOnly*SameSite=Lax*Secure*Path=/*) echo "ok   cookie attributes";; *) echo "FAIL cookie: $cookie"; exit 1;; esac
