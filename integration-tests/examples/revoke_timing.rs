@@ -24,7 +24,9 @@ const ROUNDS: usize = 7;
 async fn main() {
     time("memory", Arc::new(MemoryCache::default())).await;
     let server = RedisServer::start(false).expect("redis-server");
-    let redis = RedisCache::connect(&server.url(), RedisCacheOptions::default()).await.unwrap();
+    let redis = RedisCache::connect(&server.url(), RedisCacheOptions::default())
+        .await
+        .unwrap();
     time("Redis", Arc::new(redis)).await;
     let url = postgres_url().expect("PostgreSQL");
     let schema = Schema::fresh(&url, "revoke");

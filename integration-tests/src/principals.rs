@@ -44,9 +44,15 @@ async fn sessions(b: &mut Browser, user: &str, t: &str) -> Vec<Value> {
     );
     for s in &listed {
         let id = s["id"].as_str().unwrap_or_default();
-        assert!(id.ends_with('…') && id.chars().count() == 5, "{t}: a redacted id: {s}");
+        assert!(
+            id.ends_with('…') && id.chars().count() == 5,
+            "{t}: a redacted id: {s}"
+        );
         for field in ["created", "last_seen", "expires"] {
-            assert!(s[field].as_u64().is_some_and(|n| n > 1_700_000_000), "{t}: {field}: {s}");
+            assert!(
+                s[field].as_u64().is_some_and(|n| n > 1_700_000_000),
+                "{t}: {field}: {s}"
+            );
         }
     }
     listed
@@ -59,7 +65,11 @@ pub async fn logging_out_everywhere(target: &Target) {
     let t = server.label.clone();
     let user = unique_user();
     let mut anonymous = Browser::new(&server.url);
-    for path in ["/session/sessions", "/session/logout-others", "/session/logout-everywhere"] {
+    for path in [
+        "/session/sessions",
+        "/session/logout-others",
+        "/session/logout-everywhere",
+    ] {
         let r = anonymous.get(path).await;
         assert_eq!((r.status, r.json()), (401, not_logged_in()), "{t}: {path}");
     }
@@ -118,7 +128,11 @@ pub async fn logging_out_everywhere_across_instances(
         other
     };
     assert_eq!(sessions(&mut one, &user, t).await.len(), 3, "{t}");
-    assert_eq!(sessions(&mut on(&actix.url, &one), &user, t).await.len(), 3, "{t}");
+    assert_eq!(
+        sessions(&mut on(&actix.url, &one), &user, t).await.len(),
+        3,
+        "{t}"
+    );
     let r = one.get("/session/logout-others").await;
     assert_eq!(r.json()["revoked"], 2, "{t}: {}", r.json());
     for url in [&axum.url, &actix.url] {

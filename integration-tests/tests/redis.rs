@@ -43,8 +43,14 @@ async fn ten_thousand_expired_sessions_leave_no_record_after_one_listing() {
         async move {
             let digest = distributed_session::store::principal_digest(&principal);
             let at = |tail: &str| format!("KestrunSession_principal{{{digest}}}:{tail}");
-            let sessions: usize = redis_client::cmd("ZCARD").arg(at("sessions")).query(&mut conn).unwrap();
-            let seen: usize = redis_client::cmd("HLEN").arg(at("seen")).query(&mut conn).unwrap();
+            let sessions: usize = redis_client::cmd("ZCARD")
+                .arg(at("sessions"))
+                .query(&mut conn)
+                .unwrap();
+            let seen: usize = redis_client::cmd("HLEN")
+                .arg(at("seen"))
+                .query(&mut conn)
+                .unwrap();
             assert_eq!(sessions, seen, "the two keys of the index stay in step");
             sessions
         }
@@ -539,7 +545,8 @@ async fn logging_out_everywhere_on_two_instances_sharing_one_redis() {
         "--signing-key".to_owned(),
         KEY.to_owned(),
     ];
-    suite::logging_out_everywhere_across_instances("axum + actix on one Redis", StoreKind::Redis, &args).await;
+    suite::logging_out_everywhere_across_instances("axum + actix on one Redis", StoreKind::Redis, &args)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,10 +105,11 @@ impl Table {
 
 /// The prefix of a principal's index rows, `p:<digest>:`: the row `p:<digest>:<id>` of
 /// the same table records that session `<id>` belongs to the principal (no schema beyond
-/// the ASP.NET table). Its `Value` is 24 bytes, three big-endian epoch-ms numbers (first
-/// recorded, last seen, expiry); its `ExpiresAtTime` (and `AbsoluteExpiration`) is the
-/// session's expiry, so the expired-items deletion removes it with the session, and
-/// reads never slide it. No session id, lease key or index key shares a prefix.
+/// the ASP.NET table). Its `Value` is 16 bytes, two big-endian epoch-ms numbers (last
+/// seen, expiry), its `SlidingExpirationInSeconds` when it was first recorded (epoch ms),
+/// and its `ExpiresAtTime` (and `AbsoluteExpiration`) the session's expiry, so the
+/// expired-items deletion removes it with the session. No session id, lease key or index
+/// key shares a prefix.
 pub(crate) fn index_prefix(principal: &str) -> String {
     format!("p:{}:", principal_digest(principal))
 }
@@ -125,8 +126,12 @@ pub(crate) struct IndexRow {
     pub expires: std::time::SystemTime,
 }
 
-/// Records session `@P1` in its principal's index (kept when it was first recorded),
-/// appending the parameters it needs to `params`.
+/// Records session `@P1` in its principal's index, appending the parameters it needs to
+/// `params`. `Value` is rewritten whole (16 bytes: last seen and expiry, big-endian epoch
+/// ms); when the session was first recorded goes into `SlidingExpirationInSeconds` once, at
+/// the insert (no binary concatenation: Babelfish reads `varbinary + varbinary` as a sum).
+/// Nothing slides index rows: reads and refreshes name session ids only, and the
+/// expired-items deletion looks at `ExpiresAtTime` alone.
 fn index_upsert(t: &str, row: IndexRow, params: &mut Vec<Param>) -> String {
     params.push(Param::Str(row.prefix));
     let prefix = params.len();
@@ -136,15 +141,16 @@ fn index_upsert(t: &str, row: IndexRow, params: &mut Vec<Param>) -> String {
     let meta = params.len();
     params.push(Param::Time(datetimeoffset(row.expires)));
     let exp = format!("CAST(@P{} AS datetimeoffset(7))", params.len());
+    params.push(Param::Str(row.seen_ms.to_string()));
+    let created = format!("CAST(@P{} AS bigint)", params.len());
     format!(
         "DECLARE @ix nvarchar(449) = @P{prefix} + @P1; \
-         UPDATE {t} SET Value = SUBSTRING(Value, 1, 8) + @P{meta}, ExpiresAtTime = {exp}, AbsoluteExpiration = {exp} \
-           WHERE Id = @ix; \
+         UPDATE {t} SET Value = @P{meta}, ExpiresAtTime = {exp}, AbsoluteExpiration = {exp} WHERE Id = @ix; \
          IF @@ROWCOUNT = 0 \
          BEGIN \
            BEGIN TRY \
              INSERT INTO {t} (Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration) \
-             VALUES (@ix, SUBSTRING(@P{meta}, 1, 8) + @P{meta}, {exp}, NULL, {exp}); \
+             VALUES (@ix, @P{meta}, {exp}, {created}, {exp}); \
            END TRY \
            BEGIN CATCH \
              IF ERROR_NUMBER() NOT IN (2627, 2601) THROW; \
@@ -153,8 +159,8 @@ fn index_upsert(t: &str, row: IndexRow, params: &mut Vec<Param>) -> String {
     )
 }
 
-/// The live sessions of the principal whose [`index_prefix`] is `@P1`: `SessionId` and
-/// `Value` (the index row's 24 bytes), one row each. Index rows that expired, or whose
+/// The live sessions of the principal whose [`index_prefix`] is `@P1`: `SessionId`,
+/// `Value` (the index row's 16 bytes) and `Created` (epoch ms), one row each. Index rows that expired, or whose
 /// session is gone, are deleted first.
 pub(crate) fn sessions_of(table: &Table, prefix: &str) -> Statement {
     let t = &table.quoted;
@@ -166,7 +172,8 @@ pub(crate) fn sessions_of(table: &Table, prefix: &str) -> Statement {
             "{PRELUDE} \
              DELETE FROM {t} WHERE Id IN (SELECT ix.Id FROM {t} AS ix WHERE ix.Id LIKE @P1 + '%' \
                AND (ix.ExpiresAtTime <= @now OR NOT {live})); \
-             SELECT SUBSTRING(ix.Id, LEN(@P1) + 1, 449) AS SessionId, ix.Value AS Value FROM {t} AS ix \
+             SELECT SUBSTRING(ix.Id, LEN(@P1) + 1, 449) AS SessionId, ix.Value AS Value, \
+               ix.SlidingExpirationInSeconds AS Created FROM {t} AS ix \
              WHERE ix.Id LIKE @P1 + '%' AND ix.ExpiresAtTime > @now AND {live};"
         ),
         params: vec![Param::Str(prefix.to_owned())],

@@ -161,11 +161,16 @@ impl PrincipalIndex for SqlServerCache {
                         .and_then(|b| <[u8; 8]>::try_from(b).ok())
                         .map_or(0, u64::from_be_bytes)
                 };
-                let expires = field(2);
+                let expires = field(1);
+                let created = row
+                    .try_get::<i64, _>("Created")
+                    .ok()
+                    .flatten()
+                    .and_then(|ms| u64::try_from(ms).ok());
                 Some(IndexedSession {
                     key,
-                    created: at(field(0)),
-                    last_seen: at(field(1)),
+                    created: at(created.unwrap_or_else(|| field(0))),
+                    last_seen: at(field(0)),
                     expires: (expires != u64::MAX).then(|| at(expires)),
                 })
             })
