@@ -9,7 +9,7 @@ shift || true
 echo "-- $bin $*"
 cargo build -q -p "$bin"
 work=$(mktemp -d)
-"./target/debug/$bin" --port 0 "$@" >"$work/out" 2>"$work/err" &
+"./target/debug/$bin" --port 0 --metrics "$@" >"$work/out" 2>"$work/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q 'listening on' "$work/out" && break; sleep 0.1; done
@@ -44,6 +44,14 @@ expect "first still logged in" "$(c "$base/session/whoami")" '{"user":"max"}'
 expect "logout-everywhere" "$(c "$base/session/logout-everywhere")" '{"message":"Logged out everywhere","revoked":1}'
 expect "whoami after logout-everywhere" "$(c -o /dev/null -w '%{http_code}' "$base/session/whoami")" 401
 expect "hello" "$(curl -k -s "$base/hello")" 'Hello, Session World!'
+# --metrics: the flow above shows in /metrics (Prometheus text format)
+metrics=$(curl -k -s "$base/metrics")
+positive() { # positive NAME: the sample NAME (a full line prefix) has a value above 0
+  awk -v name="$1" 'index($0, name) == 1 { if ($NF + 0 > 0) found = 1 } END { exit !found }' <<<"$metrics"
+}
+for sample in 'session_created_total ' 'session_commits_total{' 'session_loads_total{result="hit"}' 'session_store_call_seconds_count{' 'session_ids_cycled_total ' 'session_revoked_total '; do
+  if positive "$sample"; then echo "ok   /metrics: $sample"; else echo "FAIL /metrics has no positive $sample"; echo "$metrics" | grep '^session_' | head -40; exit 1; fi
+done
 cookie=$(curl -k -s -D - -o /dev/null "$base/session/counter" | tr -d '\r' | grep -i '^set-cookie: Kr.Session=')
 case "$cookie" in *HttpOnly*SameSite=Lax*Secure*Path=/*) echo "ok   cookie attributes";; *) echo "FAIL cookie: $cookie"; exit 1;; esac
 kill -TERM $pid

@@ -119,8 +119,9 @@
 
 #[doc(inline)]
 pub use session_core::{
-    adapter, store, Error, KeyRing, Redacted, Result, SameSite, SecurePolicy, Session, SessionId,
-    SessionInfo, SessionManager, SessionRejection, SigningKey, TrustedProxy, MAX_PAYLOAD, MIN_KEY_LEN,
+    adapter, store, Error, KeyRing, Redacted, Result, SameSite, SecurePolicy, Session, SessionEvent,
+    SessionId, SessionInfo, SessionManager, SessionRejection, SigningKey, TrustedProxy, MAX_PAYLOAD,
+    MIN_KEY_LEN,
 };
 
 #[cfg(feature = "actix")]
@@ -132,6 +133,11 @@ pub use session_core::SessionExt;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 #[doc(inline)]
 pub use session_core::{store_contract, testing};
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[doc(inline)]
+pub use session_core::describe_metrics;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

@@ -74,6 +74,12 @@ pub trait DistributedCache: Send + Sync + 'static {
         true
     }
 
+    /// The store's name in metrics' `store` label (`memory`, `redis`, `postgres`,
+    /// `sqlserver`; default `custom`): a short constant, never a connection string.
+    fn name(&self) -> &'static str {
+        "custom"
+    }
+
     /// The store's session-lock capability, if it has one.
     ///
     /// Without it the engine still serializes the requests of a session within one
@@ -113,6 +119,9 @@ impl<T: DistributedCache + ?Sized> DistributedCache for Arc<T> {
     }
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         (**self).session_lock()
+    }
+    fn name(&self) -> &'static str {
+        (**self).name()
     }
     fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
         (**self).principal_index()

@@ -73,10 +73,12 @@ mod cookie_header;
 mod engine;
 mod entry;
 mod error;
+mod events;
 mod framework;
 mod id;
 mod lease;
 mod lock;
+mod metrics;
 mod options;
 mod payload;
 mod principal;
@@ -89,7 +91,21 @@ mod values;
 
 pub use cookie_codec::{KeyRing, SigningKey, MIN_KEY_LEN};
 pub use engine::{SessionInfo, SessionManager};
+
+/// Describes every instrument (unit and help text) to the installed `metrics` recorder;
+/// call it once after installing one. The instruments are listed in the guide
+/// (docs/sessions.md, "Metrics").
+///
+/// ```
+/// session_core::describe_metrics(); // no recorder installed: nothing happens
+/// ```
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub fn describe_metrics() {
+    metrics::describe();
+}
 pub use error::{Error, Result};
+pub use events::SessionEvent;
 #[cfg(feature = "actix")]
 pub use framework::actix::SessionExt;
 pub use framework::SessionRejection;

@@ -166,6 +166,10 @@ impl DistributedCache for MemoryCache {
         false
     }
 
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
     }

@@ -44,6 +44,10 @@ impl DistributedCache for PostgresCache {
         i.run("remove", &sql::remove(&i.names, key)).await.map(drop)
     }
 
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
     }

@@ -51,6 +51,10 @@ impl DistributedCache for RedisCache {
         self.exec_write("remove", &call).await.map(drop)
     }
 
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
     }

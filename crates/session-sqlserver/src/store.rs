@@ -45,6 +45,10 @@ impl DistributedCache for SqlServerCache {
             .map(drop)
     }
 
+    fn name(&self) -> &'static str {
+        "sqlserver"
+    }
+
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
     }
@@ -139,7 +143,7 @@ fn index_row(owner: Owner<'_>) -> IndexRow {
     }
 }
 
-/// The principal index is rows of the session table itself (see [`sql::index_prefix`]),
+/// The principal index is rows of the session table itself (see `sql::index_prefix`),
 /// written in the same transaction as the session's commit: a session with a principal
 /// costs no extra round trip. Listing is one batch; revoking is one batch per 500.
 #[async_trait]

@@ -27,6 +27,9 @@ fn out(reply: Reply) -> HttpResponse {
         ReplyBody::Json(body) => HttpResponse::build(status)
             .content_type(ContentType::json())
             .body(body),
+        ReplyBody::Prometheus(body) => HttpResponse::build(status)
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(body),
     }
 }
 
@@ -180,9 +183,25 @@ async fn bind(args: &Args) -> anyhow::Result<(actix_web::dev::Server, SocketAddr
     let listener = std::net::TcpListener::bind((args.ip, args.port))
         .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
     let addr = listener.local_addr()?;
-    let server = HttpServer::new(move || App::new().wrap(sessions.clone().build()).configure(configure))
-        .disable_signals()
-        .shutdown_timeout(5);
+    let metrics = match args.metrics {
+        true => Some(sessions_tutorial::metrics::prometheus()?),
+        false => None,
+    };
+    let server = HttpServer::new(move || {
+        let app = App::new().wrap(sessions.clone().build()).configure(configure);
+        match metrics.clone() {
+            Some(handle) => app.route(
+                "/metrics",
+                web::get().to(move || {
+                    let handle = handle.clone();
+                    async move { out(Routes::metrics(&handle)) }
+                }),
+            ),
+            None => app,
+        }
+    })
+    .disable_signals()
+    .shutdown_timeout(5);
     let server = if args.http {
         server.listen(listener)?
     } else {

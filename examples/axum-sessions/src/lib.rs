@@ -28,15 +28,20 @@ impl IntoResponse for Out {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match self.0.body {
             ReplyBody::Text(text) => (status, text).into_response(),
-            ReplyBody::Json(body) => {
-                let mut response = (status, body).into_response();
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                response
-            }
+            ReplyBody::Json(body) => with_type((status, body).into_response(), "application/json"),
+            ReplyBody::Prometheus(body) => with_type(
+                (status, body).into_response(),
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
         }
     }
+}
+
+fn with_type(mut response: Response, content_type: &'static str) -> Response {
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
@@ -151,7 +156,16 @@ impl Running {
 /// # Errors
 /// If the store cannot be set up, the address cannot be bound, or TLS fails.
 pub async fn start(args: Args) -> anyhow::Result<Running> {
-    let app = router(session_layer(&args).await?).into_make_service();
+    let mut app = router(session_layer(&args).await?);
+    if args.metrics {
+        // outside the session layer: a scrape touches no session
+        let handle = sessions_tutorial::metrics::prometheus()?;
+        app = app.route(
+            "/metrics",
+            get(move || async move { Out(Routes::metrics(&handle)) }),
+        );
+    }
+    let app = app.into_make_service();
     let listener = std::net::TcpListener::bind((args.ip, args.port))
         .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
     listener.set_nonblocking(true)?;

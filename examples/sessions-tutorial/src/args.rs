@@ -104,6 +104,10 @@ pub struct Args {
     /// certificate.
     #[arg(long)]
     pub http: bool,
+    /// Record the session metrics and serve them at `GET /metrics` (Prometheus text
+    /// format).
+    #[arg(long)]
+    pub metrics: bool,
     /// Secret (at least 32 bytes) that signs session cookies; instances sharing a store
     /// need the same one, and a shared store (Redis, SQL Server, PostgreSQL) refuses to start without
     /// it. Default with the memory store: a random per-process key.

@@ -9,6 +9,8 @@ mod args;
 mod routes;
 mod tls;
 
+pub mod metrics;
+
 pub use args::{Args, StoreKind};
 pub use routes::{Reply, ReplyBody, Routes};
 pub use tls::SelfSigned;

@@ -11,6 +11,8 @@ pub enum ReplyBody {
     Text(&'static str),
     /// `application/json`, already serialized.
     Json(String),
+    /// The Prometheus text format (`text/plain; version=0.0.4; charset=utf-8`).
+    Prometheus(String),
 }
 
 /// A framework-neutral response: the examples turn it into their framework's type.
@@ -66,6 +68,14 @@ impl Routes {
         Reply {
             status: 200,
             body: ReplyBody::Text("Hello, Session World!"),
+        }
+    }
+
+    /// `GET /metrics` (with `--metrics`): the session metrics, Prometheus text format.
+    pub fn metrics(handle: &metrics_exporter_prometheus::PrometheusHandle) -> Reply {
+        Reply {
+            status: 200,
+            body: ReplyBody::Prometheus(handle.render()),
         }
     }
 

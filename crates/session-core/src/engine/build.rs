@@ -155,6 +155,7 @@ impl SessionConfig {
                 store,
                 locks,
                 expired_log: LogLimit::new(Duration::from_secs(10)),
+                events: crate::events::Events::new(self.handlers.0),
             }),
         })
     }

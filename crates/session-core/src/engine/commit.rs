@@ -11,8 +11,10 @@ use crate::{
     error::chain,
     error::Error,
     error::Result,
+    events::SessionEvent,
     id::SessionId,
     lock::CommitOp,
+    metrics,
     payload::{self, Payload},
     principal::Owner,
     session::state::{Phase, State},
@@ -34,6 +36,12 @@ pub(crate) async fn commit(engine: &Arc<EngineInner>, state: &mut State, secure_
             Err(error) => {
                 let session = state.id.as_ref().map(ToString::to_string).unwrap_or_default();
                 tracing::error!(%session, error = %chain(&error), "session could not be saved; answering 503");
+                if let Some(id) = &state.id {
+                    engine.events.emit(|| SessionEvent::CommitFailed {
+                        id: id.clone(),
+                        status: 503,
+                    });
+                }
                 // Whatever the cause, an unsaved session means the request did not
                 // happen as far as the client can tell: 503, retry later.
                 Outcome::Failed(ErrorResponse {
@@ -76,9 +84,16 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
             CommitOp::Refresh
         };
         let stored = matches!(op, CommitOp::Set { .. });
-        lease
+        let result = lease
             .commit(op, owner(state.principal.as_deref(), &options))
-            .await?;
+            .await;
+        let kind = if stored {
+            metrics::Commit::Write
+        } else {
+            metrics::Commit::Refresh
+        };
+        metrics::commit(kind, metrics::Outcome::of(&result));
+        result?;
         committed = true;
         tracing::debug!(session = %state.id.as_ref().map(ToString::to_string).unwrap_or_default(), stored, "session committed");
     }
@@ -88,6 +103,8 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
     if state.principal.is_some() || state.stored_principal.is_some() {
         Box::pin(principal_moved(engine, state, created, committed)).await;
     }
+    state.cycled = false;
+    state.flushed = false;
     Ok(outcome)
 }
 
@@ -96,7 +113,9 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
 /// session this commit `created` from it must not outlive it: it is deleted again.
 async fn retire(engine: &EngineInner, state: &State, old: Lease, created: bool) -> Result<()> {
     let old_id = old.id().clone();
-    if let Err(error) = old.commit(CommitOp::Remove, None).await {
+    let result = old.commit(CommitOp::Remove, None).await;
+    metrics::commit(metrics::Commit::Remove, metrics::Outcome::of(&result));
+    if let Err(error) = result {
         if let Some(new) = state.id.as_ref().filter(|_| created) {
             undo_create(engine, state.principal.as_deref(), new).await;
         }
@@ -105,6 +124,16 @@ async fn retire(engine: &EngineInner, state: &State, old: Lease, created: bool) 
     tracing::debug!(session = %old_id, "old session id deleted");
     if let Some(principal) = state.stored_principal.as_deref() {
         unindex(engine, principal, &old_id).await;
+    }
+    if state.flushed {
+        metrics::flushed();
+        engine.events.emit(|| SessionEvent::Flushed { id: old_id });
+    } else if let (true, Some(new)) = (state.cycled && created, &state.id) {
+        metrics::cycled();
+        engine.events.emit(|| SessionEvent::IdCycled {
+            old: old_id,
+            new: new.clone(),
+        });
     }
     Ok(())
 }
@@ -175,6 +204,8 @@ async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
             .create(id.expose(), value.clone(), options, owner)
             .await?
         {
+            metrics::created();
+            engine.events.emit(|| SessionEvent::Created { id: id.clone() });
             tracing::info!(session = %id, "session started");
             return Ok(id);
         }
@@ -191,6 +222,9 @@ fn encode(state: &mut State) -> Result<Vec<u8>> {
         values: std::mem::take(&mut state.values),
     };
     let result = payload::encode(&stored).map_err(|e| Error::store("encode", e));
+    if let Ok(bytes) = &result {
+        metrics::payload(bytes.len());
+    }
     state.values = stored.values;
     state.principal = stored.principal;
     result

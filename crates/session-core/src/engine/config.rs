@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::{
     cookie_codec::{KeyRing, SigningKey},
+    events::{Handlers, SessionEvent},
     options::{CookieOptions, Limits, SameSite, SecurePolicy, TrustedProxy},
 };
 
@@ -26,6 +27,7 @@ pub struct SessionConfig {
     pub(crate) cookie: CookieOptions,
     pub(crate) limits: Limits,
     pub(crate) keys: Option<KeyRing>,
+    pub(crate) handlers: Handlers,
 }
 
 impl SessionConfig {
@@ -205,6 +207,24 @@ impl SessionConfig {
     /// ```
     pub fn max_locked_sessions(mut self, count: usize) -> Self {
         self.limits.max_locked_sessions = count;
+        self
+    }
+
+    /// Registers a handler of lifecycle events ([`SessionEvent`]: created, id cycled,
+    /// flushed, revoked, expired, lock timeout, commit failed). Handlers run in order on a
+    /// thread of the engine's own, after the commit and off the lock: a slow or panicking
+    /// handler slows or fails no request (it is contained and logged).
+    ///
+    /// ```
+    /// use session_core::{adapter::SessionConfig, SessionEvent};
+    /// let config = SessionConfig::default().on_event(|event: &SessionEvent| {
+    ///     if let SessionEvent::Revoked { principal, ids } = event {
+    ///         tracing::info!(%principal, ended = ids.len(), "sessions revoked");
+    ///     }
+    /// });
+    /// ```
+    pub fn on_event(mut self, handler: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Self {
+        self.handlers.0.push(std::sync::Arc::new(handler));
         self
     }
 

@@ -8,9 +8,10 @@ use crate::{
     error::chain,
     error::Error,
     error::Result,
+    events::SessionEvent,
     id::SessionId,
     lock::{CommitOp, LockAttempt, LockToken},
-    payload,
+    metrics, payload,
     session::state::{Phase, State},
 };
 
@@ -28,16 +29,21 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
         .and_then(|value| engine.keys.verify(value.as_str()));
     if had_cookie && verified.is_none() {
         tracing::debug!("session cookie rejected (bad format or signature); a new session will be used");
+        metrics::load(metrics::Load::BadCookie);
+    } else if !had_cookie {
+        metrics::load(metrics::Load::Miss);
     }
     if let Some(id) = verified {
         match lock_and_read(engine, &id).await {
             Ok(Some((lease, bytes))) => match fill(engine, state, lease, &bytes) {
                 Filled::Loaded => {
+                    metrics::load(metrics::Load::Hit);
                     state.phase = Phase::Ready;
                     return Ok(());
                 }
-                Filled::Discarded => {}
+                Filled::Discarded => metrics::load(metrics::Load::Expired),
                 Filled::Foreign(lease) => {
+                    metrics::load(metrics::Load::Expired);
                     // Written by a newer version: leave it alone, just let go of it.
                     // (boxed: a rare path that would otherwise enlarge every load's future)
                     if let Err(error) = Box::pin(lease.commit(CommitOp::Release, None)).await {
@@ -45,11 +51,15 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                     }
                 }
             },
-            Ok(None) => expired(
-                engine,
-                &id,
-                "session expired (or deleted); a new session will be used",
-            ),
+            Ok(None) => {
+                metrics::load(metrics::Load::Expired);
+                engine.events.emit(|| SessionEvent::Expired { id: id.clone() });
+                expired(
+                    engine,
+                    &id,
+                    "session expired (or deleted); a new session will be used",
+                );
+            }
             Err(error) => {
                 tracing::warn!(session = %id, error = %chain(&error), "session could not be loaded");
                 state.phase = Phase::Failed {
@@ -72,7 +82,18 @@ async fn lock_and_read(
     id: &SessionId,
 ) -> Result<Option<(Lease, Vec<u8>)>> {
     let wait = engine.limits.lock_wait();
-    let (guard, waited) = engine.locks.acquire(*id.bytes(), wait).await?;
+    let (guard, waited) = match engine.locks.acquire(*id.bytes(), wait).await {
+        Ok(acquired) => acquired,
+        Err(error) => {
+            if matches!(error, Error::LockTimeout { .. }) {
+                metrics::lock_timeout();
+                engine
+                    .events
+                    .emit(|| SessionEvent::LockTimeout { id: id.clone() });
+            }
+            return Err(error);
+        }
+    };
     // Armed before the store call: if this future is dropped while the call is in flight
     // (the client went away), or the call times out, the store may still take the lease
     // for this token, and dropping the lease releases it behind that call.
@@ -84,6 +105,7 @@ async fn lock_and_read(
     );
     // Set on the first `Busy` only: the uncontended path reads no clock.
     let mut deadline = None;
+    let mut busy_since: Option<Instant> = None;
     let mut backoff = Duration::from_millis(2);
     loop {
         let attempt = engine
@@ -93,6 +115,13 @@ async fn lock_and_read(
         match attempt {
             Ok(LockAttempt::Acquired(bytes, fence)) => {
                 lease.held(fence);
+                // the in-process wait, plus the store's busy answers, if any
+                let store_wait = busy_since.map_or(Duration::ZERO, |since| since.elapsed());
+                metrics::lock_wait(waited + store_wait);
+                let span = tracing::Span::current();
+                if !span.is_disabled() {
+                    span.record("lock_wait_ms", crate::session::millis(waited + store_wait));
+                }
                 return Ok(Some((lease, bytes)));
             }
             Ok(LockAttempt::Missing) => {
@@ -101,9 +130,14 @@ async fn lock_and_read(
             }
             Ok(LockAttempt::Busy) => {
                 let now = Instant::now();
+                busy_since.get_or_insert(now);
                 let deadline = *deadline.get_or_insert_with(|| now + wait.saturating_sub(waited));
                 if now + backoff > deadline {
                     lease.forget();
+                    metrics::lock_timeout();
+                    engine
+                        .events
+                        .emit(|| SessionEvent::LockTimeout { id: id.clone() });
                     return Err(Error::LockTimeout { after: wait });
                 }
                 tracing::debug!(session = %id, "session locked by another instance; waiting");
@@ -169,6 +203,9 @@ fn fill(engine: &EngineInner, state: &mut State, lease: Lease, bytes: &[u8]) -> 
                 lease.id(),
                 "session expired (past its absolute lifetime); a new session will be used",
             );
+            engine.events.emit(|| SessionEvent::Expired {
+                id: lease.id().clone(),
+            });
             state.stored_principal = stored.principal;
             state.retired = Some(lease);
             return Filled::Discarded;

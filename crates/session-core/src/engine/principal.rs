@@ -4,7 +4,10 @@
 use std::{sync::Arc, time::SystemTime};
 
 use super::{EngineInner, SessionEngine};
-use crate::{error::chain, error::Result, id::SessionId, principal::IndexedSession, session::Session};
+use crate::{
+    error::chain, error::Result, events::SessionEvent, id::SessionId, metrics, principal::IndexedSession,
+    session::Session,
+};
 
 /// One live session of a principal, as [`SessionManager::sessions_of`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,8 +184,20 @@ impl SessionManager {
             .filter(|key| pick(key))
             .collect();
         let ended = self.engine.store.revoke(principal, &keys).await?;
+        revoked(&self.engine, principal, &keys, ended);
         tracing::info!(ended, "sessions of a principal revoked");
         Ok(ended)
+    }
+}
+
+/// Counts and reports `ended` sessions of `principal` revoked among `keys`.
+fn revoked(engine: &EngineInner, principal: &str, keys: &[String], ended: usize) {
+    metrics::revoked(ended);
+    if ended > 0 {
+        engine.events.emit(|| SessionEvent::Revoked {
+            principal: principal.to_owned(),
+            ids: keys.iter().filter_map(|key| SessionId::parse(key)).collect(),
+        });
     }
 }
 
@@ -203,7 +218,7 @@ pub(crate) async fn enforce_limit(
     own: Option<&SessionId>,
     limit: usize,
 ) {
-    let result = async {
+    let result: Result<usize> = async {
         let mut others: Vec<IndexedSession> = engine
             .store
             .sessions_of(principal)
@@ -221,7 +236,9 @@ pub(crate) async fn enforce_limit(
                 .then_with(|| a.last_seen.cmp(&b.last_seen))
         });
         let oldest: Vec<String> = others.into_iter().map(|s| s.key).rev().skip(keep).collect();
-        engine.store.revoke(principal, &oldest).await
+        let ended = engine.store.revoke(principal, &oldest).await?;
+        revoked(engine, principal, &oldest, ended);
+        Ok(ended)
     }
     .await;
     match result {

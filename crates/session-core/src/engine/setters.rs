@@ -46,6 +46,8 @@ macro_rules! __adapter_setters {
                 "Most sessions locked at once in this process (default 100,000); beyond it a new session's request gets a 503."
             [with_max_sessions_per_principal, max_sessions_per_principal] max_sessions_per_principal(count: usize) = "5";
                 "Most live sessions one principal may have (default: no limit); a login beyond it ends the principal's oldest sessions. Needs a store with a principal index (every in-tree store has one)."
+            [with_event_handler, on_event] on_event(handler: impl Fn(&$crate::SessionEvent) + Send + Sync + 'static) = "|event: &session_core::SessionEvent| tracing::info!(?event, \"session event\")";
+                "Registers a handler of lifecycle events ([`SessionEvent`](session_core::SessionEvent): created, id cycled, flushed, revoked, expired, lock timeout, commit failed). Handlers run on a thread of their own after the commit: a slow or panicking one slows or fails no request."
             [with_trusted_proxy, trusted_proxy] trusted_proxy(proxy: $crate::TrustedProxy) = "session_core::TrustedProxy::XForwardedProto";
                 "The forwarding header of the TLS-terminating proxy in front of the app, read by [`SecurePolicy::SameAsRequest`](session_core::SecurePolicy::SameAsRequest) (default none: forwarding headers are ignored, since any client can send them)."
             [with_signing_key, signing_key] signing_key(key: $crate::SigningKey) = "session_core::SigningKey::from_bytes(&[7u8; 32])?";

@@ -6,7 +6,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use pin_project_lite::pin_project;
@@ -18,17 +18,25 @@ use crate::{
     error::Error,
     error::Result,
     lock::{CommitOp, Fence, LockAttempt, LockToken},
+    metrics,
     principal::{IndexedSession, Owner, PrincipalIndex},
 };
 
 pub(crate) struct Store {
     cache: Arc<dyn DistributedCache>,
     io_timeout: Duration,
+    /// The store's name, for metrics.
+    name: &'static str,
 }
 
 impl Store {
     pub(crate) fn new(cache: Arc<dyn DistributedCache>, io_timeout: Duration) -> Self {
-        Store { cache, io_timeout }
+        let name = cache.name();
+        Store {
+            cache,
+            io_timeout,
+            name,
+        }
     }
 
     pub(crate) fn has_lock(&self) -> bool {
@@ -48,6 +56,8 @@ impl Store {
             timer: None,
             operation,
             after: self.io_timeout,
+            store: self.name,
+            started: metrics::TIMED.then(Instant::now),
         }
     }
 
@@ -172,6 +182,9 @@ pin_project! {
         timer: Option<Sleep>,
         operation: &'static str,
         after: Duration,
+        store: &'static str,
+        // when the call started (only with the `metrics` feature)
+        started: Option<Instant>,
     }
 }
 
@@ -181,16 +194,25 @@ impl<F: Future<Output = Result<T>>, T> Future for Timed<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let mut this = self.project();
         if let Poll::Ready(result) = this.call.poll(cx) {
+            if let Some(started) = this.started {
+                let error = matches!(result, Err(Error::Store { .. })).then_some("store");
+                metrics::store_call(this.store, this.operation, started.elapsed(), error);
+            }
             return Poll::Ready(result);
         }
         if this.timer.is_none() {
             this.timer.set(Some(tokio::time::sleep(*this.after)));
         }
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Err(Error::Timeout {
-                operation: this.operation,
-                after: *this.after,
-            })),
+            Some(Poll::Ready(())) => {
+                if let Some(started) = this.started {
+                    metrics::store_call(this.store, this.operation, started.elapsed(), Some("timeout"));
+                }
+                Poll::Ready(Err(Error::Timeout {
+                    operation: this.operation,
+                    after: *this.after,
+                }))
+            }
             _ => Poll::Pending,
         }
     }

@@ -129,7 +129,16 @@ impl Session {
     /// Commits `state` (locked by the caller).
     async fn commit(&self, state: &mut State) -> Outcome {
         // Boxed for the same reason as the load: adapters' futures stay small.
-        Box::pin(commit(&self.shared.engine, state, self.shared.secure_request)).await
+        let committing = Box::pin(commit(&self.shared.engine, state, self.shared.secure_request));
+        match self.shared.span.get() {
+            Some(span) if !span.is_disabled() => {
+                let started = std::time::Instant::now();
+                let outcome = tracing::Instrument::instrument(committing, span.clone()).await;
+                span.record("commit_ms", super::millis(started.elapsed()));
+                outcome
+            }
+            _ => committing.await,
+        }
     }
 
     /// Commits the session; called once by [`SessionScope::finish`](crate::SessionScope::finish).

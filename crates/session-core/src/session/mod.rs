@@ -52,6 +52,8 @@ struct Shared {
     engine: Arc<EngineInner>,
     secure_request: bool,
     state: Mutex<State>,
+    /// The request's `session` span, made at the session's first use.
+    span: std::sync::OnceLock<tracing::Span>,
     /// The current id, readable without the state's lock (for [`Session::id`]).
     id: StdMutex<Option<SessionId>>,
 }
@@ -63,6 +65,7 @@ impl Session {
                 engine,
                 secure_request,
                 state: Mutex::new(State::new(incoming)),
+                span: std::sync::OnceLock::new(),
                 id: StdMutex::new(None),
             }),
         }
@@ -77,7 +80,20 @@ impl Session {
                 // Boxed: the load (about 1 KB of future) happens once per request, and
                 // boxing it keeps every accessor's future, and the handler futures that
                 // await them, small.
-                Box::pin(load(&self.shared.engine, &mut state)).await?;
+                let span = self.span();
+                let started = (!span.is_disabled()).then(std::time::Instant::now);
+                let loaded = tracing::Instrument::instrument(
+                    Box::pin(load(&self.shared.engine, &mut state)),
+                    span.clone(),
+                )
+                .await;
+                if let Some(started) = started {
+                    span.record("load_ms", millis(started.elapsed()));
+                    if let Some(id) = &state.id {
+                        span.record("session", tracing::field::display(id));
+                    }
+                }
+                loaded?;
                 self.publish_id(&state);
                 Ok(state)
             }
@@ -93,6 +109,20 @@ impl Session {
             Phase::Saved(_) => Err(Error::Saved),
             _ => Ok(state),
         }
+    }
+
+    /// The request's span: every log of its session's load and commit is inside it, with
+    /// the redacted id, the lock wait and the load and commit times as fields.
+    fn span(&self) -> &tracing::Span {
+        self.shared.span.get_or_init(|| {
+            tracing::info_span!(
+                "session",
+                session = tracing::field::Empty,
+                lock_wait_ms = tracing::field::Empty,
+                load_ms = tracing::field::Empty,
+                commit_ms = tracing::field::Empty,
+            )
+        })
     }
 
     /// Makes the state's id what [`id`](Self::id) returns.
@@ -270,6 +300,11 @@ impl Session {
         state.take(key);
         Ok(Some(old))
     }
+}
+
+/// Milliseconds, as a span field.
+pub(crate) fn millis(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 impl fmt::Debug for Session {

@@ -57,6 +57,9 @@ pub(crate) struct State {
     /// The lock on a replaced id whose entry is deleted at commit (cycle, flush, past its
     /// lifetime, unreadable).
     pub retired: Option<Lease>,
+    /// The request moved the session to a new id, or flushed it (for metrics).
+    pub cycled: bool,
+    pub flushed: bool,
 }
 
 impl State {
@@ -75,6 +78,8 @@ impl State {
             expire_cookie: false,
             lease: None,
             retired: None,
+            cycled: false,
+            flushed: false,
         }
     }
 
@@ -152,6 +157,7 @@ impl State {
     pub(crate) fn cycle(&mut self) {
         if let Some(lease) = self.lease.take() {
             self.retired = Some(lease);
+            self.cycled = true;
         }
         self.renew();
         self.modified = true;
@@ -162,6 +168,8 @@ impl State {
     pub(crate) fn flush(&mut self, now: u64) {
         if let Some(lease) = self.lease.take() {
             self.retired = Some(lease);
+            self.flushed = true;
+            self.cycled = false;
         }
         self.reset(now);
         self.expire_cookie = true;
