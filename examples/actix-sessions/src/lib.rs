@@ -179,14 +179,15 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
 }
 
 async fn bind(args: &Args) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
-    let sessions = session_middleware(args).await?;
-    let listener = std::net::TcpListener::bind((args.ip, args.port))
-        .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
-    let addr = listener.local_addr()?;
+    // the recorder first: each worker's engine registers its instruments when it is built
     let metrics = match args.metrics {
         true => Some(sessions_tutorial::metrics::prometheus()?),
         false => None,
     };
+    let sessions = session_middleware(args).await?;
+    let listener = std::net::TcpListener::bind((args.ip, args.port))
+        .with_context(|| format!("binding {}:{}", args.ip, args.port))?;
+    let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         let app = App::new().wrap(sessions.clone().build()).configure(configure);
         match metrics.clone() {

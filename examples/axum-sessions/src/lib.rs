@@ -156,10 +156,14 @@ impl Running {
 /// # Errors
 /// If the store cannot be set up, the address cannot be bound, or TLS fails.
 pub async fn start(args: Args) -> anyhow::Result<Running> {
+    // the recorder first: the layer's engine registers its instruments when it is built
+    let metrics = match args.metrics {
+        true => Some(sessions_tutorial::metrics::prometheus()?),
+        false => None,
+    };
     let mut app = router(session_layer(&args).await?);
-    if args.metrics {
+    if let Some(handle) = metrics {
         // outside the session layer: a scrape touches no session
-        let handle = sessions_tutorial::metrics::prometheus()?;
         app = app.route(
             "/metrics",
             get(move || async move { Out(Routes::metrics(&handle)) }),

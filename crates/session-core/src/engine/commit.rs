@@ -77,7 +77,7 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
         let options = entry_options(engine, state.created);
         let op = if state.modified {
             CommitOp::Set {
-                value: encode(state)?,
+                value: encode(engine, state)?,
                 options,
             }
         } else {
@@ -92,7 +92,7 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
         } else {
             metrics::Commit::Refresh
         };
-        metrics::commit(kind, metrics::Outcome::of(&result));
+        engine.store.metrics.commit(kind, metrics::Outcome::of(&result));
         result?;
         committed = true;
         tracing::debug!(session = %state.id.as_ref().map(ToString::to_string).unwrap_or_default(), stored, "session committed");
@@ -114,7 +114,10 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
 async fn retire(engine: &EngineInner, state: &State, old: Lease, created: bool) -> Result<()> {
     let old_id = old.id().clone();
     let result = old.commit(CommitOp::Remove, None).await;
-    metrics::commit(metrics::Commit::Remove, metrics::Outcome::of(&result));
+    engine
+        .store
+        .metrics
+        .commit(metrics::Commit::Remove, metrics::Outcome::of(&result));
     if let Err(error) = result {
         if let Some(new) = state.id.as_ref().filter(|_| created) {
             undo_create(engine, state.principal.as_deref(), new).await;
@@ -126,10 +129,10 @@ async fn retire(engine: &EngineInner, state: &State, old: Lease, created: bool) 
         unindex(engine, principal, &old_id).await;
     }
     if state.flushed {
-        metrics::flushed();
+        engine.store.metrics.flushed();
         engine.events.emit(|| SessionEvent::Flushed { id: old_id });
     } else if let (true, Some(new)) = (state.cycled && created, &state.id) {
-        metrics::cycled();
+        engine.store.metrics.cycled();
         engine.events.emit(|| SessionEvent::IdCycled {
             old: old_id,
             new: new.clone(),
@@ -192,7 +195,7 @@ async fn undo_create(engine: &EngineInner, principal: Option<&str>, id: &Session
 /// Stores a new session under a fresh id, choosing another id on the (astronomically
 /// unlikely) collision with an existing one. Returns the id used.
 async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
-    let value = encode(state)?;
+    let value = encode(engine, state)?;
     let options = entry_options(engine, state.created);
     for _ in 0..3 {
         let Some(id) = state.id.clone() else {
@@ -204,7 +207,7 @@ async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
             .create(id.expose(), value.clone(), options, owner)
             .await?
         {
-            metrics::created();
+            engine.store.metrics.created();
             engine.events.emit(|| SessionEvent::Created { id: id.clone() });
             tracing::info!(session = %id, "session started");
             return Ok(id);
@@ -215,7 +218,7 @@ async fn create(engine: &EngineInner, state: &mut State) -> Result<SessionId> {
     Err(Error::Unavailable("could not draw an unused session id"))
 }
 
-fn encode(state: &mut State) -> Result<Vec<u8>> {
+fn encode(engine: &EngineInner, state: &mut State) -> Result<Vec<u8>> {
     let stored = Payload {
         created: state.created,
         principal: state.principal.take(),
@@ -223,7 +226,7 @@ fn encode(state: &mut State) -> Result<Vec<u8>> {
     };
     let result = payload::encode(&stored).map_err(|e| Error::store("encode", e));
     if let Ok(bytes) = &result {
-        metrics::payload(bytes.len());
+        engine.store.metrics.payload(bytes.len());
     }
     state.values = stored.values;
     state.principal = stored.principal;

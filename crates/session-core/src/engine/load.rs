@@ -29,21 +29,21 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
         .and_then(|value| engine.keys.verify(value.as_str()));
     if had_cookie && verified.is_none() {
         tracing::debug!("session cookie rejected (bad format or signature); a new session will be used");
-        metrics::load(metrics::Load::BadCookie);
+        engine.store.metrics.load(metrics::Load::BadCookie);
     } else if !had_cookie {
-        metrics::load(metrics::Load::Miss);
+        engine.store.metrics.load(metrics::Load::Miss);
     }
     if let Some(id) = verified {
         match lock_and_read(engine, &id).await {
             Ok(Some((lease, bytes))) => match fill(engine, state, lease, &bytes) {
                 Filled::Loaded => {
-                    metrics::load(metrics::Load::Hit);
+                    engine.store.metrics.load(metrics::Load::Hit);
                     state.phase = Phase::Ready;
                     return Ok(());
                 }
-                Filled::Discarded => metrics::load(metrics::Load::Expired),
+                Filled::Discarded => engine.store.metrics.load(metrics::Load::Expired),
                 Filled::Foreign(lease) => {
-                    metrics::load(metrics::Load::Expired);
+                    engine.store.metrics.load(metrics::Load::Expired);
                     // Written by a newer version: leave it alone, just let go of it.
                     // (boxed: a rare path that would otherwise enlarge every load's future)
                     if let Err(error) = Box::pin(lease.commit(CommitOp::Release, None)).await {
@@ -52,7 +52,7 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
                 }
             },
             Ok(None) => {
-                metrics::load(metrics::Load::Expired);
+                engine.store.metrics.load(metrics::Load::Expired);
                 engine.events.emit(|| SessionEvent::Expired { id: id.clone() });
                 expired(
                     engine,
@@ -86,7 +86,7 @@ async fn lock_and_read(
         Ok(acquired) => acquired,
         Err(error) => {
             if matches!(error, Error::LockTimeout { .. }) {
-                metrics::lock_timeout();
+                engine.store.metrics.lock_timeout();
                 engine
                     .events
                     .emit(|| SessionEvent::LockTimeout { id: id.clone() });
@@ -117,7 +117,7 @@ async fn lock_and_read(
                 lease.held(fence);
                 // the in-process wait, plus the store's busy answers, if any
                 let store_wait = busy_since.map_or(Duration::ZERO, |since| since.elapsed());
-                metrics::lock_wait(waited + store_wait);
+                engine.store.metrics.lock_wait(waited + store_wait);
                 let span = tracing::Span::current();
                 if !span.is_disabled() {
                     span.record("lock_wait_ms", crate::session::millis(waited + store_wait));
@@ -134,7 +134,7 @@ async fn lock_and_read(
                 let deadline = *deadline.get_or_insert_with(|| now + wait.saturating_sub(waited));
                 if now + backoff > deadline {
                     lease.forget();
-                    metrics::lock_timeout();
+                    engine.store.metrics.lock_timeout();
                     engine
                         .events
                         .emit(|| SessionEvent::LockTimeout { id: id.clone() });

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::SystemTime};
 
 use super::{EngineInner, SessionEngine};
 use crate::{
-    error::chain, error::Result, events::SessionEvent, id::SessionId, metrics, principal::IndexedSession,
+    error::chain, error::Result, events::SessionEvent, id::SessionId, principal::IndexedSession,
     session::Session,
 };
 
@@ -192,7 +192,7 @@ impl SessionManager {
 
 /// Counts and reports `ended` sessions of `principal` revoked among `keys`.
 fn revoked(engine: &EngineInner, principal: &str, keys: &[String], ended: usize) {
-    metrics::revoked(ended);
+    engine.store.metrics.revoked(ended);
     if ended > 0 {
         engine.events.emit(|| SessionEvent::Revoked {
             principal: principal.to_owned(),

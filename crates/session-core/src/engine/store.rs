@@ -18,24 +18,24 @@ use crate::{
     error::Error,
     error::Result,
     lock::{CommitOp, Fence, LockAttempt, LockToken},
-    metrics,
+    metrics::{self, Instruments, StoreError},
     principal::{IndexedSession, Owner, PrincipalIndex},
 };
 
 pub(crate) struct Store {
     cache: Arc<dyn DistributedCache>,
     io_timeout: Duration,
-    /// The store's name, for metrics.
-    name: &'static str,
+    /// The engine's instruments (empty without the `metrics` feature).
+    pub(crate) metrics: Instruments,
 }
 
 impl Store {
     pub(crate) fn new(cache: Arc<dyn DistributedCache>, io_timeout: Duration) -> Self {
-        let name = cache.name();
+        let metrics = Instruments::new(cache.name());
         Store {
             cache,
             io_timeout,
-            name,
+            metrics,
         }
     }
 
@@ -50,13 +50,13 @@ impl Store {
             .map_or(Duration::MAX, |lock| lock.max_lease())
     }
 
-    fn timed<F: Future>(&self, operation: &'static str, call: F) -> Timed<F> {
+    fn timed<F: Future>(&self, operation: &'static str, call: F) -> Timed<'_, F> {
         Timed {
             call,
             timer: None,
             operation,
             after: self.io_timeout,
-            store: self.name,
+            metrics: &self.metrics,
             started: metrics::TIMED.then(Instant::now),
         }
     }
@@ -85,7 +85,7 @@ impl Store {
         fence: Fence,
         op: CommitOp,
         owner: Option<Owner<'a>>,
-    ) -> Timed<BoxFuture<'a, Result<()>>> {
+    ) -> Timed<'a, BoxFuture<'a, Result<()>>> {
         if let Some(lock) = self.cache.session_lock() {
             return self.timed("commit", lock.commit_and_unlock(key, token, fence, op, owner));
         }
@@ -175,28 +175,28 @@ pin_project! {
     /// not answer on its first poll, so in-process stores never arm one. (A hand-written
     /// future rather than an `async fn`: it is nested in every request's futures, and
     /// this keeps it as small as its parts.)
-    pub(crate) struct Timed<F> {
+    pub(crate) struct Timed<'a, F> {
         #[pin]
         call: F,
         #[pin]
         timer: Option<Sleep>,
         operation: &'static str,
         after: Duration,
-        store: &'static str,
+        metrics: &'a Instruments,
         // when the call started (only with the `metrics` feature)
         started: Option<Instant>,
     }
 }
 
-impl<F: Future<Output = Result<T>>, T> Future for Timed<F> {
+impl<F: Future<Output = Result<T>>, T> Future for Timed<'_, F> {
     type Output = Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let mut this = self.project();
         if let Poll::Ready(result) = this.call.poll(cx) {
             if let Some(started) = this.started {
-                let error = matches!(result, Err(Error::Store { .. })).then_some("store");
-                metrics::store_call(this.store, this.operation, started.elapsed(), error);
+                let error = matches!(result, Err(Error::Store { .. })).then_some(StoreError::Store);
+                this.metrics.store_call(this.operation, started.elapsed(), error);
             }
             return Poll::Ready(result);
         }
@@ -206,7 +206,8 @@ impl<F: Future<Output = Result<T>>, T> Future for Timed<F> {
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => {
                 if let Some(started) = this.started {
-                    metrics::store_call(this.store, this.operation, started.elapsed(), Some("timeout"));
+                    this.metrics
+                        .store_call(this.operation, started.elapsed(), Some(StoreError::Timeout));
                 }
                 Poll::Ready(Err(Error::Timeout {
                     operation: this.operation,

@@ -115,7 +115,7 @@ impl Session {
     /// the redacted id, the lock wait and the load and commit times as fields.
     fn span(&self) -> &tracing::Span {
         self.shared.span.get_or_init(|| {
-            tracing::info_span!(
+            tracing::debug_span!(
                 "session",
                 session = tracing::field::Empty,
                 lock_wait_ms = tracing::field::Empty,
