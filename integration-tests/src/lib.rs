@@ -50,3 +50,29 @@ pub fn cookie_of(outcome: &distributed_session::adapter::Outcome) -> String {
         other => panic!("expected a cookie, got {other:?}"),
     }
 }
+
+/// One request on `engine` with the cookie `jar` (`name=value`, if any) running `handler`
+/// on its session: the cookie the browser holds afterwards (none after a removal cookie),
+/// and the outcome.
+pub async fn request<F, Fut>(
+    engine: &distributed_session::adapter::SessionEngine,
+    jar: &Option<String>,
+    handler: F,
+) -> (Option<String>, distributed_session::adapter::Outcome)
+where
+    F: FnOnce(distributed_session::Session) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let scope = engine.start(jar.iter().map(String::as_bytes), true);
+    handler(scope.session().clone()).await;
+    let outcome = scope.finish().await;
+    let cookie = match &outcome {
+        distributed_session::adapter::Outcome::SetCookie(header) => {
+            let pair = header.split(';').next().unwrap_or_default();
+            let value = pair.split_once('=').map_or("", |(_, v)| v);
+            (!value.is_empty()).then(|| pair.to_owned())
+        }
+        _ => jar.clone(),
+    };
+    (cookie, outcome)
+}

@@ -10,8 +10,8 @@ use std::{
 
 use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::store::DistributedCache;
-use distributed_session::{MemoryCache, RedisCache, RedisCacheOptions, Session, SessionEvent, SigningKey};
-use integration_tests::RedisServer;
+use distributed_session::{MemoryCache, RedisCache, RedisCacheOptions, SessionEvent, SigningKey};
+use integration_tests::{request, RedisServer};
 
 type Seen = Arc<Mutex<Vec<SessionEvent>>>;
 
@@ -30,29 +30,6 @@ fn engine(cache: Arc<dyn DistributedCache>) -> (SessionEngine, Seen) {
         .build_shared(cache)
         .unwrap();
     (engine, seen)
-}
-
-async fn request<F, Fut>(
-    engine: &SessionEngine,
-    jar: &Option<String>,
-    handler: F,
-) -> (Option<String>, Outcome)
-where
-    F: FnOnce(Session) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let scope = engine.start(jar.iter().map(String::as_bytes), true);
-    handler(scope.session().clone()).await;
-    let outcome = scope.finish().await;
-    let cookie = match &outcome {
-        Outcome::SetCookie(header) => {
-            let pair = header.split(';').next().unwrap_or_default();
-            let value = pair.split_once('=').map_or("", |(_, v)| v);
-            (!value.is_empty()).then(|| pair.to_owned())
-        }
-        _ => jar.clone(),
-    };
-    (cookie, outcome)
 }
 
 /// The events seen so far, once `count` of them arrived (at most 10 s).

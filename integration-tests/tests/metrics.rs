@@ -14,8 +14,8 @@ use std::{
 
 use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::store::DistributedCache;
-use distributed_session::{MemoryCache, RedisCache, RedisCacheOptions, Session, SigningKey};
-use integration_tests::RedisServer;
+use distributed_session::{MemoryCache, RedisCache, RedisCacheOptions, SigningKey};
+use integration_tests::{request, RedisServer};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 /// The recorder of this test binary, and the lock that runs its checks one at a time.
@@ -84,30 +84,6 @@ fn engine(cache: Arc<dyn DistributedCache>) -> SessionEngine {
         .io_timeout(Duration::from_secs(1))
         .build_shared(cache)
         .unwrap()
-}
-
-/// One request with `jar` running `handler`; the cookie afterwards, and the outcome.
-async fn request<F, Fut>(
-    engine: &SessionEngine,
-    jar: &Option<String>,
-    handler: F,
-) -> (Option<String>, Outcome)
-where
-    F: FnOnce(Session) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let scope = engine.start(jar.iter().map(String::as_bytes), true);
-    handler(scope.session().clone()).await;
-    let outcome = scope.finish().await;
-    let cookie = match &outcome {
-        Outcome::SetCookie(header) => {
-            let pair = header.split(';').next().unwrap_or_default();
-            let value = pair.split_once('=').map_or("", |(_, v)| v);
-            (!value.is_empty()).then(|| pair.to_owned())
-        }
-        _ => jar.clone(),
-    };
-    (cookie, outcome)
 }
 
 /// Drives every instrument but the store errors once on `cache`, and checks each.

@@ -63,6 +63,16 @@ behaviour_suite!(actix_redis, Target::redis(Framework::Actix));
 
 const KEY: &str = "an integration-test signing key, 32+ bytes long";
 
+/// The tutorial's flags for `server`, with the tests' signing key.
+fn tutorial_args(server: &RedisServer) -> [String; 4] {
+    [
+        "--redis-url".to_owned(),
+        server.url(),
+        "--signing-key".to_owned(),
+        KEY.to_owned(),
+    ]
+}
+
 fn engine(cache: RedisCache) -> SessionEngine {
     SessionEngine::builder()
         .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
@@ -525,12 +535,7 @@ async fn two_instances_sharing_one_redis_lose_no_update() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let args = [
-        "--redis-url".to_owned(),
-        server.url(),
-        "--signing-key".to_owned(),
-        KEY.to_owned(),
-    ];
+    let args = tutorial_args(&server);
     suite::two_instances_lose_no_update("axum + actix on one Redis", StoreKind::Redis, &args).await;
 }
 
@@ -539,12 +544,7 @@ async fn logging_out_everywhere_on_two_instances_sharing_one_redis() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let args = [
-        "--redis-url".to_owned(),
-        server.url(),
-        "--signing-key".to_owned(),
-        KEY.to_owned(),
-    ];
+    let args = tutorial_args(&server);
     suite::logging_out_everywhere_across_instances("axum + actix on one Redis", StoreKind::Redis, &args)
         .await;
 }
@@ -554,12 +554,7 @@ async fn redis_outage_gives_fast_503s_and_recovers_without_losing_acknowledged_w
     let Some(server) = RedisServer::start(true) else {
         return;
     };
-    let args = [
-        "--redis-url".to_owned(),
-        server.url(),
-        "--signing-key".to_owned(),
-        KEY.to_owned(),
-    ];
+    let args = tutorial_args(&server);
     let target = Target::new(Framework::Axum, StoreKind::Redis).with_store_args(&args);
     let app = target
         .start(false, &["--io-timeout", "1", "--lock-lease", "2"])

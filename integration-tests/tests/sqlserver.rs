@@ -54,6 +54,16 @@ async fn ten_thousand_expired_sessions_leave_no_record_after_one_listing() {
     distributed_session::testing::expired_sessions_leave_no_record(cache, 10_000, records).await;
 }
 
+/// The tutorial's flags for the server at `cs`, with the tests' signing key.
+fn tutorial_args(cs: String) -> [String; 4] {
+    [
+        "--mssql-connection-string".to_owned(),
+        cs,
+        "--signing-key".to_owned(),
+        "an integration-test signing key, 32+ bytes long".to_owned(),
+    ]
+}
+
 behaviour_suite!(axum_sqlserver, Target::sqlserver(Framework::Axum));
 behaviour_suite!(actix_sqlserver, Target::sqlserver(Framework::Actix));
 
@@ -62,12 +72,7 @@ async fn two_instances_sharing_one_database_lose_no_update() {
     let Some(cs) = mssql_connection_string() else {
         return;
     };
-    let args = [
-        "--mssql-connection-string".to_owned(),
-        cs,
-        "--signing-key".to_owned(),
-        "an integration-test signing key, 32+ bytes long".to_owned(),
-    ];
+    let args = tutorial_args(cs);
     suite::two_instances_lose_no_update("axum + actix on one SQL Server", StoreKind::Sqlserver, &args).await;
 }
 
@@ -76,12 +81,7 @@ async fn logging_out_everywhere_on_two_instances_sharing_one_database() {
     let Some(cs) = mssql_connection_string() else {
         return;
     };
-    let args = [
-        "--mssql-connection-string".to_owned(),
-        cs,
-        "--signing-key".to_owned(),
-        "an integration-test signing key, 32+ bytes long".to_owned(),
-    ];
+    let args = tutorial_args(cs);
     let label = "axum + actix on one SQL Server";
     suite::logging_out_everywhere_across_instances(label, StoreKind::Sqlserver, &args).await;
 }

@@ -100,7 +100,8 @@ async fn write(engine: &EngineInner, state: &mut State, secure_request: bool) ->
     if let Some(old) = state.retired.take() {
         Box::pin(retire(engine, state, old, created)).await?;
     }
-    if state.principal.is_some() || state.stored_principal.is_some() {
+    // (only when it changed: a logged-in session's requests skip this)
+    if state.principal != state.stored_principal {
         Box::pin(principal_moved(engine, state, created, committed)).await;
     }
     state.cycled = false;
@@ -141,22 +142,18 @@ async fn retire(engine: &EngineInner, state: &State, old: Lease, created: bool) 
     Ok(())
 }
 
-/// After a commit of a session that has or had a principal: takes the stored id out of
-/// its old principal's index if the principal changed, and applies the per-principal
-/// limit to a session that just got its principal.
+/// After a commit that changed the session's principal: takes the stored id out of its
+/// old principal's index, and applies the per-principal limit under the new one.
 async fn principal_moved(engine: &EngineInner, state: &mut State, created: bool, committed: bool) {
     let current = state.id.as_ref().filter(|_| created || committed);
     if let (true, Some(id), Some(was)) = (committed, current, state.stored_principal.as_deref()) {
-        if state.principal.as_deref() != Some(was) {
-            unindex(engine, was, id).await;
-        }
+        unindex(engine, was, id).await;
     }
-    if let Some(principal) = state.principal.as_deref() {
-        if state.stored_principal.as_deref() != Some(principal) {
-            if let Some(limit) = engine.limits.max_sessions_per_principal {
-                principal::enforce_limit(engine, principal, current, limit).await;
-            }
-        }
+    if let (Some(principal), Some(limit)) = (
+        state.principal.as_deref(),
+        engine.limits.max_sessions_per_principal,
+    ) {
+        principal::enforce_limit(engine, principal, current, limit).await;
     }
     state.stored_principal.clone_from(&state.principal);
 }
