@@ -49,7 +49,7 @@ metrics=$(curl -k -s "$base/metrics")
 positive() { # positive NAME: the sample NAME (a full line prefix) has a value above 0
   awk -v name="$1" 'index($0, name) == 1 { if ($NF + 0 > 0) found = 1 } END { exit !found }' <<<"$metrics"
 }
-for sample in 'session_created_total ' 'session_commits_total{' 'session_loads_total{result="hit"}' 'session_store_call_seconds_count{' 'session_ids_cycled_total ' 'session_revoked_total '; do
+for sample in 'session_created_total ' 'session_commits_total{' 'session_loads_total{result="hit"}' 'session_store_call_seconds_count{' 'session_store_call_seconds_bucket{' 'session_ids_cycled_total ' 'session_revoked_total '; do
   if positive "$sample"; then echo "ok   /metrics: $sample"; else echo "FAIL /metrics has no positive $sample"; echo "$metrics" | grep '^session_' | head -40; exit 1; fi
 done
 cookie=$(curl -k -s -D - -o /dev/null "$base/session/counter" | tr -d '\r' | grep -i '^set-cookie: Kr.Session=')

@@ -13,6 +13,7 @@ pub mod acl;
 pub mod apps;
 pub mod browser;
 pub mod dead_holder;
+pub mod expiry;
 pub mod failover;
 pub mod fencing;
 pub mod payload_cap;

@@ -1,6 +1,7 @@
 //! Lifecycle events, observed by a test handler on the memory store and on Redis: created,
 //! id cycled, flushed, revoked, expired, lock timeout, commit failed (Redis stopped under a
-//! request); a panicking and a slow handler registered before it slow and fail nothing.
+//! request); a panicking and a slow handler registered before it slow and fail nothing;
+//! sessions the memory store's expiration scan drops are reported expired.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
@@ -10,7 +11,9 @@ use std::{
 
 use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::store::DistributedCache;
-use distributed_session::{MemoryCache, RedisCache, RedisCacheOptions, SessionEvent, SigningKey};
+use distributed_session::{
+    MemoryCache, MemoryCacheOptions, RedisCache, RedisCacheOptions, SessionEvent, SigningKey,
+};
 use integration_tests::{request, RedisServer};
 
 type Seen = Arc<Mutex<Vec<SessionEvent>>>;
@@ -151,4 +154,19 @@ async fn every_event_on_redis_and_a_failed_commit() {
     let all = events(&seen, 2).await;
     assert_eq!(kinds(&all), ["created", "commit_failed"], "{all:?}");
     assert!(matches!(&all[1], SessionEvent::CommitFailed { status: 503, .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_the_memory_scan_drops_are_reported_expired() {
+    let cache =
+        MemoryCache::new(MemoryCacheOptions::default().expiration_scan_frequency(Duration::from_millis(100)));
+    let idle = Duration::from_secs(1);
+    let scanned = cache.clone();
+    integration_tests::expiry::removal_by_the_store_is_reported(
+        Arc::new(cache),
+        idle,
+        |_| tokio::time::sleep(idle + Duration::from_millis(200)),
+        || async move { assert_eq!(scanned.len(), 0, "the scan dropped A") },
+    )
+    .await;
 }

@@ -371,3 +371,28 @@ async fn an_unreachable_database_gives_fast_503s_and_recovers_without_losing_ack
     ));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_the_expired_rows_deletion_removes_are_reported_expired() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "expiry_events");
+    let cache = cache_in(&url, &schema).await;
+    let deleting = cache.clone();
+    let schema = &schema;
+    integration_tests::expiry::removal_by_the_store_is_reported(
+        Arc::new(cache),
+        Duration::from_secs(20 * 60),
+        |id| async move {
+            let sql = format!(
+                "UPDATE \"{}\".sessions SET expires_at = now() - interval '2 minutes' WHERE id = '{id}'",
+                schema.name
+            );
+            assert_eq!(schema.execute(&sql).await.unwrap(), 1);
+        },
+        || async move {
+            // A's row and B's tombstone: only A is reported
+            assert_eq!(deleting.delete_expired().await.unwrap(), 2);
+        },
+    )
+    .await;
+}

@@ -102,3 +102,47 @@ async fn a_silent_server_does_not_hold_up_start_up() {
         .expect("connect returned long before the connect timeout")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_the_expired_items_deletion_removes_are_reported_expired() {
+    use distributed_session::sqlserver::deadpool_tiberius;
+    let Some(cs) = mssql_connection_string() else {
+        return;
+    };
+    let pool = deadpool_tiberius::Manager::from_ado_string(&cs)
+        .unwrap()
+        .max_size(1)
+        .create_pool()
+        .unwrap();
+    // rows an earlier run left would be reported too
+    let clear = "IF OBJECT_ID('dbo.SessionsExpiryEvents') IS NOT NULL DELETE FROM dbo.SessionsExpiryEvents";
+    let mut conn = pool.get().await.unwrap();
+    conn.simple_query(clear)
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
+    drop(conn);
+    let options = SqlServerCacheOptions::default()
+        .table_name("SessionsExpiryEvents")
+        .create_table_if_missing(true)
+        .expired_items_deletion_interval(distributed_session::sqlserver::MIN_DELETION_INTERVAL)
+        .connect_timeout(Duration::from_secs(5));
+    let cache: Arc<dyn DistributedCache> = Arc::new(SqlServerCache::connect(&cs, options).await.unwrap());
+    integration_tests::expiry::removal_by_the_store_is_reported(
+        cache,
+        Duration::from_secs(20 * 60),
+        |id| async move {
+            let sql = format!(
+                "UPDATE dbo.SessionsExpiryEvents SET ExpiresAtTime = DATEADD(minute, -2, SYSDATETIMEOFFSET()) \
+                 WHERE Id = '{id}'"
+            );
+            let mut conn = pool.get().await.unwrap();
+            conn.simple_query(sql).await.unwrap().into_results().await.unwrap();
+        },
+        // the deletion task runs every second
+        || async {},
+    )
+    .await;
+}

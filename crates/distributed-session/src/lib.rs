@@ -137,7 +137,7 @@ pub use session_core::{store_contract, testing};
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 #[doc(inline)]
-pub use session_core::describe_metrics;
+pub use session_core::{describe_metrics, METRICS_BYTES_BUCKETS, METRICS_SECONDS_BUCKETS};
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

@@ -88,6 +88,17 @@ pub trait DistributedCache: Send + Sync + 'static {
         None
     }
 
+    /// Gives the store an engine's ear for the sessions its own expiry removes (an
+    /// expired-entries scan or deletion task), to be reported as
+    /// [`SessionEvent::Expired`](crate::SessionEvent::Expired). The engine calls it when
+    /// it is built with event handlers. A store that removes expired entries itself keeps
+    /// the watcher in an [`ExpiryWatchers`](crate::store::ExpiryWatchers) and reports each
+    /// batch; the default ignores it (nothing is reported but expired cookies that come
+    /// back).
+    fn watch_expiry(&self, watcher: crate::expiry::ExpiryWatcher) {
+        let _ = watcher;
+    }
+
     /// The store's index of sessions by principal, if it has one (it needs the
     /// [`SessionLock`] capability too): what listing and revoking a user's sessions use.
     fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
@@ -122,6 +133,9 @@ impl<T: DistributedCache + ?Sized> DistributedCache for Arc<T> {
     }
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+    fn watch_expiry(&self, watcher: crate::expiry::ExpiryWatcher) {
+        (**self).watch_expiry(watcher);
     }
     fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
         (**self).principal_index()

@@ -2,7 +2,8 @@
 //! login, clean up per-session data when a session ends).
 //!
 //! Handlers never run on a request's path: the engine queues each event (a bounded queue
-//! of [`QUEUE`] events; when it is full the event is dropped and a warning logged) and one
+//! of [`QUEUE`] places, a store's batch of expired sessions taking one; when it is full
+//! the event is dropped and a warning logged) and one
 //! thread per engine (`session-events`, started with the first event) runs the handlers in
 //! order, after the commit that caused the event and off the session's lock, and off the
 //! async runtime: a handler that blocks holds up no request. A handler that panics is caught
@@ -50,7 +51,10 @@ pub enum SessionEvent {
         ids: Vec<SessionId>,
     },
     /// A request came back with a valid cookie whose session is gone (it expired, or was
-    /// removed or revoked) or past its absolute lifetime.
+    /// removed or revoked) or past its absolute lifetime; or the store's own expiry
+    /// removed the session (a store that watches its expiry: see
+    /// [`DistributedCache::watch_expiry`](crate::store::DistributedCache::watch_expiry)).
+    /// One session may be reported both ways: removed, then its cookie comes back.
     Expired {
         /// The id the cookie named.
         id: SessionId,
@@ -83,7 +87,14 @@ pub(crate) const SLOW: Duration = Duration::from_millis(100);
 #[derive(Default)]
 pub(crate) struct Events {
     handlers: Vec<Handler>,
-    queue: OnceLock<Option<mpsc::Sender<SessionEvent>>>,
+    queue: OnceLock<Option<mpsc::Sender<Queued>>>,
+}
+
+/// What the queue carries: one event, or a batch (a store's expiry deletion, which may end
+/// thousands of sessions at once, takes one place in the queue).
+enum Queued {
+    One(SessionEvent),
+    Batch(Vec<SessionEvent>),
 }
 
 impl Events {
@@ -101,30 +112,46 @@ impl Events {
 
     /// Queues `event` for the handlers, without waiting.
     pub(crate) fn emit(&self, event: impl FnOnce() -> SessionEvent) {
-        if !self.wanted() {
-            return;
+        if self.wanted() {
+            self.queue(Queued::One(event()));
         }
+    }
+
+    /// Queues `events` for the handlers in one place of the queue, without waiting.
+    pub(crate) fn emit_batch(&self, events: Vec<SessionEvent>) {
+        if self.wanted() && !events.is_empty() {
+            self.queue(Queued::Batch(events));
+        }
+    }
+
+    fn queue(&self, queued: Queued) {
         let queue = self.queue.get_or_init(|| self.start());
         let Some(queue) = queue else {
             return;
         };
-        if let Err(error) = queue.try_send(event()) {
-            tracing::warn!(%error, "a session event was dropped: the event handlers are behind ({QUEUE} events queued)");
+        if queue.try_send(queued).is_err() {
+            tracing::warn!("session events were dropped: the event handlers are behind ({QUEUE} queued)");
         }
     }
 
     /// Starts the thread that runs the handlers (`None` if the system refuses a thread:
     /// no events are delivered then, and that is logged).
-    fn start(&self) -> Option<mpsc::Sender<SessionEvent>> {
-        let (tx, mut rx) = mpsc::channel::<SessionEvent>(QUEUE);
+    fn start(&self) -> Option<mpsc::Sender<Queued>> {
+        let (tx, mut rx) = mpsc::channel::<Queued>(QUEUE);
         let handlers = self.handlers.clone();
         let started = std::thread::Builder::new()
             .name("session-events".into())
             .spawn(move || {
                 // ends when the engine (the queue's sender) is dropped
-                while let Some(event) = rx.blocking_recv() {
-                    for handler in &handlers {
-                        run(handler, &event);
+                while let Some(queued) = rx.blocking_recv() {
+                    let events = match &queued {
+                        Queued::One(event) => std::slice::from_ref(event),
+                        Queued::Batch(events) => events.as_slice(),
+                    };
+                    for event in events {
+                        for handler in &handlers {
+                            run(handler, event);
+                        }
                     }
                 }
             });

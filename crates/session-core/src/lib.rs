@@ -74,6 +74,7 @@ mod engine;
 mod entry;
 mod error;
 mod events;
+mod expiry;
 mod framework;
 mod id;
 mod lease;
@@ -110,6 +111,9 @@ pub use events::SessionEvent;
 pub use framework::actix::SessionExt;
 pub use framework::SessionRejection;
 pub use id::{Redacted, SessionId};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use metrics::{METRICS_BYTES_BUCKETS, METRICS_SECONDS_BUCKETS};
 pub use options::{SameSite, SecurePolicy, TrustedProxy};
 pub use payload::MAX_PAYLOAD;
 pub use session::Session;
@@ -130,6 +134,7 @@ pub mod store {
         pub use crate::lease::*;
     }
     pub use crate::error::BoxError;
+    pub use crate::expiry::{ExpiryWatcher, ExpiryWatchers};
     pub use crate::lock::{CommitOp, Fence, LockAttempt, LockToken, SessionLock};
     pub use crate::principal::{principal_digest, IndexedSession, Owner, PrincipalIndex};
     pub use async_trait::async_trait;

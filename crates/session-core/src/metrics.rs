@@ -25,6 +25,37 @@
 
 use std::time::Duration;
 
+/// Bucket bounds (seconds) suited to `session_lock_wait_seconds` and
+/// `session_store_call_seconds`: 100 µs to 30 s. Give them to your exporter to render true
+/// histograms (aggregatable across instances) rather than per-instance summaries.
+///
+/// ```
+/// assert!(session_core::METRICS_SECONDS_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// ```
+#[cfg(feature = "metrics")]
+pub const METRICS_SECONDS_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0, 30.0,
+];
+
+/// Bucket bounds (bytes) suited to `session_payload_bytes`: 64 B to 4 MiB.
+///
+/// ```
+/// assert!(session_core::METRICS_BYTES_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// ```
+#[cfg(feature = "metrics")]
+pub const METRICS_BYTES_BUCKETS: &[f64] = &[
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16_384.0,
+    65_536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+];
+
 /// What the first use of a request's session found (in the order of the handles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Load {

@@ -7,7 +7,8 @@
 //! - **Expiry**: sliding and absolute, per entry. Expired entries are never returned;
 //!   they are dropped when touched and by a scan that runs, at most once per
 //!   [`MemoryCacheOptions::expiration_scan_frequency`], on the next cache operation
-//!   (as in .NET, no background task is needed).
+//!   (as in .NET, no background task is needed). The sessions a scan drops are reported
+//!   to engines with event handlers as `SessionEvent::Expired`.
 //! - **Session lock**: implements [`SessionLock`] with in-process leases, so the
 //!   session engine's lock contract holds exactly as with Redis or SQL Server.
 //!
@@ -39,8 +40,8 @@ use std::{
 
 use async_trait::async_trait;
 use session_core::store::{
-    CommitOp, DistributedCache, EntryOptions, Fence, IndexedSession, LocalLocks, LockAttempt, LockToken,
-    Owner, PrincipalIndex, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, ExpiryWatcher, ExpiryWatchers, Fence, IndexedSession,
+    LocalLocks, LockAttempt, LockToken, Owner, PrincipalIndex, SessionLock,
 };
 use session_core::Result;
 
@@ -59,6 +60,8 @@ pub struct MemoryCache {
 struct Inner {
     store: Mutex<Store>,
     locks: LocalLocks,
+    /// The engines told of what the expiration scan drops.
+    expiry: ExpiryWatchers,
 }
 
 impl Default for MemoryCache {
@@ -79,16 +82,23 @@ impl MemoryCache {
             inner: Arc::new(Inner {
                 store: Mutex::new(Store::new(options)),
                 locks: LocalLocks::default(),
+                expiry: ExpiryWatchers::default(),
             }),
         }
     }
 
-    /// Runs `f` on the store after an expiration scan, if one is due.
+    /// Runs `f` on the store after an expiration scan, if one is due; the sessions the
+    /// scan dropped are reported to the watching engines once the store is unlocked.
     fn with<T>(&self, f: impl FnOnce(&mut Store, u64) -> T) -> T {
         let mut store = self.lock();
         let now = store.now();
-        store.scan_if_due(now);
-        f(&mut store, now)
+        let expired = store.scan_if_due(now);
+        let out = f(&mut store, now);
+        drop(store);
+        if !expired.is_empty() {
+            self.inner.expiry.report(expired.iter().map(|key| &**key));
+        }
+        out
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
@@ -172,6 +182,10 @@ impl DistributedCache for MemoryCache {
 
     fn session_lock(&self) -> Option<&dyn SessionLock> {
         Some(self)
+    }
+
+    fn watch_expiry(&self, watcher: ExpiryWatcher) {
+        self.inner.expiry.add(watcher);
     }
 
     fn principal_index(&self) -> Option<&dyn PrincipalIndex> {

@@ -67,10 +67,10 @@ impl Store {
         self.entries.iter().filter(|(_, e)| !e.is_expired(now)).count()
     }
 
-    /// Drops expired entries if the last scan is old enough.
-    pub(crate) fn scan_if_due(&mut self, now: u64) {
+    /// Drops expired entries if the last scan is old enough; returns their keys.
+    pub(crate) fn scan_if_due(&mut self, now: u64) -> Vec<Key> {
         if now.saturating_sub(self.last_scan) < self.scan_every {
-            return;
+            return Vec::new();
         }
         self.last_scan = now;
         let expired: Vec<Key> = self
@@ -85,6 +85,7 @@ impl Store {
         if !expired.is_empty() {
             tracing::debug!(removed = expired.len(), "memory cache expiration scan");
         }
+        expired
     }
 
     /// The live entry under `key`, with its expiry slid and marked recently used. An

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use deadpool::{managed, Runtime};
 use session_core::__private::{error_chain, start_up_check};
-use session_core::store::LocalLocks;
+use session_core::store::{ExpiryWatchers, LocalLocks};
 use session_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tokio::sync::OnceCell;
@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) migrated: OnceCell<()>,
     /// The in-process lock table every clone shares.
     pub(crate) locks: LocalLocks,
+    /// The engines told of the sessions the expired-rows deletion removes.
+    pub(crate) expiry: ExpiryWatchers,
 }
 
 impl PostgresCache {
@@ -213,7 +215,8 @@ impl PostgresCache {
 
     /// Deletes every expired row now, in batches of 1,000 on the expiry index (oldest
     /// first; rows whose lease is held are left to their holder's commit); returns how
-    /// many.
+    /// many. The sessions it removes are reported to engines with event handlers as
+    /// `SessionEvent::Expired` (revoked sessions' tombstones are not).
     ///
     /// ```no_run
     /// # async fn run(cache: session_postgres::PostgresCache) -> session_core::Result<()> {
@@ -320,6 +323,7 @@ impl Inner {
                 OnceCell::new_with(Some(()))
             },
             locks: LocalLocks::default(),
+            expiry: ExpiryWatchers::default(),
         })
     }
 
@@ -366,6 +370,10 @@ impl Inner {
                 .await?;
             let deleted = crate::run::int8(row.as_ref(), "deleted").unwrap_or(0);
             total += u64::try_from(deleted).unwrap_or(0);
+            let expired = crate::run::texts(row.as_ref(), "expired");
+            if !expired.is_empty() {
+                self.expiry.report(expired.iter().map(String::as_str));
+            }
             if deleted < DELETE_BATCH {
                 return Ok(total);
             }

@@ -230,11 +230,18 @@ pub(crate) fn int8(row: Option<&PgRow>, column: &str) -> Option<i64> {
     row?.try_get::<Option<i64>, _>(column).ok().flatten()
 }
 
-/// A `bytea` column of `row`.
+/// A `text` column of `row`.
 pub(crate) fn text(row: Option<&PgRow>, column: &str) -> Option<String> {
     row?.try_get::<Option<String>, _>(column).ok().flatten()
 }
 
+/// A `text[]` column of `row` (empty if NULL).
+pub(crate) fn texts(row: Option<&PgRow>, column: &str) -> Vec<String> {
+    row.and_then(|row| row.try_get::<Option<Vec<String>>, _>(column).ok().flatten())
+        .unwrap_or_default()
+}
+
+/// A `bytea` column of `row`.
 pub(crate) fn bytes(row: Option<&PgRow>, column: &str) -> Option<Vec<u8>> {
     row?.try_get::<Option<Vec<u8>>, _>(column).ok().flatten()
 }

@@ -569,7 +569,8 @@ pub(crate) fn revoke(n: &Names, principal: &str, keys: &[String]) -> Statement {
 
 /// Deletes at most `batch` rows expired for a minute or more (oldest first, on the expiry
 /// index; rows whose lease is held are left to their holder's commit), and tombstones,
-/// with their lease rows; returns `deleted`. The minute keeps a lock that read a row just
+/// with their lease rows; returns `deleted` and the ids of the sessions that expired
+/// (`expired`: not the tombstones, whose revocation was reported when it happened). The minute keeps a lock that read a row just
 /// before it expired from taking a lease on a row deleted under it (which would leave a
 /// lease row without an entry).
 pub(crate) fn delete_expired(n: &Names, batch: i64) -> Statement {
@@ -582,9 +583,10 @@ pub(crate) fn delete_expired(n: &Names, batch: i64) -> Statement {
                      AND l.until > now() AND l.fence >= d.fence) \
                  ORDER BY d.expires_at LIMIT $1::int8 FOR UPDATE SKIP LOCKED) \
                AND expires_at <= now() - interval '1 minute' \
-               RETURNING id), \
+               RETURNING id, expires_at), \
              leases AS (DELETE FROM {leases} WHERE id IN (SELECT id FROM gone)) \
-             SELECT count(*)::int8 AS deleted FROM gone",
+             SELECT count(*)::int8 AS deleted, \
+               array_agg(id) FILTER (WHERE expires_at <> '-infinity') AS expired FROM gone",
             data = n.data,
             leases = n.leases,
         ),

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, Fence, IndexedSession, LocalLocks, LockAttempt, LockToken,
-    Owner, PrincipalIndex, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, ExpiryWatcher, Fence, IndexedSession, LocalLocks, LockAttempt,
+    LockToken, Owner, PrincipalIndex, SessionLock,
 };
 use session_core::{Error, Result};
 
@@ -58,6 +58,10 @@ impl DistributedCache for PostgresCache {
 
     fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
         Some(self)
+    }
+
+    fn watch_expiry(&self, watcher: ExpiryWatcher) {
+        self.inner.expiry.add(watcher);
     }
 }
 

@@ -8,7 +8,7 @@ use std::{
 
 use deadpool_tiberius::deadpool::{managed, Runtime};
 use session_core::__private::{error_chain, start_up_check};
-use session_core::store::LocalLocks;
+use session_core::store::{ExpiryWatchers, LocalLocks};
 use session_core::{Error, Result};
 use tokio::sync::OnceCell;
 
@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) table_ready: OnceCell<()>,
     /// The in-process lock table every clone shares.
     pub(crate) locks: LocalLocks,
+    /// The engines told of the sessions the expired-items deletion removes.
+    pub(crate) expiry: ExpiryWatchers,
 }
 
 impl Inner {
@@ -52,6 +54,7 @@ impl Inner {
                 OnceCell::new_with(Some(()))
             },
             locks: LocalLocks::default(),
+            expiry: ExpiryWatchers::default(),
         })
     }
 }

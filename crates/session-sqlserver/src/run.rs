@@ -113,15 +113,19 @@ impl Inner {
         Ok(())
     }
 
+    /// Deletes every expired row, a batch at a time, and reports the sessions among them
+    /// to the expiry watchers.
     pub(crate) async fn delete_expired(&self) {
         let mut total = 0;
         loop {
             match self
-                .run("delete expired", sql::delete_expired(&self.table, DELETE_BATCH))
+                .run_all("delete expired", sql::delete_expired(&self.table, DELETE_BATCH))
                 .await
             {
-                Ok(row) => {
-                    let deleted = int(row.as_ref(), "Deleted").unwrap_or(0);
+                Ok(rows) => {
+                    let ids: Vec<String> = rows.iter().filter_map(|row| text(Some(row), "Id")).collect();
+                    self.expiry.report(ids.iter().map(String::as_str));
+                    let deleted = i32::try_from(rows.len()).unwrap_or(i32::MAX);
                     total += deleted;
                     if deleted < DELETE_BATCH {
                         break;

@@ -492,12 +492,13 @@ pub(crate) fn commit(
     }
 }
 
-/// Deletes at most `batch` expired rows; returns `Deleted`.
+/// Deletes at most `batch` expired rows; answers the `Id` of each (sessions, lease rows
+/// and index rows alike: the caller tells them apart).
 pub(crate) fn delete_expired(table: &Table, batch: i32) -> Statement {
     Statement {
         sql: format!(
-            "SET NOCOUNT ON; DELETE TOP (@P1) FROM {} WHERE ExpiresAtTime <= SYSDATETIMEOFFSET(); \
-             SELECT @@ROWCOUNT AS Deleted;",
+            "SET NOCOUNT ON; DELETE TOP (@P1) FROM {} OUTPUT deleted.Id \
+             WHERE ExpiresAtTime <= SYSDATETIMEOFFSET();",
             table.quoted
         ),
         params: vec![Param::Int(batch)],
@@ -794,6 +795,10 @@ mod tests {
     fn expired_rows_go_in_bounded_batches() {
         let s = delete_expired(&table(), 1000);
         assert!(s.sql.contains("DELETE TOP (@P1)"));
+        assert!(
+            s.sql.contains("OUTPUT deleted.Id"),
+            "the ids go to the expiry watchers"
+        );
         assert_eq!(s.params, [Param::Int(1000)]);
     }
 }

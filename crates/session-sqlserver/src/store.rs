@@ -60,6 +60,10 @@ impl DistributedCache for SqlServerCache {
     fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
         Some(self)
     }
+
+    fn watch_expiry(&self, watcher: session_core::store::ExpiryWatcher) {
+        self.inner.expiry.add(watcher);
+    }
 }
 
 #[async_trait]

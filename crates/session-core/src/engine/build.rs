@@ -119,6 +119,11 @@ impl SessionConfig {
             Some(shared) => shared.table(limits.max_locked_sessions),
             None => Arc::new(LockTable::new(limits.max_locked_sessions)),
         };
+        // (a build refused below leaves a watcher of a dropped engine: it reports nothing)
+        let events = Arc::new(crate::events::Events::new(self.handlers.0));
+        if events.wanted() {
+            cache.watch_expiry(crate::expiry::ExpiryWatcher::new(&events));
+        }
         let store = Store::new(cache, limits.io_timeout);
         if limits.lock_lease > store.max_lease() {
             return Err(Error::Config(format!(
@@ -155,7 +160,7 @@ impl SessionConfig {
                 store,
                 locks,
                 expired_log: LogLimit::new(Duration::from_secs(10)),
-                events: crate::events::Events::new(self.handlers.0),
+                events,
             }),
         })
     }

@@ -82,7 +82,7 @@ pub(crate) struct EngineInner {
     /// Warnings about expired sessions, which a client can repeat at will.
     pub expired_log: log_limit::LogLimit,
     /// The lifecycle-event handlers and their queue.
-    pub events: crate::events::Events,
+    pub events: Arc<crate::events::Events>,
 }
 
 /// The session engine of one app, for adapter authors: a framework adapter builds it
