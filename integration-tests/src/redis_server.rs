@@ -247,9 +247,9 @@ impl RedisServer {
     /// those our Lua scripts run inside Redis (and `INFO` itself), so each EVALSHA counts
     /// once, however many commands its script runs.
     pub fn round_trips(&self) -> u64 {
-        const IN_SCRIPTS: [&str; 13] = [
-            "get", "hget", "hmget", "set", "hset", "hincrby", "del", "exists", "pexpire", "persist", "time",
-            "pttl", "info",
+        const IN_SCRIPTS: [&str; 14] = [
+            "get", "hget", "hmget", "set", "hset", "hincrby", "hdel", "del", "exists", "pexpire", "persist",
+            "time", "pttl", "info",
         ];
         let mut conn = self.connection().expect("connection");
         let stats: String = redis::cmd("INFO")

@@ -5,7 +5,10 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 
 use crate::{
-    engine::lock_table::LockTable, entry::EntryOptions, error::Result, lock::SessionLock,
+    engine::{hot::HotTable, lock_table::LockTable},
+    entry::EntryOptions,
+    error::Result,
+    lock::SessionLock,
     principal::PrincipalIndex,
 };
 
@@ -149,19 +152,34 @@ impl<T: DistributedCache + ?Sized> DistributedCache for Arc<T> {
 /// [`DistributedCache::local_locks`]. The table is made by the first engine built over
 /// the store, with that engine's `max_locked_sessions` bound.
 #[derive(Clone, Default)]
-pub struct LocalLocks(Arc<OnceLock<Arc<LockTable>>>);
+pub struct LocalLocks(Arc<Shared>);
+
+/// What the engines over one store share in process.
+#[derive(Default)]
+struct Shared {
+    table: OnceLock<Arc<LockTable>>,
+    /// Hot sessions' kept leases: one table per store, so that every engine over it
+    /// (one per actix-web worker) serves the sessions any of them keeps.
+    hot: OnceLock<Arc<HotTable>>,
+}
 
 impl LocalLocks {
     /// The table, made with `limit` if this is its first use.
     pub(crate) fn table(&self, limit: usize) -> Arc<LockTable> {
-        Arc::clone(self.0.get_or_init(|| Arc::new(LockTable::new(limit))))
+        Arc::clone(self.0.table.get_or_init(|| Arc::new(LockTable::new(limit))))
+    }
+
+    /// The hot-session table, made by `make` if this is its first use.
+    pub(crate) fn hot(&self, make: impl FnOnce() -> HotTable) -> Arc<HotTable> {
+        Arc::clone(self.0.hot.get_or_init(|| Arc::new(make())))
     }
 }
 
 impl std::fmt::Debug for LocalLocks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalLocks")
-            .field("in_use", &self.0.get().is_some())
+            .field("in_use", &self.0.table.get().is_some())
+            .field("hot", &self.0.hot.get().is_some())
             .finish()
     }
 }

@@ -135,7 +135,7 @@ pub mod store {
     }
     pub use crate::error::BoxError;
     pub use crate::expiry::{ExpiryWatcher, ExpiryWatchers};
-    pub use crate::lock::{CommitOp, Fence, LockAttempt, LockToken, SessionLock};
+    pub use crate::lock::{CommitOp, Fence, Kept, LockAttempt, LockToken, SessionLock};
     pub use crate::principal::{principal_digest, IndexedSession, Owner, PrincipalIndex};
     pub use async_trait::async_trait;
 }

@@ -92,7 +92,9 @@ pub enum LockAttempt {
     Acquired(Vec<u8>, Fence),
     /// There is no live entry under the key; no lease was taken.
     Missing,
-    /// Another token holds a live lease; nothing was changed.
+    /// Another token holds a live lease; nothing was changed, except that a store that
+    /// [`keeps_leases`](SessionLock::keeps_leases) may note that the caller waits (so that
+    /// a kept lease is let go, and goes to the caller next).
     Busy,
 }
 
@@ -189,4 +191,50 @@ pub trait SessionLock: Send + Sync {
     fn fences(&self) -> bool {
         false
     }
+
+    /// Hot sessions: applies `op` exactly as [`commit_and_unlock`](Self::commit_and_unlock)
+    /// would (the same compare-and-set on token and fence), but keeps the lease for
+    /// `keep` more, by the store's clock, instead of releasing it, so that the holder's
+    /// next request of the session needs no lock call. A `Release` only extends the
+    /// lease. Returns [`Kept::Released`] if the store let the lease go instead (another
+    /// instance asked for the session while it was held: see [`LockAttempt::Busy`]).
+    ///
+    /// The default, for stores that do not [`keep leases`](Self::keeps_leases), commits
+    /// and releases.
+    ///
+    /// # Errors
+    /// As [`commit_and_unlock`](Self::commit_and_unlock).
+    async fn commit_and_keep(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+        owner: Option<Owner<'_>>,
+        keep: Duration,
+    ) -> Result<Kept> {
+        let _ = keep;
+        self.commit_and_unlock(key, token, fence, op, owner)
+            .await
+            .map(|()| Kept::Released)
+    }
+
+    /// Whether [`commit_and_keep`](Self::commit_and_keep) can keep leases (default
+    /// `false`). A store that says so also marks an entry whose lease it answers
+    /// [`Busy`](LockAttempt::Busy) for, so that the holder's next keeping commit lets the
+    /// lease go; and its [`try_lock_and_get`](Self::try_lock_and_get) takes a lease that
+    /// the same token already holds again (a holder renewing its kept lease).
+    fn keeps_leases(&self) -> bool {
+        false
+    }
+}
+
+/// What [`SessionLock::commit_and_keep`] did with the lease, once the commit succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// The caller's token holds the lease for the time asked.
+    Kept,
+    /// The lease was given back (another instance asked for the session, or the store
+    /// keeps no leases).
+    Released,
 }

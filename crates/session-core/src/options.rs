@@ -186,6 +186,10 @@ pub(crate) struct Limits {
     pub max_locked_sessions: usize,
     /// Most live sessions one principal may have; a login beyond it ends the oldest.
     pub max_sessions_per_principal: Option<usize>,
+    /// Most sessions kept hot (0: hot sessions off).
+    pub hot_sessions: usize,
+    /// How long a kept lease lasts after its keeping call.
+    pub hot_lease: Duration,
 }
 
 impl Default for Limits {
@@ -199,6 +203,8 @@ impl Default for Limits {
             max_payload: 64 * 1024,
             max_locked_sessions: 100_000,
             max_sessions_per_principal: None,
+            hot_sessions: 0,
+            hot_lease: Duration::from_secs(2),
         }
     }
 }

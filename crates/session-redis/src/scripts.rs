@@ -83,7 +83,7 @@ impl ScriptCall {
 
 /// Every script, loaded on each new connection (one pipelined round trip), so requests
 /// do not meet `NOSCRIPT` one script at a time.
-pub(crate) fn all() -> [&'static Lua; 12] {
+pub(crate) fn all() -> [&'static Lua; 13] {
     [
         &GET,
         &SET,
@@ -92,6 +92,7 @@ pub(crate) fn all() -> [&'static Lua; 12] {
         &LOCK_AND_GET,
         &COMMIT_SET,
         &COMMIT_REFRESH,
+        &COMMIT_KEEP,
         &COMMIT_UNLOCK,
         &INDEX,
         &LIST,
@@ -199,7 +200,14 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 });
 
 /// KEYS: data. ARGV: token, lease ms.
-/// The lease lives in the entry itself (fields `lease`, the owner's token, '' when free,
+/// A busy answer also reserves the entry for the caller (`recall`, its token, until
+/// `recallexp`, 250 ms after its last try: several of its polls, which are at most 50 ms
+/// apart, and the longest an abandoned reservation holds the session up), unless another
+/// caller holds a live reservation. A holder that keeps its lease between requests (hot
+/// sessions) lets it go at its next commit, and until the reservation lapses only the
+/// caller that made it may take the lease (so the holder's own next request cannot take
+/// it straight back: the lease changes hands fairly). Taking the lease clears the
+/// reservation. The lease lives in the entry itself (fields `lease`, the owner's token, '' when free,
 /// and `leaseexp`, its end in ms of Redis' clock), so removing or flushing the entry ends
 /// it too. Returns {2, data, fence} (lease taken), {1, nil, 0} (another owner holds a
 /// live lease), {0, nil, 0} (no entry, or a key that is not a hash; nothing written). The
@@ -210,8 +218,9 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 /// other errors (an ACL's `NOPERM`) are passed on, before anything is written.
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
+        "local RESERVE_MS = 250\n",
         r#"
-local v = redis.pcall('HMGET', KEYS[1], 'data', 'lease', 'leaseexp', 'fence')
+local v = redis.pcall('HMGET', KEYS[1], 'data', 'lease', 'leaseexp', 'fence', 'recall', 'recallexp')
 if v.err then
   if string.find(v.err, '^WRONGTYPE') then return {0, false, 0} end
   return v
@@ -219,9 +228,15 @@ end
 if type(v[1]) ~= 'string' then return {0, false, 0} end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-if v[2] and v[2] ~= '' and v[2] ~= ARGV[1] and (tonumber(v[3]) or 0) > now then return {1, false, 0} end
+local leased = v[2] and v[2] ~= '' and v[2] ~= ARGV[1] and (tonumber(v[3]) or 0) > now
+local reserved = v[5] and v[5] ~= ARGV[1] and (tonumber(v[6]) or 0) > now
+if leased or reserved then
+  if not reserved then redis.call('HSET', KEYS[1], 'recall', ARGV[1], 'recallexp', now + RESERVE_MS) end
+  return {1, false, 0}
+end
 local lease = tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'leaseexp', now + lease)
+if v[5] then redis.call('HDEL', KEYS[1], 'recall', 'recallexp') end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl >= 0 and ttl < lease then redis.call('PEXPIRE', KEYS[1], lease) end
 "#,
@@ -268,6 +283,33 @@ pub(crate) static COMMIT_REFRESH: LazyLock<Lua> = LazyLock::new(|| {
         "redis.call('HSET', KEYS[1], 'lease', '')\n",
         "local sld, abs = v[3], v[4]\n",
         slide!("3"),
+        "return 1\n"
+    ))
+});
+
+/// KEYS: data. ARGV: token, fence, mode ('s' set, 'r' refresh, 'e' extend only), keep
+/// ms, then for 's': data, absexp, sldexp, ttl ms (-1: none), next fence; for 'r': now
+/// (ticks). Hot sessions: the commit of [`COMMIT_SET`] or [`COMMIT_REFRESH`] (or
+/// nothing, 'e'), with the same checks, but the lease is kept for `keep` ms more (by
+/// Redis' clock) instead of given back. Returns 1 (kept), 2 (committed, and the lease
+/// given back: another caller reserved the entry (see [`LOCK_AND_GET`]), or a refresh found it past its
+/// absolute expiry and deleted it), or 0 (nothing done) if `token` lost the lease or the
+/// entry is no longer at `fence`.
+pub(crate) static COMMIT_KEEP: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(
+        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall', 'sldexp', 'absexp')\n",
+        holding_lease_at_fence!(),
+        "if ARGV[3] == 's' then\n",
+        "  redis.call('HSET', KEYS[1], 'absexp', ARGV[6], 'sldexp', ARGV[7], 'data', ARGV[5], 'fence', ARGV[9])\n",
+        apply_ttl!("8"),
+        "elseif ARGV[3] == 'r' then\n",
+        "  local sld, abs = v[4], v[5]\n",
+        slide!("5"),
+        "  if not alive then return 2 end\n",
+        "end\n",
+        "if v[3] then redis.call('HSET', KEYS[1], 'lease', '') return 2 end\n",
+        "local t = redis.call('TIME')\n",
+        "redis.call('HSET', KEYS[1], 'leaseexp', t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[4]))\n",
         "return 1\n"
     ))
 });

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, Fence, LocalLocks, LockAttempt, LockToken, Owner,
+    CommitOp, DistributedCache, EntryOptions, Fence, Kept, LocalLocks, LockAttempt, LockToken, Owner,
     PrincipalIndex, SessionLock,
 };
 use session_core::Result;
@@ -18,6 +18,18 @@ use crate::{
     keys::{now_ticks, ttl_ms, KeyName},
     scripts,
 };
+
+impl RedisCache {
+    /// Records a session that a commit writes or refreshes under its owner's principal,
+    /// before the commit (see `principals`).
+    async fn index_committed(&self, key: &str, owner: Option<Owner<'_>>, op: &CommitOp) -> Result<()> {
+        match owner.filter(|_| matches!(op, CommitOp::Set { .. } | CommitOp::Refresh)) {
+            // boxed: only sessions with a principal take this path
+            Some(owner) => Box::pin(self.index(key, owner)).await,
+            None => Ok(()),
+        }
+    }
+}
 
 #[async_trait]
 impl DistributedCache for RedisCache {
@@ -101,10 +113,7 @@ impl SessionLock for RedisCache {
             // sent behind the cut-off lock call that may take the lease (see `cut_off`)
             return Ok(());
         }
-        if let Some(owner) = owner.filter(|_| matches!(op, CommitOp::Set { .. } | CommitOp::Refresh)) {
-            // boxed: only sessions with a principal take this path
-            Box::pin(self.index(key, owner)).await?;
-        }
+        self.index_committed(key, owner, &op).await?;
         let data = KeyName::data(&self.prefix, key);
         let keys = [data];
         let writes = matches!(op, CommitOp::Set { .. } | CommitOp::Remove);
@@ -138,6 +147,67 @@ impl SessionLock for RedisCache {
     }
 
     fn fences(&self) -> bool {
+        true
+    }
+
+    async fn commit_and_keep(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+        owner: Option<Owner<'_>>,
+        keep: Duration,
+    ) -> Result<Kept> {
+        self.index_committed(key, owner, &op).await?;
+        let keys = [KeyName::data(&self.prefix, key)];
+        let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
+        let keep_call = |mode: &str, arg_bytes: usize| {
+            let mut call = scripts::COMMIT_KEEP.call(&keys, arg_bytes + 64);
+            call.arg(token.as_bytes()).arg(fence.get()).arg(mode).arg(keep_ms);
+            call
+        };
+        let answer = match op {
+            CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
+                Some(ttl) => {
+                    let (abs, sld) = expiry_args(&options);
+                    let mut call = keep_call("s", value.len() + 64);
+                    call.arg(value).arg(abs).arg(sld).arg(ttl).arg(fence.next().get());
+                    self.run_write("commit", &call).await?
+                }
+                // already expired: remove what is stored, and the lease with it
+                None => {
+                    let call = unlock_call(&keys, token, Some(fence));
+                    return self
+                        .run_write("commit", &call)
+                        .await
+                        .and_then(commit_result)
+                        .map(|()| Kept::Released);
+                }
+            },
+            CommitOp::Refresh => {
+                let mut call = keep_call("r", 20);
+                call.arg(now_ticks());
+                self.run::<i64>("commit", &call).await?
+            }
+            CommitOp::Release => self.run::<i64>("commit", &keep_call("e", 0)).await?,
+            CommitOp::Remove => {
+                let call = unlock_call(&keys, token, Some(fence));
+                return self
+                    .run_write("commit", &call)
+                    .await
+                    .and_then(commit_result)
+                    .map(|()| Kept::Released);
+            }
+        };
+        match answer {
+            1 => Ok(Kept::Kept),
+            2 => Ok(Kept::Released),
+            _ => Err(session_core::Error::LeaseLost),
+        }
+    }
+
+    fn keeps_leases(&self) -> bool {
         true
     }
 

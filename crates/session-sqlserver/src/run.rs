@@ -123,7 +123,11 @@ impl Inner {
                 .await
             {
                 Ok(rows) => {
-                    let ids: Vec<String> = rows.iter().filter_map(|row| text(Some(row), "Id")).collect();
+                    // by position: Babelfish names an OUTPUT column `id` whatever its alias
+                    let ids: Vec<String> = rows
+                        .iter()
+                        .filter_map(|row| row.try_get::<&str, _>(0).ok().flatten().map(str::to_owned))
+                        .collect();
                     self.expiry.report(ids.iter().map(String::as_str));
                     let deleted = i32::try_from(rows.len()).unwrap_or(i32::MAX);
                     total += deleted;

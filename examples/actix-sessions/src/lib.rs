@@ -138,7 +138,8 @@ pub async fn session_middleware(args: &Args) -> anyhow::Result<SessionMiddleware
         .cookie_secure(!args.http) // `--http` serves plain HTTP: no `Secure` there
         .idle_timeout(args.idle_timeout())
         .io_timeout(args.io_timeout())
-        .lock_lease(args.lock_lease());
+        .lock_lease(args.lock_lease())
+        .hot_sessions(args.hot_sessions);
     if let Some(key) = args.signing_key()? {
         builder = builder.signing_key(key);
     }

@@ -59,7 +59,8 @@ pub async fn session_layer(args: &Args) -> anyhow::Result<SessionLayer> {
         .with_secure(!args.http) // `--http` serves plain HTTP: no `Secure` there
         .with_idle_timeout(args.idle_timeout())
         .with_io_timeout(args.io_timeout())
-        .with_lock_lease(args.lock_lease());
+        .with_lock_lease(args.lock_lease())
+        .with_hot_sessions(args.hot_sessions);
     if let Some(key) = args.signing_key()? {
         layer = layer.with_signing_key(key);
     }

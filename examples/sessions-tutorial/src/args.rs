@@ -100,6 +100,11 @@ pub struct Args {
     /// shared store (the lease of the session lock).
     #[arg(long, default_value_t = 30)]
     pub lock_lease: u64,
+    /// Hot sessions (experimental, Redis): keep the leases and values of up to this many
+    /// sessions in this instance between their requests (0: off). See the guide's "Hot
+    /// sessions".
+    #[arg(long, default_value_t = 0)]
+    pub hot_sessions: usize,
     /// Serve plain HTTP (cookie SecurePolicy None) instead of HTTPS with a self-signed
     /// certificate.
     #[arg(long)]
@@ -221,6 +226,7 @@ impl std::fmt::Debug for Args {
             .field("idle_timeout", &self.idle_timeout)
             .field("io_timeout", &self.io_timeout)
             .field("lock_lease", &self.lock_lease)
+            .field("hot_sessions", &self.hot_sessions)
             .field("http", &self.http)
             .field("redis_sentinel_master", &self.redis_sentinel_master)
             .field("redis_replica_acks", &self.redis_replica_acks)

@@ -76,6 +76,7 @@ impl SessionConfig {
             ("lock lease", Some(limits.lock_lease), false),
             ("lock wait", limits.lock_wait, true),
             ("absolute lifetime", limits.absolute_lifetime, true),
+            ("hot lease", Some(limits.hot_lease), false),
         ] {
             match value {
                 Some(value) if value.is_zero() && !may_be_zero => {
@@ -115,7 +116,8 @@ impl SessionConfig {
             }
             None => KeyRing::new(process_key()),
         };
-        let locks = match cache.local_locks() {
+        let shared_locks = cache.local_locks().cloned();
+        let locks = match &shared_locks {
             Some(shared) => shared.table(limits.max_locked_sessions),
             None => Arc::new(LockTable::new(limits.max_locked_sessions)),
         };
@@ -131,6 +133,28 @@ impl SessionConfig {
                 limits.lock_lease,
                 store.max_lease()
             )));
+        }
+        if limits.hot_sessions > 0 && limits.hot_lease > limits.lock_lease {
+            return Err(Error::Config(format!(
+                "the hot lease ({:?}) is longer than the lock lease ({:?}): lower hot_lease",
+                limits.hot_lease, limits.lock_lease
+            )));
+        }
+        let hot = (limits.hot_sessions > 0 && store.keeps_leases()).then(|| {
+            let hot = super::hot::HotLimits {
+                capacity: limits.hot_sessions,
+                lease: limits.hot_lease,
+            };
+            let make = || super::hot::HotTable::new(hot, limits.idle_timeout);
+            match &shared_locks {
+                Some(shared) => shared.hot(make),
+                None => Arc::new(make()),
+            }
+        });
+        if limits.hot_sessions > 0 && hot.is_none() {
+            tracing::info!(
+                "hot sessions are on, but this store keeps no leases between requests: they stay off"
+            );
         }
         if let Some(limit) = limits.max_sessions_per_principal {
             if limit == 0 {
@@ -161,6 +185,7 @@ impl SessionConfig {
                 locks,
                 expired_log: LogLimit::new(Duration::from_secs(10)),
                 events,
+                hot,
             }),
         })
     }

@@ -188,6 +188,37 @@ impl SessionConfig {
         self
     }
 
+    /// Hot sessions (experimental; default 0: off): keep the leases and values of up to
+    /// `capacity` sessions in this instance between their requests, on a store that can
+    /// keep leases (Redis). A request on a hot session then takes no lock call and reads
+    /// nothing; a modifying one commits in one round trip, a read-only one in none (but
+    /// once per half [`hot_lease`](Self::hot_lease) and for a due sliding refresh). Every
+    /// commit is still a compare-and-set on the lease token and fence: a hot copy made
+    /// wrong by anything (a restart, a failover, a revocation) fails its next commit with
+    /// a 503 and is dropped. Another instance that needs a hot session marks it and waits
+    /// until the holder's next commit lets it go, or until the kept lease lapses.
+    ///
+    /// ```
+    /// session_core::adapter::SessionConfig::default().hot_sessions(10_000);
+    /// ```
+    pub fn hot_sessions(mut self, capacity: usize) -> Self {
+        self.limits.hot_sessions = capacity;
+        self
+    }
+
+    /// How long a kept lease of a hot session lasts after the request that kept it
+    /// (default 2 seconds): how long an instance that dies can block its hot sessions, and
+    /// the longest a hot copy serves reads without asking the store.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// session_core::adapter::SessionConfig::default().hot_lease(Duration::from_secs(1));
+    /// ```
+    pub fn hot_lease(mut self, lease: Duration) -> Self {
+        self.limits.hot_lease = lease;
+        self
+    }
+
     /// The largest encoded session, in bytes (default 64 KiB; at most
     /// [`MAX_PAYLOAD`](crate::payload::MAX_PAYLOAD), 16 MiB).
     ///

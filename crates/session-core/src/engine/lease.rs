@@ -2,13 +2,17 @@
 
 use std::{sync::Arc, time::Instant};
 
-use super::{lock_table::LockGuard, EngineInner};
+use super::{
+    hot::{Hot, HotTable},
+    lock_table::LockGuard,
+    EngineInner,
+};
 use crate::{
     error::Error,
     error::Result,
     id::SessionId,
     lease::release_until,
-    lock::{CommitOp, Fence, LockToken},
+    lock::{CommitOp, Fence, Kept, LockToken},
     principal::Owner,
 };
 
@@ -35,6 +39,19 @@ pub(crate) struct Lease {
     guard: Option<LockGuard>,
     /// When the store lease expires, once the lock call said it is held.
     held_until: Option<Instant>,
+    /// Hot sessions: what keeping the lease after the commit needs (`None`: the commit
+    /// releases it).
+    keep: Option<Keep>,
+}
+
+/// A lease the commit may keep (hot sessions on, the session loaded).
+struct Keep {
+    /// The stored payload the lease read.
+    bytes: Vec<u8>,
+    /// Until when the store keeps the lease, if it came kept from an earlier request.
+    kept_until: Option<Instant>,
+    /// The stored entry's last write or refresh by this instance, if known.
+    refreshed_at: Option<Instant>,
 }
 
 impl Lease {
@@ -46,6 +63,45 @@ impl Lease {
             fence: Fence::ZERO,
             guard: Some(guard),
             held_until: None,
+            keep: None,
+        }
+    }
+
+    /// A lease an earlier request of this instance kept (hot sessions): held without a
+    /// lock call. Its stored bytes go back through [`keep_bytes`](Self::keep_bytes).
+    pub(crate) fn kept(
+        engine: Arc<EngineInner>,
+        id: SessionId,
+        hot: Hot,
+        guard: LockGuard,
+    ) -> (Self, Vec<u8>) {
+        let lease = Lease {
+            engine,
+            id,
+            token: hot.token,
+            fence: hot.fence,
+            guard: Some(guard),
+            held_until: Some(hot.held_until),
+            keep: Some(Keep {
+                bytes: Vec::new(),
+                kept_until: Some(hot.held_until),
+                refreshed_at: Some(hot.refreshed_at),
+            }),
+        };
+        (lease, hot.bytes)
+    }
+
+    /// Hot sessions: the session loaded from `bytes`, so its commit may keep the lease.
+    pub(crate) fn keep_bytes(&mut self, bytes: Vec<u8>) {
+        match &mut self.keep {
+            Some(keep) => keep.bytes = bytes,
+            None => {
+                self.keep = Some(Keep {
+                    bytes,
+                    kept_until: None,
+                    refreshed_at: None,
+                });
+            }
         }
     }
 
@@ -92,6 +148,12 @@ impl Lease {
     /// is dropped unused. Releasing is safe either way: it removes the lease only if this
     /// token still owns it.
     pub(crate) async fn commit(mut self, op: CommitOp, owner: Option<Owner<'_>>) -> Result<()> {
+        if self.keep.is_some() && !matches!(op, CommitOp::Remove) {
+            let engine = Arc::clone(&self.engine);
+            if let Some(hot) = &engine.hot {
+                return self.commit_kept(hot, op, owner).await;
+            }
+        }
         let result = self
             .engine
             .store
@@ -105,6 +167,111 @@ impl Lease {
             _ => drop(self.guard.take()),
         }
         result
+    }
+}
+
+impl Lease {
+    /// Hot sessions: applies `op` and keeps the lease, putting the session (back) into
+    /// the hot table before the in-process lock is freed. A read-only request on a kept
+    /// lease with time to spare makes no store call at all.
+    async fn commit_kept(mut self, hot: &HotTable, op: CommitOp, owner: Option<Owner<'_>>) -> Result<()> {
+        let Some(keep) = self.keep.take() else {
+            return Err(Error::Config(
+                "internal: a kept commit without a kept lease".into(),
+            ));
+        };
+        let now = Instant::now();
+        let (op, fence, bytes, refreshed_at) = match op {
+            CommitOp::Set { value, options } => {
+                let bytes = value.clone();
+                (
+                    CommitOp::Set { value, options },
+                    self.fence.next(),
+                    bytes,
+                    Some(now),
+                )
+            }
+            read_only => {
+                if let (Some(until), Some(at)) = (keep.kept_until, keep.refreshed_at) {
+                    if hot.quiet_commit_ok(until, at, now) {
+                        // the lease and the entry are as the last keeping call left them
+                        let entry = self.hot(keep.bytes, self.fence, until, at);
+                        self.put(hot, entry);
+                        return Ok(());
+                    }
+                }
+                let refresh = matches!(read_only, CommitOp::Refresh)
+                    && keep.refreshed_at.is_none_or(|at| hot.refresh_due(at, now));
+                if refresh {
+                    (CommitOp::Refresh, self.fence, keep.bytes, Some(now))
+                } else {
+                    (CommitOp::Release, self.fence, keep.bytes, keep.refreshed_at)
+                }
+            }
+        };
+        let result = self
+            .engine
+            .store
+            .commit_and_keep(
+                self.id.expose(),
+                &self.token,
+                self.fence,
+                op,
+                owner,
+                hot.limits.lease,
+            )
+            .await;
+        match result {
+            Ok(Kept::Kept) => {
+                let entry = self.hot(bytes, fence, now + hot.limits.lease, refreshed_at.unwrap_or(now));
+                self.put(hot, entry);
+                Ok(())
+            }
+            Ok(Kept::Released) => {
+                drop(self.guard.take());
+                Ok(())
+            }
+            Err(error) => {
+                match &error {
+                    Error::Timeout { .. } => self.store_failed(),
+                    Error::Store { .. } => {}
+                    _ => drop(self.guard.take()),
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn hot(&self, bytes: Vec<u8>, fence: Fence, held_until: Instant, refreshed_at: Instant) -> Hot {
+        Hot {
+            token: self.token.clone(),
+            fence,
+            bytes,
+            held_until,
+            refreshed_at,
+        }
+    }
+
+    /// Puts the kept lease into the hot table, then frees the in-process lock (in that
+    /// order: the session's next request, waiting for the lock, finds it there). The
+    /// leases the table lets go to make room are released in the background.
+    fn put(mut self, hot: &HotTable, entry: Hot) {
+        let evicted = hot.put(self.id.clone(), entry);
+        drop(self.guard.take());
+        if evicted.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime: the kept leases lapse on their own
+        };
+        for (id, entry) in evicted {
+            runtime.spawn(release(
+                Arc::clone(&self.engine),
+                id,
+                entry.token,
+                Some(entry.held_until),
+            ));
+        }
     }
 }
 

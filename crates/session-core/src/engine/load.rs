@@ -37,6 +37,11 @@ pub(crate) async fn load(engine: &std::sync::Arc<EngineInner>, state: &mut State
         match lock_and_read(engine, &id).await {
             Ok(Some((lease, bytes))) => match fill(engine, state, lease, &bytes) {
                 Filled::Loaded => {
+                    if engine.hot.is_some() {
+                        if let Some(lease) = state.lease.as_mut() {
+                            lease.keep_bytes(bytes);
+                        }
+                    }
                     engine.store.metrics.load(metrics::Load::Hit);
                     state.phase = Phase::Ready;
                     return Ok(());
@@ -94,13 +99,27 @@ async fn lock_and_read(
             return Err(error);
         }
     };
+    // Hot sessions: a lease this instance kept serves without a lock call; one too close
+    // to its end is taken again with its token.
+    let mut token = None;
+    if let Some(hot) = &engine.hot {
+        match hot.take(id, Instant::now()) {
+            Some(Ok(kept)) => {
+                engine.store.metrics.lock_wait(waited);
+                let (lease, bytes) = Lease::kept(std::sync::Arc::clone(engine), id.clone(), kept, guard);
+                return Ok(Some((lease, bytes)));
+            }
+            Some(Err(kept_token)) => token = Some(kept_token),
+            None => {}
+        }
+    }
     // Armed before the store call: if this future is dropped while the call is in flight
     // (the client went away), or the call times out, the store may still take the lease
     // for this token, and dropping the lease releases it behind that call.
     let mut lease = Lease::new(
         std::sync::Arc::clone(engine),
         id.clone(),
-        LockToken::generate(),
+        token.unwrap_or_else(LockToken::generate),
         guard,
     );
     // Set on the first `Busy` only: the uncontended path reads no clock.

@@ -8,6 +8,7 @@
 mod build;
 pub(crate) mod commit;
 mod config;
+pub(crate) mod hot;
 pub(crate) mod lease;
 pub(crate) mod load;
 pub(crate) mod lock_table;
@@ -83,6 +84,8 @@ pub(crate) struct EngineInner {
     pub expired_log: log_limit::LogLimit,
     /// The lifecycle-event handlers and their queue.
     pub events: Arc<crate::events::Events>,
+    /// Hot sessions' kept leases (`None`: hot sessions off, or a store that keeps none).
+    pub hot: Option<Arc<hot::HotTable>>,
 }
 
 /// The session engine of one app, for adapter authors: a framework adapter builds it

@@ -193,6 +193,12 @@ impl SessionManager {
 /// Counts and reports `ended` sessions of `principal` revoked among `keys`.
 fn revoked(engine: &EngineInner, principal: &str, keys: &[String], ended: usize) {
     engine.store.metrics.revoked(ended);
+    if let Some(hot) = &engine.hot {
+        // this instance's hot copies of them go too (another instance's fail their next
+        // compare-and-set)
+        let ids: Vec<SessionId> = keys.iter().filter_map(|key| SessionId::parse(key)).collect();
+        hot.forget(&ids);
+    }
     if ended > 0 {
         engine.events.emit(|| SessionEvent::Revoked {
             principal: principal.to_owned(),

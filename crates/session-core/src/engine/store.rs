@@ -17,7 +17,7 @@ use crate::{
     entry::EntryOptions,
     error::Error,
     error::Result,
-    lock::{CommitOp, Fence, LockAttempt, LockToken},
+    lock::{CommitOp, Fence, Kept, LockAttempt, LockToken},
     metrics::{self, Instruments, StoreError},
     principal::{IndexedSession, Owner, PrincipalIndex},
 };
@@ -94,6 +94,33 @@ impl Store {
             CommitOp::Refresh => self.timed("refresh", self.cache.refresh(key)),
             CommitOp::Remove => self.timed("remove", self.cache.remove(key)),
             CommitOp::Release => self.timed("release", Box::pin(std::future::ready(Ok(())))),
+        }
+    }
+
+    /// Whether the store's lock can keep leases between requests (hot sessions).
+    pub(crate) fn keeps_leases(&self) -> bool {
+        self.cache.session_lock().is_some_and(|lock| lock.keeps_leases())
+    }
+
+    /// Applies `op` and keeps the lease for `keep` (hot sessions; only called when the
+    /// store [`keeps_leases`](Self::keeps_leases)).
+    pub(crate) fn commit_and_keep<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a LockToken,
+        fence: Fence,
+        op: CommitOp,
+        owner: Option<Owner<'a>>,
+        keep: Duration,
+    ) -> Timed<'a, BoxFuture<'a, Result<Kept>>> {
+        match self.cache.session_lock() {
+            Some(lock) => self.timed("commit", lock.commit_and_keep(key, token, fence, op, owner, keep)),
+            None => self.timed(
+                "commit",
+                Box::pin(std::future::ready(Err(Error::Config(
+                    "hot sessions need a store with a session lock".into(),
+                )))),
+            ),
         }
     }
 

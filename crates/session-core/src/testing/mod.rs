@@ -348,6 +348,86 @@ pub async fn a_write_outside_the_lease_fails_the_commit(cache: Arc<dyn Distribut
     assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some(&b"v2"[..]));
 }
 
+/// Hot sessions, for a store that [`keeps_leases`](SessionLock::keeps_leases) (others
+/// pass at once): a kept lease stays its holder's (another token is busy, the holder
+/// takes it again with its token) until another token asks for it; the holder's next
+/// keeping commit then lets it go, and the asking token (and no other) takes it.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn session_core::store::DistributedCache>) {
+/// session_core::testing::kept_leases_are_kept_until_asked_for(store).await; // panics with what the store got wrong
+/// # }
+/// ```
+pub async fn kept_leases_are_kept_until_asked_for(cache: Arc<dyn DistributedCache>) {
+    use crate::store::Kept;
+    let l = lock(cache.as_ref());
+    if !l.keeps_leases() {
+        return;
+    }
+    let k = key("kept");
+    let (lease, keep) = (Duration::from_secs(30), Duration::from_secs(30));
+    let (a, b, c) = (
+        LockToken::generate(),
+        LockToken::generate(),
+        LockToken::generate(),
+    );
+    assert!(l
+        .create(
+            &k,
+            b"v1".to_vec(),
+            EntryOptions::sliding(Duration::from_secs(60)),
+            None
+        )
+        .await
+        .unwrap());
+    let (_, fence) = acquire(l, &k, &a, lease).await;
+    let kept = l
+        .commit_and_keep(&k, &a, fence, set_op(b"v2"), None, keep)
+        .await
+        .unwrap();
+    assert_eq!(kept, Kept::Kept);
+    let fence = if l.fences() { fence.next() } else { fence };
+    // kept: the holder's next request needs no lock call, but may take it again
+    let (value, again) = acquire(l, &k, &a, lease).await;
+    assert_eq!((value.as_slice(), again), (&b"v2"[..], fence));
+    assert_eq!(
+        l.commit_and_keep(&k, &a, fence, CommitOp::Release, None, keep)
+            .await
+            .unwrap(),
+        Kept::Kept
+    );
+    assert_eq!(
+        cache.get(&k).await.unwrap().as_deref(),
+        Some(&b"v2"[..]),
+        "a kept lease blocks no plain read"
+    );
+    // b asks for it; the next keeping commit lets it go, for b only
+    assert_eq!(
+        l.try_lock_and_get(&k, &b, lease).await.unwrap(),
+        LockAttempt::Busy
+    );
+    let kept = l
+        .commit_and_keep(&k, &a, fence, set_op(b"v3"), None, keep)
+        .await
+        .unwrap();
+    assert_eq!(kept, Kept::Released, "asked for: committed, and let go");
+    assert_eq!(
+        l.try_lock_and_get(&k, &c, lease).await.unwrap(),
+        LockAttempt::Busy,
+        "reserved for b"
+    );
+    let (value, fence_b) = acquire(l, &k, &b, lease).await;
+    assert_eq!(value, b"v3", "b sees the holder's last write");
+    // and a commit of the old holder's token changes nothing now
+    let late = l
+        .commit_and_keep(&k, &a, fence_b, set_op(b"late"), None, keep)
+        .await;
+    assert!(matches!(late, Err(Error::LeaseLost)), "{late:?}");
+    l.commit_and_unlock(&k, &b, fence_b, CommitOp::Remove, None)
+        .await
+        .unwrap();
+}
+
 /// Runs every [`testing`](crate::testing) check as a `#[tokio::test]`, for a store made by
 /// `$make` (an async expression giving `Option<(Arc<dyn DistributedCache>, guard)>`,
 /// where the guard keeps the store's server alive for the check; `None` skips). Needs
@@ -366,6 +446,7 @@ macro_rules! store_contract {
                 an_expired_lease_frees_the_session_and_cannot_commit,
                 refresh_through_the_lock_keeps_the_value,
                 a_write_outside_the_lease_fails_the_commit,
+                kept_leases_are_kept_until_asked_for,
                 principal_index_lists_and_revokes,
                 a_revoked_session_cannot_be_written_back,
                 expired_sessions_leave_the_index,

@@ -1,0 +1,223 @@
+//! Hot sessions on a real Redis (each test starts its own `redis-server`, or shares one):
+//! round trips per request (hot modify 1, hot read 0), a hot copy made wrong under it
+//! (lease deleted, entry written without the lock, Redis flushed) fails its next commit
+//! with a 503 and is dropped, a dead instance blocks its hot sessions no longer than the
+//! hot lease, another instance gets a hot session at the holder's next commit, and the
+//! behaviour suite and two instances sharing one Redis with hot sessions on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use distributed_session::adapter::{Outcome, SessionEngine};
+use distributed_session::redis::redis as redis_client;
+use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
+use integration_tests::{behaviour_suite, cookie_of, suite, Framework, RedisServer, Target};
+use sessions_tutorial::StoreKind;
+
+const KEY: &str = "an integration-test signing key, 32+ bytes long";
+const PREFIX: &str = "KestrunSession_";
+
+async fn redis_cache(server: &RedisServer) -> RedisCache {
+    let options = RedisCacheOptions::default()
+        .instance_name(PREFIX)
+        .connect_timeout(Duration::from_secs(1));
+    RedisCache::connect(&server.url(), options).await.unwrap()
+}
+
+/// An engine with hot sessions on (hot lease `hot_lease`).
+fn hot_engine(cache: RedisCache, hot_lease: Duration) -> SessionEngine {
+    SessionEngine::builder()
+        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
+        .lock_wait(Duration::from_secs(5))
+        .hot_sessions(1000)
+        .hot_lease(hot_lease)
+        .build(cache)
+        .unwrap()
+}
+
+/// One request on `cookie`'s session: sets `n` (or only reads it), returns what it read.
+async fn request(engine: &SessionEngine, cookie: &str, set: Option<i32>) -> (Option<i32>, Outcome) {
+    let scope = engine.start([cookie.as_bytes()], false);
+    let n = scope.session().get_i32("n").await.unwrap();
+    if let Some(set) = set {
+        scope.session().set_i32("n", set).await.unwrap();
+    }
+    (n, scope.finish().await)
+}
+
+/// A stored session (created, then served once so that its lease is kept): its cookie
+/// and id.
+async fn hot_session(engine: &SessionEngine) -> (String, String) {
+    let scope = engine.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    let id = scope.session().id().unwrap().expose().to_owned();
+    let cookie = cookie_of(&scope.finish().await);
+    let (n, outcome) = request(engine, &cookie, Some(2)).await;
+    assert_eq!((n, outcome), (Some(1), Outcome::Unchanged));
+    (cookie, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_session_costs_one_round_trip_to_modify_and_none_to_read() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = hot_engine(redis_cache(&server).await, Duration::from_secs(2));
+    let (cookie, _) = hot_session(&engine).await;
+    let since = |label: &str, before: u64| {
+        let n = server.round_trips() - before;
+        eprintln!("{label}: {n} round trips");
+        n
+    };
+    let before = server.round_trips();
+    let scope = engine.start([cookie.as_bytes()], false);
+    assert_eq!(scope.finish().await, Outcome::Unchanged);
+    assert_eq!(since("untouched", before), 0);
+
+    for n in 3..6 {
+        let before = server.round_trips();
+        assert_eq!(request(&engine, &cookie, Some(n)).await.0, Some(n - 1));
+        assert_eq!(since("hot modifying", before), 1, "commit and keep the lease");
+    }
+    let before = server.round_trips();
+    assert_eq!(request(&engine, &cookie, None).await.0, Some(5));
+    assert_eq!(
+        since("hot read-only", before),
+        0,
+        "the kept lease has time to spare"
+    );
+
+    // past half the hot lease, a read-only request extends it (one round trip)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = server.round_trips();
+    assert_eq!(request(&engine, &cookie, None).await.0, Some(5));
+    assert_eq!(since("hot read-only, lease renewed", before), 1);
+
+    // past the usable part of the hot lease, the session is taken again: as a cold one
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let before = server.round_trips();
+    assert_eq!(request(&engine, &cookie, Some(6)).await.0, Some(5));
+    assert_eq!(since("lapsed, modifying", before), 2, "load+lock, commit+keep");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_copy_made_wrong_fails_its_next_commit_and_is_dropped() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = hot_engine(redis_cache(&server).await, Duration::from_secs(2));
+    let mut conn = server.connection().unwrap();
+    for how in ["lease deleted", "written without the lock", "flushed"] {
+        let (cookie, id) = hot_session(&engine).await;
+        let entry = format!("{PREFIX}{{{id}}}");
+        let mut damage = match how {
+            "lease deleted" => redis_client::cmd("HDEL"),
+            "written without the lock" => redis_client::cmd("HINCRBY"),
+            _ => redis_client::cmd("FLUSHALL"),
+        };
+        match how {
+            "lease deleted" => damage.arg(&entry).arg("lease").arg("leaseexp"),
+            "written without the lock" => damage.arg(&entry).arg("fence").arg(1),
+            _ => &mut damage,
+        };
+        let _: redis_client::Value = damage.query(&mut conn).unwrap();
+        match request(&engine, &cookie, Some(3)).await.1 {
+            Outcome::Failed(response) => assert_eq!(response.status, 503, "{how}"),
+            other => panic!("{how}: a wrong hot copy was committed: {other:?}"),
+        }
+        // the hot copy is gone: the next request reads the store
+        let expected = if how == "flushed" { None } else { Some(2) };
+        assert_eq!(request(&engine, &cookie, None).await.0, expected, "{how}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instances_hot_sessions_are_free_within_the_hot_lease() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let hot_lease = Duration::from_millis(1500);
+    let dying = hot_engine(redis_cache(&server).await, hot_lease);
+    let (cookie, _) = hot_session(&dying).await;
+    let kept_at = Instant::now();
+    drop(dying); // dies with the lease kept: nothing releases it
+
+    let other = hot_engine(redis_cache(&server).await, hot_lease);
+    let (n, outcome) = request(&other, &cookie, Some(3)).await;
+    let waited = kept_at.elapsed();
+    assert_eq!((n, outcome), (Some(2), Outcome::Unchanged));
+    assert!(
+        waited >= Duration::from_millis(1000) && waited < hot_lease + Duration::from_secs(1),
+        "waited for the hot lease, not the 30 s lock lease: {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_gets_a_hot_session_at_the_holders_next_commit() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let (cookie, _) = hot_session(&holder).await;
+    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let asking = tokio::spawn({
+        let (other, cookie) = (other.clone(), cookie.clone());
+        async move {
+            let started = Instant::now();
+            let (n, outcome) = request(&other, &cookie, Some(10)).await;
+            (n, outcome, started.elapsed())
+        }
+    });
+    // the other instance finds the session busy and marks it; the holder's next request
+    // commits and lets go
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(request(&holder, &cookie, Some(3)).await.1, Outcome::Unchanged);
+    let (n, outcome, waited) = asking.await.unwrap();
+    assert_eq!((n, outcome), (Some(3), Outcome::Unchanged));
+    assert!(
+        waited < Duration::from_secs(2),
+        "not the 10 s hot lease: {waited:?}"
+    );
+    // the other instance keeps it hot now
+    assert_eq!(request(&other, &cookie, None).await.0, Some(10));
+}
+
+/// The tutorial's flags for `server`, hot sessions on.
+fn hot_args(server: &RedisServer) -> Vec<String> {
+    [
+        "--redis-url",
+        &server.url(),
+        "--signing-key",
+        KEY,
+        "--hot-sessions",
+        "1000",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+behaviour_suite!(
+    axum_redis_hot,
+    Target::redis(Framework::Axum).map(|target| {
+        let mut args = target.store_args.clone();
+        args.extend(["--hot-sessions".to_owned(), "1000".to_owned()]);
+        target.with_store_args(&args)
+    })
+);
+behaviour_suite!(
+    actix_redis_hot,
+    Target::redis(Framework::Actix).map(|target| {
+        let mut args = target.store_args.clone();
+        args.extend(["--hot-sessions".to_owned(), "1000".to_owned()]);
+        target.with_store_args(&args)
+    })
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_with_hot_sessions_lose_no_update() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let label = "axum + actix on one Redis, hot sessions on";
+    suite::two_instances_lose_no_update(label, StoreKind::Redis, &hot_args(&server)).await;
+}
