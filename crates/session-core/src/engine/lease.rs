@@ -40,8 +40,9 @@ pub(crate) struct Lease {
     /// When the store lease expires, once the lock call said it is held.
     held_until: Option<Instant>,
     /// Hot sessions: what keeping the lease after the commit needs (`None`: the commit
-    /// releases it).
-    keep: Option<Keep>,
+    /// releases it). Boxed: the lease moves through every request's futures, and most
+    /// requests keep nothing.
+    keep: Option<Box<Keep>>,
 }
 
 /// A lease the commit may keep (hot sessions on, the session loaded).
@@ -82,11 +83,11 @@ impl Lease {
             fence: hot.fence,
             guard: Some(guard),
             held_until: Some(hot.held_until),
-            keep: Some(Keep {
+            keep: Some(Box::new(Keep {
                 bytes: Vec::new(),
                 kept_until: Some(hot.held_until),
                 refreshed_at: Some(hot.refreshed_at),
-            }),
+            })),
         };
         (lease, hot.bytes)
     }
@@ -96,11 +97,11 @@ impl Lease {
         match &mut self.keep {
             Some(keep) => keep.bytes = bytes,
             None => {
-                self.keep = Some(Keep {
+                self.keep = Some(Box::new(Keep {
                     bytes,
                     kept_until: None,
                     refreshed_at: None,
-                });
+                }));
             }
         }
     }
@@ -151,7 +152,8 @@ impl Lease {
         if self.keep.is_some() && !matches!(op, CommitOp::Remove) {
             let engine = Arc::clone(&self.engine);
             if let Some(hot) = &engine.hot {
-                return self.commit_kept(hot, op, owner).await;
+                // boxed: inline, the kept commit's future would enlarge every commit's
+                return Box::pin(self.commit_kept(hot, op, owner)).await;
             }
         }
         let result = self
