@@ -14,7 +14,7 @@ const UPKEEP: Duration = Duration::from_secs(5);
 ///
 /// Durations and sizes are true Prometheus histograms (the library's suggested buckets),
 /// which aggregate across instances and cost less to record than the exporter's default
-/// summaries; a thread runs the exporter's upkeep every [`UPKEEP`].
+/// summaries; a thread runs the exporter's upkeep every 5 seconds.
 ///
 /// # Errors
 /// If another recorder was installed in this process first.
