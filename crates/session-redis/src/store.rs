@@ -167,6 +167,14 @@ impl SessionLock for RedisCache {
             call.arg(token.as_bytes()).arg(fence.get()).arg(mode).arg(keep_ms);
             call
         };
+        // the entry goes (removed, or written already expired), and its lease with it
+        let remove = || async {
+            let call = unlock_call(&keys, token, Some(fence));
+            self.run_write("commit", &call)
+                .await
+                .and_then(commit_result)
+                .map(|()| Kept::Released)
+        };
         let answer = match op {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
@@ -175,15 +183,7 @@ impl SessionLock for RedisCache {
                     call.arg(value).arg(abs).arg(sld).arg(ttl).arg(fence.next().get());
                     self.run_write("commit", &call).await?
                 }
-                // already expired: remove what is stored, and the lease with it
-                None => {
-                    let call = unlock_call(&keys, token, Some(fence));
-                    return self
-                        .run_write("commit", &call)
-                        .await
-                        .and_then(commit_result)
-                        .map(|()| Kept::Released);
-                }
+                None => return remove().await,
             },
             CommitOp::Refresh => {
                 let mut call = keep_call("r", 20);
@@ -191,14 +191,7 @@ impl SessionLock for RedisCache {
                 self.run::<i64>("commit", &call).await?
             }
             CommitOp::Release => self.run::<i64>("commit", &keep_call("e", 0)).await?,
-            CommitOp::Remove => {
-                let call = unlock_call(&keys, token, Some(fence));
-                return self
-                    .run_write("commit", &call)
-                    .await
-                    .and_then(commit_result)
-                    .map(|()| Kept::Released);
-            }
+            CommitOp::Remove => return remove().await,
         };
         match answer {
             1 => Ok(Kept::Kept),

@@ -149,11 +149,12 @@ impl Lease {
     /// is dropped unused. Releasing is safe either way: it removes the lease only if this
     /// token still owns it.
     pub(crate) async fn commit(mut self, op: CommitOp, owner: Option<Owner<'_>>) -> Result<()> {
+        // (only a lease loaded with hot sessions on carries `keep`)
         if self.keep.is_some() && !matches!(op, CommitOp::Remove) {
             let engine = Arc::clone(&self.engine);
-            if let Some(hot) = &engine.hot {
+            if let (Some(hot), Some(keep)) = (&engine.hot, self.keep.take()) {
                 // boxed: inline, the kept commit's future would enlarge every commit's
-                return Box::pin(self.commit_kept(hot, op, owner)).await;
+                return Box::pin(self.commit_kept(hot, *keep, op, owner)).await;
             }
         }
         let result = self
@@ -161,14 +162,19 @@ impl Lease {
             .store
             .commit(self.id.expose(), &self.token, self.fence, op, owner)
             .await;
-        // on a store failure the guard stays for `Drop`, which releases the lease in the
-        // background
-        match &result {
-            Err(Error::Timeout { .. }) => self.store_failed(),
-            Err(Error::Store { .. }) => {}
+        self.settle(result.as_ref().err());
+        result
+    }
+
+    /// After the commit call: frees the in-process lock, unless the store failed; the
+    /// guard then stays for `Drop`, which releases the lease in the background (and a
+    /// timeout fails the requests queued behind at once).
+    fn settle(&mut self, error: Option<&Error>) {
+        match error {
+            Some(Error::Timeout { .. }) => self.store_failed(),
+            Some(Error::Store { .. }) => {}
             _ => drop(self.guard.take()),
         }
-        result
     }
 }
 
@@ -176,12 +182,13 @@ impl Lease {
     /// Hot sessions: applies `op` and keeps the lease, putting the session (back) into
     /// the hot table before the in-process lock is freed. A read-only request on a kept
     /// lease with time to spare makes no store call at all.
-    async fn commit_kept(mut self, hot: &HotTable, op: CommitOp, owner: Option<Owner<'_>>) -> Result<()> {
-        let Some(keep) = self.keep.take() else {
-            return Err(Error::Config(
-                "internal: a kept commit without a kept lease".into(),
-            ));
-        };
+    async fn commit_kept(
+        mut self,
+        hot: &HotTable,
+        keep: Keep,
+        op: CommitOp,
+        owner: Option<Owner<'_>>,
+    ) -> Result<()> {
         let now = Instant::now();
         let (op, fence, bytes, refreshed_at) = match op {
             CommitOp::Set { value, options } => {
@@ -230,15 +237,11 @@ impl Lease {
                 Ok(())
             }
             Ok(Kept::Released) => {
-                drop(self.guard.take());
+                self.settle(None);
                 Ok(())
             }
             Err(error) => {
-                match &error {
-                    Error::Timeout { .. } => self.store_failed(),
-                    Error::Store { .. } => {}
-                    _ => drop(self.guard.take()),
-                }
+                self.settle(Some(&error));
                 Err(error)
             }
         }
