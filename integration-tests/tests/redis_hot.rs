@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use distributed_session::adapter::{Outcome, SessionEngine};
 use distributed_session::redis::redis as redis_client;
+use distributed_session::redis::{bb8, RedisManager};
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
 use integration_tests::{behaviour_suite, cookie_of, suite, Framework, RedisServer, Target};
 use sessions_tutorial::StoreKind;
@@ -157,7 +158,15 @@ async fn another_instance_gets_a_hot_session_at_the_holders_next_commit() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    // a store over a pool made by hand hears no recall messages: as if it missed one
+    let manager = RedisManager::new(server.url().as_str()).unwrap();
+    let pool = bb8::Pool::builder()
+        .test_on_check_out(false)
+        .build(manager)
+        .await
+        .unwrap();
+    let deaf = RedisCache::new(pool).with_instance_name(PREFIX);
+    let holder = hot_engine(deaf, Duration::from_secs(10));
     let (cookie, _) = hot_session(&holder).await;
     let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
     let asking = tokio::spawn({
@@ -178,8 +187,73 @@ async fn another_instance_gets_a_hot_session_at_the_holders_next_commit() {
         waited < Duration::from_secs(2),
         "not the 10 s hot lease: {waited:?}"
     );
-    // the other instance keeps it hot now
     assert_eq!(request(&other, &cookie, None).await.0, Some(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_holder_lets_go_of_a_hot_session_when_another_instance_asks() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    // a kept lease (10 s) longer than the other instance's lock wait (5 s): without the
+    // recall message, the other instance would time out
+    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let (cookie, _) = hot_session(&holder).await;
+    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let started = Instant::now();
+    let (n, outcome) = request(&other, &cookie, Some(3)).await;
+    let waited = started.elapsed();
+    assert_eq!((n, outcome), (Some(2), Outcome::Unchanged));
+    assert!(
+        waited < Duration::from_secs(2),
+        "recalled, not lapsed: {waited:?}"
+    );
+    // the holder reads what the other instance wrote
+    assert_eq!(request(&holder, &cookie, None).await.0, Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_two_instances_share_is_not_kept_hot() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let (cookie, _) = hot_session(&holder).await;
+    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    assert_eq!(request(&other, &cookie, Some(3)).await.0, Some(2));
+    // requests going to either instance now cost what they cost without hot sessions
+    // (load+lock, commit+unlock), not a recall each
+    for (n, engine) in [(4, &holder), (5, &other), (6, &holder), (7, &holder)] {
+        let before = server.round_trips();
+        assert_eq!(request(engine, &cookie, Some(n)).await.0, Some(n - 1));
+        assert_eq!(server.round_trips() - before, 2, "request {n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_users_sessions_reaches_their_hot_copies_on_another_instance() {
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    // hot copies that would serve reads for 5 s (half the kept lease) without the recall
+    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let scope = holder.start([], false);
+    scope.session().set_i32("n", 1).await.unwrap();
+    scope.session().set_principal(Some("alice")).await.unwrap();
+    let cookie = cookie_of(&scope.finish().await);
+    assert_eq!(request(&holder, &cookie, None).await.0, Some(1));
+    assert_eq!(request(&holder, &cookie, None).await.0, Some(1), "served hot");
+
+    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    assert_eq!(other.manager().revoke_all("alice").await.unwrap(), 1);
+    let revoked = Instant::now();
+    while request(&holder, &cookie, None).await.0.is_some() {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "the revoked session's hot copy is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The tutorial's flags for `server`, hot sessions on.

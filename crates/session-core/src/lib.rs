@@ -83,6 +83,7 @@ mod metrics;
 mod options;
 mod payload;
 mod principal;
+mod recall;
 mod session;
 mod start_up;
 #[cfg(feature = "testing")]
@@ -137,6 +138,7 @@ pub mod store {
     pub use crate::expiry::{ExpiryWatcher, ExpiryWatchers};
     pub use crate::lock::{CommitOp, Fence, Kept, LockAttempt, LockToken, SessionLock};
     pub use crate::principal::{principal_digest, IndexedSession, Owner, PrincipalIndex};
+    pub use crate::recall::Recalls;
     pub use async_trait::async_trait;
 }
 

@@ -227,6 +227,18 @@ pub trait SessionLock: Send + Sync {
     fn keeps_leases(&self) -> bool {
         false
     }
+
+    /// Hot sessions: the engines built over this store with hot sessions on give it
+    /// their [`Recalls`](crate::store::Recalls) (the engines over one store share one:
+    /// keep one of each, see [`Recalls::same_as`](crate::store::Recalls::same_as)). A
+    /// store that keeps leases calls [`recall`](crate::store::Recalls::recall) when
+    /// another instance waits for a session (and releases the lease it returns), and
+    /// [`recheck_all`](crate::store::Recalls::recheck_all) when it may have missed such
+    /// calls. The default ignores them: a waiter then gets the session at the holder's
+    /// next commit, or when the kept lease lapses.
+    fn watch_recalls(&self, recalls: crate::store::Recalls) {
+        let _ = recalls;
+    }
 }
 
 /// What [`SessionLock::commit_and_keep`] did with the lease, once the commit succeeded.

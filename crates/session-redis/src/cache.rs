@@ -15,6 +15,7 @@ use crate::{
     errors::is_transport_failure,
     manager::RedisManager,
     options::{self, RedisCacheOptions, Topology},
+    recalls::Listener,
     released::Released,
 };
 
@@ -29,6 +30,8 @@ pub struct RedisCache {
     pub(crate) replica_acks: Option<(u32, u64)>,
     /// The in-process lock table every clone shares.
     pub(crate) locks: LocalLocks,
+    /// Hot sessions: the recall subscription (see `recalls`).
+    pub(crate) recalls: Arc<Listener>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -74,6 +77,7 @@ impl RedisCache {
             released: Arc::default(),
             replica_acks: None,
             locks: LocalLocks::default(),
+            recalls: Arc::new(Listener::new(None, options::DEFAULT_CONNECT_TIMEOUT)),
         }
     }
 
@@ -167,7 +171,7 @@ impl RedisCache {
     /// [`Error::Config`] if the address is neither a valid Redis URL nor a configuration
     /// string this store can honour, or asks for TLS the build or the options cannot give.
     pub async fn connect_with(options: RedisCacheOptions) -> Result<Self> {
-        let manager = client::manager(&options)?;
+        let (manager, source) = client::manager(&options)?;
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .connection_timeout(options.connect_timeout)
@@ -177,7 +181,9 @@ impl RedisCache {
             .retry_connection(false)
             .error_sink(Box::new(LogSink))
             .build_unchecked(manager);
-        let cache = RedisCache::new(pool)
+        let mut cache = RedisCache::new(pool);
+        cache.recalls = Arc::new(Listener::new(Some(source), options.connect_timeout));
+        let cache = cache
             .with_instance_name(options.instance_name)
             .with_ping_timeout(options.connect_timeout)
             .with_replica_acks(options.replica_acks, options.replica_ack_timeout);

@@ -2,7 +2,7 @@
 //! sentinels of a master): plain TCP, or TLS (`rediss://`) verified against the system's
 //! roots or the ones the options give.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use redis::{
     cluster::ClusterClient,
@@ -15,6 +15,7 @@ use crate::{
     address,
     manager::RedisManager,
     options::{RedisCacheOptions, Topology},
+    recalls::Source,
 };
 
 /// How many times redis-rs' cluster connection tries a command again after a connection
@@ -33,8 +34,8 @@ const CLUSTER_RESPONSE_BACKSTOP: Duration = Duration::from_secs(60);
 /// [`Error::Config`] if an address is invalid, a Cluster or Sentinel setup names no
 /// node (or no master), TLS is asked for by some addresses and not by others, or TLS is
 /// asked for but cannot be given.
-pub(crate) fn manager(options: &RedisCacheOptions) -> Result<RedisManager> {
-    let manager = match &options.topology {
+pub(crate) fn manager(options: &RedisCacheOptions) -> Result<(RedisManager, Source)> {
+    let (manager, source) = match &options.topology {
         Topology::Standalone => {
             let address = address::parse(&options.url).map_err(Error::Config)?;
             if !address.ignored.is_empty() {
@@ -43,14 +44,34 @@ pub(crate) fn manager(options: &RedisCacheOptions) -> Result<RedisManager> {
                     "Redis configuration string options skipped (connect_timeout and the session io_timeout apply)"
                 );
             }
-            RedisManager::from_client(open(&address.url, options)?)
+            let client = open(&address.url, options)?;
+            (
+                RedisManager::from_client(client.clone()),
+                Source::Node(Box::new(client)),
+            )
         }
-        Topology::Cluster(seeds) => RedisManager::from_cluster_client(cluster(seeds, options)?),
+        Topology::Cluster(seeds) => {
+            // the recall subscription goes to one seed at a time: plain clients of them
+            let clients = seeds
+                .iter()
+                .map(|seed| {
+                    address::parse(seed)
+                        .map_err(Error::Config)
+                        .and_then(|a| open(&a.url, options))
+                })
+                .collect::<Result<Vec<_>>>();
+            let manager = RedisManager::from_cluster_client(cluster(seeds, options)?);
+            (manager, Source::Cluster(clients?))
+        }
         Topology::Sentinel { sentinels, master } => {
-            RedisManager::from_sentinel_client(sentinel(sentinels, master, options)?)
+            let client = Arc::new(tokio::sync::Mutex::new(sentinel(sentinels, master, options)?));
+            (
+                RedisManager::from_shared_sentinel(Arc::clone(&client)),
+                Source::Sentinel(client),
+            )
         }
     };
-    Ok(manager.with_connect_timeout(options.connect_timeout))
+    Ok((manager.with_connect_timeout(options.connect_timeout), source))
 }
 
 /// The seeds or sentinels as connection infos, all with TLS or all without; `Ok(true)`

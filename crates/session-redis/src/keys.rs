@@ -81,6 +81,44 @@ impl ToRedisArgs for KeyName<'_> {
     }
 }
 
+/// The pub/sub channel on which a busy lock call and a revocation name the entries that
+/// instances keeping them hot are to let go (`<prefix>session-recall`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecallChannel<'a>(pub(crate) &'a str);
+
+impl RecallChannel<'_> {
+    const NAME: &'static str = "session-recall";
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len() + Self::NAME.len()
+    }
+
+    /// The session key an entry's name (`<prefix>{<key>}`, as published) names, if it is
+    /// one under this channel's prefix.
+    pub(crate) fn key_of<'n>(&self, name: &'n str) -> Option<&'n str> {
+        name.strip_prefix(self.0)?.strip_prefix('{')?.strip_suffix('}')
+    }
+}
+
+impl fmt::Display for RecallChannel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(Self::NAME)
+    }
+}
+
+impl ToRedisArgs for RecallChannel<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        for part in [self.0, Self::NAME] {
+            // the writer appends to the command's Vec: it cannot fail
+            if arg.write_all(part.as_bytes()).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 /// A duration in ticks.
 pub(crate) fn duration_ticks(d: Duration) -> i64 {
     i64::try_from(d.as_nanos() / 100).unwrap_or(i64::MAX)
@@ -130,6 +168,24 @@ mod tests {
         assert_eq!(index.to_string(), "app:principal{0f}:sessions");
         assert_eq!(seen.to_string(), "app:principal{0f}:seen");
         assert_eq!(seen.len(), seen.to_string().len());
+    }
+
+    #[test]
+    fn the_recall_channel_names_entries_under_its_prefix() {
+        let channel = RecallChannel("KestrunSession_");
+        assert_eq!(channel.to_string(), "KestrunSession_session-recall");
+        assert_eq!(channel.len(), channel.to_string().len());
+        let name = KeyName::data("KestrunSession_", "abc").to_string();
+        assert_eq!(channel.key_of(&name), Some("abc"));
+        assert_eq!(RecallChannel("other_").key_of(&name), None);
+        assert_eq!(channel.key_of("KestrunSession_abc"), None);
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel);
+        let args: Vec<_> = cmd.args_iter().collect();
+        assert!(matches!(
+            args[1],
+            redis::Arg::Simple(b"KestrunSession_session-recall")
+        ));
     }
 
     #[test]

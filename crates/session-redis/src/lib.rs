@@ -56,6 +56,7 @@ mod keys;
 mod manager;
 mod options;
 mod principals;
+mod recalls;
 mod released;
 mod scripts;
 mod store;

@@ -119,7 +119,13 @@ impl RedisManager {
     /// # Ok(()) }
     /// ```
     pub fn from_sentinel_client(client: SentinelClient) -> Self {
-        Self::with_source(Source::Sentinel(Arc::new(tokio::sync::Mutex::new(client))))
+        Self::from_shared_sentinel(Arc::new(tokio::sync::Mutex::new(client)))
+    }
+
+    /// [`from_sentinel_client`](Self::from_sentinel_client), with a client the store's
+    /// recall subscription asks too.
+    pub(crate) fn from_shared_sentinel(client: Arc<tokio::sync::Mutex<SentinelClient>>) -> Self {
+        Self::with_source(Source::Sentinel(client))
     }
 
     fn with_source(source: Source) -> Self {

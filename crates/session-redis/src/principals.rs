@@ -18,7 +18,11 @@ use futures_util::future::try_join_all;
 use session_core::store::{principal_digest, IndexedSession, Owner, PrincipalIndex};
 use session_core::Result;
 
-use crate::{cache::RedisCache, keys::KeyName, scripts};
+use crate::{
+    cache::RedisCache,
+    keys::{KeyName, RecallChannel},
+    scripts,
+};
 
 /// Revocations in flight at once.
 const REVOKE_BATCH: usize = 256;
@@ -121,7 +125,9 @@ impl PrincipalIndex for RedisCache {
         let mut ended = 0;
         for batch in keys.chunks(REVOKE_BATCH) {
             let calls = batch.iter().map(|key| async move {
-                let call = scripts::REVOKE.call(&[KeyName::data(&self.prefix, key)], 0);
+                let channel = RecallChannel(&self.prefix);
+                let mut call = scripts::REVOKE.call(&[KeyName::data(&self.prefix, key)], channel.len());
+                call.arg(channel);
                 self.run_write("revoke", &call).await
             });
             let answers = try_join_all(calls).await?;

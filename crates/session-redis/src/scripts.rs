@@ -163,6 +163,16 @@ macro_rules! fence_of {
     };
 }
 
+/// How long (ms) a session that another instance waited for counts as shared between
+/// instances: [`COMMIT_KEEP`] gives its lease back instead of keeping it, so that a
+/// session whose requests go to several instances (no sticky load balancing) costs two
+/// round trips per request, as without hot sessions, not a recall each time.
+macro_rules! shared_ms {
+    () => {
+        "10000"
+    };
+}
+
 /// KEYS: data. ARGV: now (ticks). Returns the data (sliding its expiry) or nil.
 pub(crate) static GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
@@ -199,7 +209,7 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data. ARGV: token, lease ms.
+/// KEYS: data. ARGV: token, lease ms, recall channel.
 /// A busy answer also reserves the entry for the caller (`recall`, its token, until
 /// `recallexp`, 250 ms after its last try: several of its polls, which are at most 50 ms
 /// apart, and the longest an abandoned reservation holds the session up), unless another
@@ -207,7 +217,10 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 /// sessions) lets it go at its next commit, and until the reservation lapses only the
 /// caller that made it may take the lease (so the holder's own next request cannot take
 /// it straight back: the lease changes hands fairly). Taking the lease clears the
-/// reservation. The lease lives in the entry itself (fields `lease`, the owner's token, '' when free,
+/// reservation. A caller's first busy answer also publishes the entry's key on the recall
+/// channel (so that a holder with no request on the session lets it go at once; a `pcall`:
+/// an ACL user without the channel only loses the message) and marks the entry shared
+/// (`shared`, for [`SHARED_MS`]: see [`COMMIT_KEEP`]). The lease lives in the entry itself (fields `lease`, the owner's token, '' when free,
 /// and `leaseexp`, its end in ms of Redis' clock), so removing or flushing the entry ends
 /// it too. Returns {2, data, fence} (lease taken), {1, nil, 0} (another owner holds a
 /// live lease), {0, nil, 0} (no entry, or a key that is not a hash; nothing written). The
@@ -219,6 +232,9 @@ pub(crate) static CREATE: LazyLock<Lua> = LazyLock::new(|| {
 pub(crate) static LOCK_AND_GET: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         "local RESERVE_MS = 250\n",
+        "local SHARED_MS = ",
+        shared_ms!(),
+        "\n",
         r#"
 local v = redis.pcall('HMGET', KEYS[1], 'data', 'lease', 'leaseexp', 'fence', 'recall', 'recallexp')
 if v.err then
@@ -231,7 +247,10 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local leased = v[2] and v[2] ~= '' and v[2] ~= ARGV[1] and (tonumber(v[3]) or 0) > now
 local reserved = v[5] and v[5] ~= ARGV[1] and (tonumber(v[6]) or 0) > now
 if leased or reserved then
-  if not reserved then redis.call('HSET', KEYS[1], 'recall', ARGV[1], 'recallexp', now + RESERVE_MS) end
+  if not reserved then
+    redis.call('HSET', KEYS[1], 'recall', ARGV[1], 'recallexp', now + RESERVE_MS, 'shared', now + SHARED_MS)
+    if v[5] ~= ARGV[1] then redis.pcall('PUBLISH', ARGV[3], KEYS[1]) end
+  end
   return {1, false, 0}
 end
 local lease = tonumber(ARGV[2])
@@ -292,12 +311,13 @@ pub(crate) static COMMIT_REFRESH: LazyLock<Lua> = LazyLock::new(|| {
 /// (ticks). Hot sessions: the commit of [`COMMIT_SET`] or [`COMMIT_REFRESH`] (or
 /// nothing, 'e'), with the same checks, but the lease is kept for `keep` ms more (by
 /// Redis' clock) instead of given back. Returns 1 (kept), 2 (committed, and the lease
-/// given back: another caller reserved the entry (see [`LOCK_AND_GET`]), or a refresh found it past its
-/// absolute expiry and deleted it), or 0 (nothing done) if `token` lost the lease or the
-/// entry is no longer at `fence`.
+/// given back: another caller reserved the entry (see [`LOCK_AND_GET`]) or waited for it
+/// within the last [`shared_ms!`] ms, or a refresh found it past its absolute expiry and
+/// deleted it), or 0 (nothing done) if `token` lost the lease or the entry is no longer
+/// at `fence`.
 pub(crate) static COMMIT_KEEP: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
-        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall', 'sldexp', 'absexp')\n",
+        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall', 'sldexp', 'absexp', 'shared')\n",
         holding_lease_at_fence!(),
         "if ARGV[3] == 's' then\n",
         "  redis.call('HSET', KEYS[1], 'absexp', ARGV[6], 'sldexp', ARGV[7], 'data', ARGV[5], 'fence', ARGV[9])\n",
@@ -307,9 +327,10 @@ pub(crate) static COMMIT_KEEP: LazyLock<Lua> = LazyLock::new(|| {
         slide!("5"),
         "  if not alive then return 2 end\n",
         "end\n",
-        "if v[3] then redis.call('HSET', KEYS[1], 'lease', '') return 2 end\n",
         "local t = redis.call('TIME')\n",
-        "redis.call('HSET', KEYS[1], 'leaseexp', t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[4]))\n",
+        "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n",
+        "if v[3] or (tonumber(v[6]) or 0) > now then redis.call('HSET', KEYS[1], 'lease', '') return 2 end\n",
+        "redis.call('HSET', KEYS[1], 'leaseexp', now + tonumber(ARGV[4]))\n",
         "return 1\n"
     ))
 });
@@ -406,11 +427,12 @@ pub(crate) static UNINDEX: LazyLock<Lua> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data. Ends a session for good: the entry becomes a tombstone (no `data`, no
-/// lease, the fence moved on) that keeps the entry's TTL (a day if it had none), so a
-/// request that still holds its lease cannot commit it back nor remove it as if it had
-/// just expired (a login moving it to a new id then fails). Returns 1 if a session was
-/// there.
+/// KEYS: data. ARGV: recall channel. Ends a session for good: the entry becomes a
+/// tombstone (no `data`, no lease, the fence moved on) that keeps the entry's TTL (a day
+/// if it had none), so a request that still holds its lease cannot commit it back nor
+/// remove it as if it had just expired (a login moving it to a new id then fails). A
+/// session that was there is published on the recall channel, so that an instance that
+/// keeps it hot drops its copy at once. Returns 1 if a session was there.
 pub(crate) static REVOKE: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         "local v = redis.pcall('HMGET', KEYS[1], 'data', 'fence')\n",
@@ -421,7 +443,8 @@ pub(crate) static REVOKE: LazyLock<Lua> = LazyLock::new(|| {
         "redis.call('DEL', KEYS[1])\n",
         "redis.call('HSET', KEYS[1], 'fence', f + 1)\n",
         "if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PEXPIRE', KEYS[1], 86400000) end\n",
-        "if type(v[1]) == 'string' then return 1 end\n",
-        "return 0\n"
+        "if type(v[1]) ~= 'string' then return 0 end\n",
+        "redis.pcall('PUBLISH', ARGV[1], KEYS[1])\n",
+        "return 1\n"
     ))
 });

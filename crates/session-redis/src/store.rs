@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
     CommitOp, DistributedCache, EntryOptions, Fence, Kept, LocalLocks, LockAttempt, LockToken, Owner,
-    PrincipalIndex, SessionLock,
+    PrincipalIndex, Recalls, SessionLock,
 };
 use session_core::Result;
 
@@ -15,7 +15,7 @@ use crate::{
     cache::RedisCache,
     calls::{expiry_args, unlock_call},
     cut_off::LockCall,
-    keys::{now_ticks, ttl_ms, KeyName},
+    keys::{now_ticks, ttl_ms, KeyName, RecallChannel},
     scripts,
 };
 
@@ -91,8 +91,9 @@ impl SessionLock for RedisCache {
     async fn try_lock_and_get(&self, key: &str, token: &LockToken, lease: Duration) -> Result<LockAttempt> {
         let data = KeyName::data(&self.prefix, key);
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut call = scripts::LOCK_AND_GET.call(&[data], 64);
-        call.arg(token.as_bytes()).arg(lease_ms);
+        let channel = RecallChannel(&self.prefix);
+        let mut call = scripts::LOCK_AND_GET.call(&[data], 64 + channel.len());
+        call.arg(token.as_bytes()).arg(lease_ms).arg(channel);
         let mut in_flight = LockCall::new(self, key, token, lease);
         let reply = self.run_on("lock", &call, &mut in_flight.route).await;
         in_flight.returned(&reply);
@@ -159,6 +160,7 @@ impl SessionLock for RedisCache {
         owner: Option<Owner<'_>>,
         keep: Duration,
     ) -> Result<Kept> {
+        self.recalls.start(self);
         self.index_committed(key, owner, &op).await?;
         let keys = [KeyName::data(&self.prefix, key)];
         let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -202,6 +204,10 @@ impl SessionLock for RedisCache {
 
     fn keeps_leases(&self) -> bool {
         true
+    }
+
+    fn watch_recalls(&self, recalls: Recalls) {
+        self.recalls.watch(self, recalls);
     }
 
     async fn create(

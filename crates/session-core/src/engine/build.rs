@@ -151,10 +151,8 @@ impl SessionConfig {
                 None => Arc::new(make()),
             }
         });
-        if limits.hot_sessions > 0 && hot.is_none() {
-            tracing::info!(
-                "hot sessions are on, but this store keeps no leases between requests: they stay off"
-            );
+        if let (Some(hot), Some(lock)) = (&hot, store.lock()) {
+            lock.watch_recalls(crate::recall::Recalls::new(hot));
         }
         if let Some(limit) = limits.max_sessions_per_principal {
             if limit == 0 {

@@ -130,6 +130,22 @@ impl HotTable {
         }
     }
 
+    /// Another instance asked for `id`: takes its kept lease out of the table if no
+    /// request holds it now, and returns its token, to release it with. (A request in
+    /// flight lets go at its commit, which finds the store's reservation.)
+    pub(crate) fn recall(&self, id: &SessionId) -> Option<LockToken> {
+        self.lock().map.remove(id.bytes()).map(|(_, hot, _)| hot.token)
+    }
+
+    /// The store may have lost track of the kept leases (its recall messages stopped,
+    /// a failover, a restart): every hot session is read from the store again at its
+    /// next request, taking its lease again with the kept token.
+    pub(crate) fn recheck_all(&self, now: Instant) {
+        for (_, hot, _) in self.lock().map.values_mut() {
+            hot.held_until = hot.held_until.min(now);
+        }
+    }
+
     /// How many sessions are kept hot.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -198,6 +214,25 @@ mod tests {
         assert_eq!(t.len(), 90);
         let gone: Vec<&SessionId> = gone.iter().map(|(id, _)| id).collect();
         assert!(ids[..11].iter().all(|id| gone.contains(&id)), "the oldest went");
+    }
+
+    #[test]
+    fn a_recalled_session_goes_with_its_token_and_a_recheck_keeps_the_token() {
+        let now = Instant::now();
+        let t = table(10);
+        let (id, other) = (SessionId::generate(), SessionId::generate());
+        let entry = hot(now);
+        let token = entry.token.clone();
+        t.put(id.clone(), entry);
+        t.put(other.clone(), hot(now));
+        assert_eq!(t.recall(&id), Some(token));
+        assert!(t.take(&id, now).is_none());
+        assert!(t.recall(&id).is_none(), "recalled once");
+        t.recheck_all(now);
+        assert!(
+            matches!(t.take(&other, now), Some(Err(_))),
+            "taken again from the store"
+        );
     }
 
     #[test]

@@ -97,6 +97,11 @@ impl Store {
         }
     }
 
+    /// The store's lock, if it has one.
+    pub(crate) fn lock(&self) -> Option<&dyn crate::lock::SessionLock> {
+        self.cache.session_lock()
+    }
+
     /// Whether the store's lock can keep leases between requests (hot sessions).
     pub(crate) fn keeps_leases(&self) -> bool {
         self.cache.session_lock().is_some_and(|lock| lock.keeps_leases())
