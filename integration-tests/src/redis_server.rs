@@ -244,12 +244,28 @@ impl RedisServer {
     }
 
     /// Requests clients have sent so far: every command in `INFO commandstats` except
-    /// those our Lua scripts run inside Redis (and `INFO` itself), so each EVALSHA counts
-    /// once, however many commands its script runs.
+    /// those our Lua scripts run inside Redis (and `INFO` itself, and the recall
+    /// subscription's `SUBSCRIBE` and `PING`), so each EVALSHA counts once, however many
+    /// commands its script runs.
     pub fn round_trips(&self) -> u64 {
-        const IN_SCRIPTS: [&str; 14] = [
-            "get", "hget", "hmget", "set", "hset", "hincrby", "hdel", "del", "exists", "pexpire", "persist",
-            "time", "pttl", "info",
+        const IN_SCRIPTS: [&str; 17] = [
+            "get",
+            "hget",
+            "hmget",
+            "set",
+            "hset",
+            "hincrby",
+            "hdel",
+            "del",
+            "exists",
+            "pexpire",
+            "persist",
+            "time",
+            "pttl",
+            "info",
+            "publish",
+            "subscribe",
+            "ping",
         ];
         let mut conn = self.connection().expect("connection");
         let stats: String = redis::cmd("INFO")

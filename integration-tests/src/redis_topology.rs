@@ -71,7 +71,7 @@ const CLUSTER_CONF: &str = "cluster-enabled yes\ncluster-config-file nodes.conf\
 /// Sentinels' monitoring and reconfiguration, and the `WAIT` the store pipelines behind a
 /// commit (the same round trip).
 const NOT_REQUESTS: &str =
-    "get hget hmget set hset hincrby del exists pexpire persist time pttl pexpireat unlink \
+    "get hget hmget set hset hincrby hdel del exists pexpire persist time pttl pexpireat unlink \
     info cluster ping script client hello auth select readonly readwrite asking multi exec psync sync \
     replconf publish subscribe slaveof replicaof config role migrate restore-asking command wait";
 

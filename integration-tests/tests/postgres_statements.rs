@@ -34,7 +34,7 @@ async fn statements_per_request() {
     let proxy = Proxy::start(integration_tests::postgres::address_of(&url).unwrap()).await;
     let cache = cache(&integration_tests::postgres::via(&url, proxy.address), &schema).await;
     let engine = engine(cache);
-    integration_tests::round_trips::per_request(&engine, || proxy.statements().0 as u64).await;
+    integration_tests::round_trips::per_request(&engine, false, || proxy.statements().0 as u64).await;
 }
 
 /// Rows written (inserted, updated, deleted) in `table` of `schema` as the statistics

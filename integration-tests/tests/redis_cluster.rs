@@ -63,8 +63,8 @@ async fn round_trips_per_request_on_a_cluster() {
     let Some(cluster) = RedisCluster::start() else {
         return;
     };
-    let engine = engine(cluster_cache(&cluster).await);
-    integration_tests::round_trips::per_request(&engine, || cluster.round_trips()).await;
+    let cache = cluster_cache(&cluster).await;
+    integration_tests::round_trips::per_request_cold_and_hot(cache, KEY, || cluster.round_trips()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,15 @@
 //! round trips per request (hot modify 1, hot read 0), a hot copy made wrong under it
 //! (lease deleted, entry written without the lock, Redis flushed) fails its next commit
 //! with a 503 and is dropped, a dead instance blocks its hot sessions no longer than the
-//! hot lease, another instance gets a hot session at the holder's next commit, and the
-//! behaviour suite and two instances sharing one Redis with hot sessions on.
+//! hot lease, another instance gets a hot session at once (recall message) or at the
+//! holder's next commit (reservation), a revocation reaches hot copies, a shared session
+//! is not kept hot, Redis flushed or restarted under load writes no hot copy back; and,
+//! since the other Redis tests run with hot sessions on (the default), the behaviour
+//! suite and two instances sharing one Redis with them off.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use distributed_session::adapter::{Outcome, SessionEngine};
@@ -256,42 +261,113 @@ async fn revoking_a_users_sessions_reaches_their_hot_copies_on_another_instance(
     }
 }
 
-/// The tutorial's flags for `server`, hot sessions on.
-fn hot_args(server: &RedisServer) -> Vec<String> {
+/// Redis loses every session under load on hot sessions (flushed, or restarted without
+/// persistence): the requests holding hot copies get 503s or a new session, and no hot
+/// copy is ever written back.
+async fn sessions_lost_under_load(how: &str) {
+    let Some(mut server) = RedisServer::start(false) else {
+        return;
+    };
+    let engine = hot_engine(redis_cache(&server).await, Duration::from_secs(2));
+    let (cookie, id) = hot_session(&engine).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (engine, stop) = (engine.clone(), Arc::clone(&stop));
+            let mut jar = Some(cookie.clone());
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let (next, outcome) = integration_tests::request(&engine, &jar, |session| async move {
+                        if let Ok(n) = session.get_i32("n").await {
+                            let _ = session.set_i32("n", n.unwrap_or(0) + 1).await;
+                        }
+                    })
+                    .await;
+                    jar = next;
+                    outcomes.push(outcome);
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    match how {
+        "flushed" => {
+            let mut conn = server.connection().unwrap();
+            let () = redis_client::cmd("FLUSHALL").query(&mut conn).unwrap();
+        }
+        _ => tokio::task::block_in_place(|| {
+            server.stop();
+            server.restart();
+        }),
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.extend(task.await.unwrap());
+    }
+    for outcome in &outcomes {
+        match outcome {
+            Outcome::Failed(response) => assert_eq!(response.status, 503, "{how}"),
+            Outcome::Unchanged | Outcome::SetCookie(_) => {}
+        }
+    }
+    let entry = format!("{PREFIX}{{{id}}}");
+    let mut conn = server.connection().unwrap();
+    let left: i64 = redis_client::cmd("EXISTS").arg(&entry).query(&mut conn).unwrap();
+    assert_eq!(left, 0, "{how}: a hot copy of the lost session was written back");
+    // the load goes on, on new sessions
+    assert!(
+        matches!(outcomes.last(), Some(Outcome::Unchanged | Outcome::SetCookie(_))),
+        "{how}: {:?}",
+        outcomes.last()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_flushed_under_load_writes_no_hot_copy_back() {
+    sessions_lost_under_load("flushed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_empty_under_load_writes_no_hot_copy_back() {
+    sessions_lost_under_load("restarted").await;
+}
+
+/// The tutorial's flags for `server`, hot sessions off (the other Redis tests run with
+/// them on, the default).
+fn cold_args(server: &RedisServer) -> Vec<String> {
     [
         "--redis-url",
         &server.url(),
         "--signing-key",
         KEY,
         "--hot-sessions",
-        "1000",
+        "0",
     ]
     .map(str::to_owned)
     .to_vec()
 }
 
-behaviour_suite!(
-    axum_redis_hot,
-    Target::redis(Framework::Axum).map(|target| {
+/// [`Target::redis`] with hot sessions off.
+fn cold(framework: Framework) -> Option<Target> {
+    Target::redis(framework).map(|target| {
         let mut args = target.store_args.clone();
-        args.extend(["--hot-sessions".to_owned(), "1000".to_owned()]);
+        args.extend(["--hot-sessions".to_owned(), "0".to_owned()]);
         target.with_store_args(&args)
     })
-);
-behaviour_suite!(
-    actix_redis_hot,
-    Target::redis(Framework::Actix).map(|target| {
-        let mut args = target.store_args.clone();
-        args.extend(["--hot-sessions".to_owned(), "1000".to_owned()]);
-        target.with_store_args(&args)
-    })
-);
+}
+
+behaviour_suite!(axum_redis_cold, cold(Framework::Axum));
+behaviour_suite!(actix_redis_cold, cold(Framework::Actix));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_with_hot_sessions_lose_no_update() {
+async fn two_instances_without_hot_sessions_lose_no_update() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let label = "axum + actix on one Redis, hot sessions on";
-    suite::two_instances_lose_no_update(label, StoreKind::Redis, &hot_args(&server)).await;
+    let label = "axum + actix on one Redis, hot sessions off";
+    suite::two_instances_lose_no_update(label, StoreKind::Redis, &cold_args(&server)).await;
 }

@@ -63,8 +63,8 @@ async fn round_trips_per_request_through_sentinel() {
     let Some(sentinel) = RedisSentinel::start("counted") else {
         return;
     };
-    let engine = engine(RedisCache::connect_with(options(&sentinel)).await.unwrap());
-    integration_tests::round_trips::per_request(&engine, || sentinel.round_trips()).await;
+    let cache = RedisCache::connect_with(options(&sentinel)).await.unwrap();
+    integration_tests::round_trips::per_request_cold_and_hot(cache, KEY, || sentinel.round_trips()).await;
 }
 
 /// A write waits for as many replicas as asked: two of two answer in time; asking for

@@ -203,7 +203,7 @@ impl Default for Limits {
             max_payload: 64 * 1024,
             max_locked_sessions: 100_000,
             max_sessions_per_principal: None,
-            hot_sessions: 0,
+            hot_sessions: 10_000,
             hot_lease: Duration::from_secs(2),
         }
     }

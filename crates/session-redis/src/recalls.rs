@@ -9,9 +9,9 @@
 //! to the master the sentinels name (asked again on every reconnect), or to one of a
 //! Cluster's seeds (classic pub/sub reaches every node of a cluster). While it is down,
 //! messages are missed: nothing breaks, a waiter gets the session at the holder's next
-//! commit or when the kept lease lapses, and every hot session is read from Redis again
-//! at its next request once the subscription is back (or lost), in case a message went
-//! by unheard.
+//! commit or when the kept lease lapses, and once a subscription is lost every hot
+//! session is read from Redis again at its next request (and again once the
+//! subscription is back), in case a message went by unheard.
 
 use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -147,16 +147,18 @@ async fn listen(cache: RedisCache, source: Source, connect_timeout: Duration) {
     let channel = RecallChannel(&cache.prefix).to_string();
     let listener = Arc::clone(&cache.recalls);
     let mut attempt: u32 = 0;
-    let mut failing = false;
+    let (mut failing, mut again) = (false, false);
     while listener.watched() {
         match subscribe(&source, &channel, attempt, connect_timeout).await {
             Ok(pubsub) => {
                 if failing {
                     tracing::info!("subscribed to the Redis recall channel again");
                 }
-                // messages may have gone by while there was no subscription
-                listener.recheck_all();
-                (attempt, failing) = (0, false);
+                if again {
+                    // messages may have gone by while there was no subscription
+                    listener.recheck_all();
+                }
+                (attempt, failing, again) = (0, false, true);
                 if !hear(&cache, &listener, &channel, pubsub).await {
                     return;
                 }

@@ -100,10 +100,9 @@ pub struct Args {
     /// shared store (the lease of the session lock).
     #[arg(long, default_value_t = 30)]
     pub lock_lease: u64,
-    /// Hot sessions (experimental, Redis): keep the leases and values of up to this many
-    /// sessions in this instance between their requests (0: off). See the guide's "Hot
-    /// sessions".
-    #[arg(long, default_value_t = 0)]
+    /// Hot sessions (Redis): keep the leases and values of up to this many sessions in
+    /// this instance between their requests (0: off). See the guide's "Hot sessions".
+    #[arg(long, default_value_t = 10_000)]
     pub hot_sessions: usize,
     /// Serve plain HTTP (cookie SecurePolicy None) instead of HTTPS with a self-signed
     /// certificate.

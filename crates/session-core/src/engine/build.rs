@@ -134,16 +134,11 @@ impl SessionConfig {
                 store.max_lease()
             )));
         }
-        if limits.hot_sessions > 0 && limits.hot_lease > limits.lock_lease {
-            return Err(Error::Config(format!(
-                "the hot lease ({:?}) is longer than the lock lease ({:?}): lower hot_lease",
-                limits.hot_lease, limits.lock_lease
-            )));
-        }
         let hot = (limits.hot_sessions > 0 && store.keeps_leases()).then(|| {
             let hot = super::hot::HotLimits {
                 capacity: limits.hot_sessions,
-                lease: limits.hot_lease,
+                // (a kept lease is a lease: never longer than the lock lease)
+                lease: limits.hot_lease.min(limits.lock_lease),
             };
             let make = || super::hot::HotTable::new(hot, limits.idle_timeout);
             match &shared_locks {

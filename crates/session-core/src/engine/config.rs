@@ -188,18 +188,21 @@ impl SessionConfig {
         self
     }
 
-    /// Hot sessions (experimental; default 0: off): keep the leases and values of up to
-    /// `capacity` sessions in this instance between their requests, on a store that can
-    /// keep leases (Redis). A request on a hot session then takes no lock call and reads
-    /// nothing; a modifying one commits in one round trip, a read-only one in none (but
-    /// once per half [`hot_lease`](Self::hot_lease) and for a due sliding refresh). Every
-    /// commit is still a compare-and-set on the lease token and fence: a hot copy made
-    /// wrong by anything (a restart, a failover, a revocation) fails its next commit with
-    /// a 503 and is dropped. Another instance that needs a hot session marks it and waits
-    /// until the holder's next commit lets it go, or until the kept lease lapses.
+    /// Hot sessions (default 10,000; 0 turns them off): keep the leases and values of up
+    /// to `capacity` sessions in this instance between their requests, on a store that
+    /// can keep leases (Redis; other stores ignore it), and at most 64 MiB of values in
+    /// all (least recently used let go first). A request on a hot session then takes no
+    /// lock call and reads nothing; a modifying one commits in one round trip, a
+    /// read-only one in none (but once per half [`hot_lease`](Self::hot_lease) and for a
+    /// due sliding refresh). Every commit is still a compare-and-set on the lease token
+    /// and fence: a hot copy made wrong by anything (a restart, a failover, a lost lease)
+    /// fails its next commit with a 503 and is dropped. Another instance that needs a hot
+    /// session recalls it: the holder lets go at once, or at the end of the request it
+    /// is serving (or, if the recall message is lost, when the kept lease lapses). A
+    /// session that two instances share (no sticky load balancing) is not kept hot.
     ///
     /// ```
-    /// session_core::adapter::SessionConfig::default().hot_sessions(10_000);
+    /// session_core::adapter::SessionConfig::default().hot_sessions(0); // off
     /// ```
     pub fn hot_sessions(mut self, capacity: usize) -> Self {
         self.limits.hot_sessions = capacity;
@@ -207,7 +210,7 @@ impl SessionConfig {
     }
 
     /// How long a kept lease of a hot session lasts after the request that kept it
-    /// (default 2 seconds): how long an instance that dies can block its hot sessions, and
+    /// (default 2 seconds, and at most the [`lock_lease`](Self::lock_lease)): how long an instance that dies can block its hot sessions, and
     /// the longest a hot copy serves reads without asking the store.
     ///
     /// ```

@@ -48,11 +48,25 @@ pub(crate) struct HotTable {
     entries: Mutex<Entries>,
 }
 
+/// The most payload bytes the hot copies of one store hold together (64 MiB); beyond it,
+/// the least recently used are let go as beyond the capacity.
+pub(crate) const MOST_BYTES: usize = 64 << 20;
+
 #[derive(Default)]
 struct Entries {
     map: HashMap<[u8; ID_BYTES], (SessionId, Hot, u64)>,
     /// Use counter, for least-recently-used eviction.
     tick: u64,
+    /// The payload bytes in `map`.
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, key: &[u8; ID_BYTES]) -> Option<(SessionId, Hot, u64)> {
+        let removed = self.map.remove(key)?;
+        self.bytes = self.bytes.saturating_sub(removed.1.bytes.len());
+        Some(removed)
+    }
 }
 
 impl HotTable {
@@ -73,7 +87,7 @@ impl HotTable {
     /// entry too close to the end of its lease (or of the stored entry's idle timeout)
     /// to serve a request: its token is returned instead, to take the lease again with.
     pub(crate) fn take(&self, id: &SessionId, now: Instant) -> Option<Result<Hot, LockToken>> {
-        let (_, hot, _) = self.lock().map.remove(id.bytes())?;
+        let (_, hot, _) = self.lock().remove(id.bytes())?;
         let margin = self.limits.lease / 4;
         let usable =
             hot.held_until > now + margin && hot.refreshed_at + self.idle_timeout > now + self.limits.lease;
@@ -98,27 +112,37 @@ impl HotTable {
         let mut entries = self.lock();
         entries.tick += 1;
         let tick = entries.tick;
-        entries.map.insert(*id.bytes(), (id, hot, tick));
-        if entries.map.len() <= self.limits.capacity {
-            return Vec::new();
+        entries.bytes += hot.bytes.len();
+        if let Some((_, old, _)) = entries.map.insert(*id.bytes(), (id, hot, tick)) {
+            entries.bytes = entries.bytes.saturating_sub(old.bytes.len());
         }
-        // over capacity: let the least recently used tenth go at once, so that eviction
-        // costs one scan per tenth of the capacity, not one per request
-        let keep = self.limits.capacity - self.limits.capacity / 10;
-        let mut ticks: Vec<u64> = entries.map.values().map(|(_, _, t)| *t).collect();
-        let cut = ticks.len() - keep;
-        ticks.select_nth_unstable(cut.saturating_sub(1));
-        let oldest = ticks.get(cut.saturating_sub(1)).copied().unwrap_or(0);
-        let gone: Vec<[u8; ID_BYTES]> = entries
-            .map
-            .iter()
-            .filter(|(_, (_, _, t))| *t <= oldest)
-            .map(|(k, _)| *k)
-            .collect();
-        gone.iter()
-            .filter_map(|k| entries.map.remove(k))
-            .map(|(id, hot, _)| (id, hot))
-            .collect()
+        let mut gone = Vec::new();
+        while entries.map.len() > self.limits.capacity || entries.bytes > MOST_BYTES {
+            // over: let the least recently used tenth go at once, so that eviction costs
+            // one scan per tenth of the table, not one per request
+            let len = entries.map.len();
+            let keep = if len > self.limits.capacity {
+                self.limits.capacity - self.limits.capacity / 10
+            } else {
+                len - (len / 10).max(1)
+            };
+            let mut ticks: Vec<u64> = entries.map.values().map(|(_, _, t)| *t).collect();
+            let cut = (len - keep).max(1);
+            ticks.select_nth_unstable(cut - 1);
+            let oldest = ticks.get(cut - 1).copied().unwrap_or(0);
+            let keys: Vec<[u8; ID_BYTES]> = entries
+                .map
+                .iter()
+                .filter(|(_, (_, _, t))| *t <= oldest)
+                .map(|(k, _)| *k)
+                .collect();
+            gone.extend(
+                keys.iter()
+                    .filter_map(|k| entries.remove(k))
+                    .map(|(id, hot, _)| (id, hot)),
+            );
+        }
+        gone
     }
 
     /// Drops the kept leases of `ids` (sessions ended under them): their next request
@@ -126,7 +150,7 @@ impl HotTable {
     pub(crate) fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a SessionId>) {
         let mut entries = self.lock();
         for id in ids {
-            entries.map.remove(id.bytes());
+            entries.remove(id.bytes());
         }
     }
 
@@ -134,7 +158,7 @@ impl HotTable {
     /// request holds it now, and returns its token, to release it with. (A request in
     /// flight lets go at its commit, which finds the store's reservation.)
     pub(crate) fn recall(&self, id: &SessionId) -> Option<LockToken> {
-        self.lock().map.remove(id.bytes()).map(|(_, hot, _)| hot.token)
+        self.lock().remove(id.bytes()).map(|(_, hot, _)| hot.token)
     }
 
     /// The store may have lost track of the kept leases (its recall messages stopped,
@@ -232,6 +256,32 @@ mod tests {
         assert!(
             matches!(t.take(&other, now), Some(Err(_))),
             "taken again from the store"
+        );
+    }
+
+    #[test]
+    fn hot_copies_hold_at_most_their_byte_budget() {
+        let now = Instant::now();
+        let t = table(1000);
+        let big = |now| Hot {
+            bytes: vec![0; MOST_BYTES / 8],
+            ..hot(now)
+        };
+        for _ in 0..8 {
+            assert!(t.put(SessionId::generate(), big(now)).is_empty());
+        }
+        let gone = t.put(SessionId::generate(), big(now));
+        assert_eq!(gone.len(), 1, "the oldest went");
+        assert_eq!(t.len(), 8);
+        assert!(t.lock().bytes <= MOST_BYTES);
+        t.forget(gone.iter().map(|(id, _)| id));
+        let id = gone[0].0.clone();
+        t.put(id.clone(), hot(now));
+        t.put(id.clone(), hot(now));
+        assert_eq!(
+            t.lock().bytes,
+            MOST_BYTES / 8 * 7 + 1,
+            "a copy put again counts once"
         );
     }
 
