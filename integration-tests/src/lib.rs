@@ -16,6 +16,7 @@ pub mod dead_holder;
 pub mod expiry;
 pub mod failover;
 pub mod fencing;
+pub mod hot;
 pub mod payload_cap;
 pub mod postgres;
 pub mod principals;

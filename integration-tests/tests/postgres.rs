@@ -15,7 +15,8 @@ use distributed_session::store::{DistributedCache, LockAttempt};
 use distributed_session::store_contract;
 use distributed_session::{PostgresCache, PostgresCacheOptions, SigningKey};
 use integration_tests::{
-    behaviour_suite, cookie_of, postgres_args, postgres_url, suite, Browser, Framework, Proxy, Schema, Target,
+    behaviour_suite, cookie_of, hot, postgres_args, postgres_url, suite, Browser, Framework, Proxy, Schema,
+    Target,
 };
 use sessions_tutorial::StoreKind;
 
@@ -395,4 +396,36 @@ async fn sessions_the_expired_rows_deletion_removes_are_reported_expired() {
         },
     )
     .await;
+}
+
+// Hot sessions (on by default): the lease kept in the lease row between requests, the
+// recall through NOTIFY, the shared mark, and revocations reaching hot copies.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_holder_lets_go_of_a_hot_session_when_another_instance_asks() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "recall");
+    let holder = hot::engine(cache_in(&url, &schema).await, Duration::from_secs(10));
+    let other = hot::engine(cache_in(&url, &schema).await, Duration::from_secs(10));
+    hot::an_idle_holder_lets_go_when_asked(&holder, &other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_two_instances_share_is_not_kept_hot() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "shared_hot");
+    let proxy = Proxy::start(integration_tests::postgres::address_of(&url).unwrap()).await;
+    let via = integration_tests::postgres::via(&url, proxy.address);
+    let holder = hot::engine(cache_in(&via, &schema).await, Duration::from_secs(10));
+    let other = hot::engine(cache_in(&via, &schema).await, Duration::from_secs(10));
+    hot::a_shared_session_is_not_kept_hot(&holder, &other, 2, || proxy.statements().0 as u64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_users_sessions_reaches_their_hot_copies_on_another_instance() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::fresh(&url, "revoke_hot");
+    let holder = hot::engine(cache_in(&url, &schema).await, Duration::from_secs(10));
+    let other = hot::engine(cache_in(&url, &schema).await, Duration::from_secs(10));
+    hot::revocation_reaches_hot_copies(&holder, &other).await;
 }

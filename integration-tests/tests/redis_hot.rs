@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use distributed_session::adapter::{Outcome, SessionEngine};
+use distributed_session::adapter::Outcome;
 use distributed_session::redis::redis as redis_client;
 use distributed_session::redis::{bb8, RedisManager};
-use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
-use integration_tests::{behaviour_suite, cookie_of, suite, Framework, RedisServer, Target};
+use distributed_session::{RedisCache, RedisCacheOptions};
+use integration_tests::hot::{self, hot_session, request};
+use integration_tests::{behaviour_suite, suite, Framework, RedisServer, Target};
 use sessions_tutorial::StoreKind;
 
 const KEY: &str = "an integration-test signing key, 32+ bytes long";
@@ -30,45 +31,12 @@ async fn redis_cache(server: &RedisServer) -> RedisCache {
     RedisCache::connect(&server.url(), options).await.unwrap()
 }
 
-/// An engine with hot sessions on (hot lease `hot_lease`).
-fn hot_engine(cache: RedisCache, hot_lease: Duration) -> SessionEngine {
-    SessionEngine::builder()
-        .signing_key(SigningKey::from_bytes(KEY.as_bytes()).unwrap())
-        .lock_wait(Duration::from_secs(5))
-        .hot_sessions(1000)
-        .hot_lease(hot_lease)
-        .build(cache)
-        .unwrap()
-}
-
-/// One request on `cookie`'s session: sets `n` (or only reads it), returns what it read.
-async fn request(engine: &SessionEngine, cookie: &str, set: Option<i32>) -> (Option<i32>, Outcome) {
-    let scope = engine.start([cookie.as_bytes()], false);
-    let n = scope.session().get_i32("n").await.unwrap();
-    if let Some(set) = set {
-        scope.session().set_i32("n", set).await.unwrap();
-    }
-    (n, scope.finish().await)
-}
-
-/// A stored session (created, then served once so that its lease is kept): its cookie
-/// and id.
-async fn hot_session(engine: &SessionEngine) -> (String, String) {
-    let scope = engine.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    let id = scope.session().id().unwrap().expose().to_owned();
-    let cookie = cookie_of(&scope.finish().await);
-    let (n, outcome) = request(engine, &cookie, Some(2)).await;
-    assert_eq!((n, outcome), (Some(1), Outcome::Unchanged));
-    (cookie, id)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_session_costs_one_round_trip_to_modify_and_none_to_read() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let engine = hot_engine(redis_cache(&server).await, Duration::from_secs(2));
+    let engine = hot::engine(redis_cache(&server).await, Duration::from_secs(2));
     let (cookie, _) = hot_session(&engine).await;
     let since = |label: &str, before: u64| {
         let n = server.round_trips() - before;
@@ -111,7 +79,7 @@ async fn a_hot_copy_made_wrong_fails_its_next_commit_and_is_dropped() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let engine = hot_engine(redis_cache(&server).await, Duration::from_secs(2));
+    let engine = hot::engine(redis_cache(&server).await, Duration::from_secs(2));
     let mut conn = server.connection().unwrap();
     for how in ["lease deleted", "written without the lock", "flushed"] {
         let (cookie, id) = hot_session(&engine).await;
@@ -143,12 +111,12 @@ async fn a_dead_instances_hot_sessions_are_free_within_the_hot_lease() {
         return;
     };
     let hot_lease = Duration::from_millis(1500);
-    let dying = hot_engine(redis_cache(&server).await, hot_lease);
+    let dying = hot::engine(redis_cache(&server).await, hot_lease);
     let (cookie, _) = hot_session(&dying).await;
     let kept_at = Instant::now();
     drop(dying); // dies with the lease kept: nothing releases it
 
-    let other = hot_engine(redis_cache(&server).await, hot_lease);
+    let other = hot::engine(redis_cache(&server).await, hot_lease);
     let (n, outcome) = request(&other, &cookie, Some(3)).await;
     let waited = kept_at.elapsed();
     assert_eq!((n, outcome), (Some(2), Outcome::Unchanged));
@@ -171,9 +139,9 @@ async fn another_instance_gets_a_hot_session_at_the_holders_next_commit() {
         .await
         .unwrap();
     let deaf = RedisCache::new(pool).with_instance_name(PREFIX);
-    let holder = hot_engine(deaf, Duration::from_secs(10));
+    let holder = hot::engine(deaf, Duration::from_secs(10));
     let (cookie, _) = hot_session(&holder).await;
-    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
+    let other = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
     let asking = tokio::spawn({
         let (other, cookie) = (other.clone(), cookie.clone());
         async move {
@@ -200,21 +168,9 @@ async fn an_idle_holder_lets_go_of_a_hot_session_when_another_instance_asks() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    // a kept lease (10 s) longer than the other instance's lock wait (5 s): without the
-    // recall message, the other instance would time out
-    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
-    let (cookie, _) = hot_session(&holder).await;
-    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
-    let started = Instant::now();
-    let (n, outcome) = request(&other, &cookie, Some(3)).await;
-    let waited = started.elapsed();
-    assert_eq!((n, outcome), (Some(2), Outcome::Unchanged));
-    assert!(
-        waited < Duration::from_secs(2),
-        "recalled, not lapsed: {waited:?}"
-    );
-    // the holder reads what the other instance wrote
-    assert_eq!(request(&holder, &cookie, None).await.0, Some(3));
+    let holder = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
+    let other = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
+    hot::an_idle_holder_lets_go_when_asked(&holder, &other).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,17 +178,9 @@ async fn a_session_two_instances_share_is_not_kept_hot() {
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
-    let (cookie, _) = hot_session(&holder).await;
-    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
-    assert_eq!(request(&other, &cookie, Some(3)).await.0, Some(2));
-    // requests going to either instance now cost what they cost without hot sessions
-    // (load+lock, commit+unlock), not a recall each
-    for (n, engine) in [(4, &holder), (5, &other), (6, &holder), (7, &holder)] {
-        let before = server.round_trips();
-        assert_eq!(request(engine, &cookie, Some(n)).await.0, Some(n - 1));
-        assert_eq!(server.round_trips() - before, 2, "request {n}");
-    }
+    let holder = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
+    let other = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
+    hot::a_shared_session_is_not_kept_hot(&holder, &other, 2, || server.round_trips()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,25 +188,9 @@ async fn revoking_a_users_sessions_reaches_their_hot_copies_on_another_instance(
     let Some(server) = RedisServer::start(false) else {
         return;
     };
-    // hot copies that would serve reads for 5 s (half the kept lease) without the recall
-    let holder = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
-    let scope = holder.start([], false);
-    scope.session().set_i32("n", 1).await.unwrap();
-    scope.session().set_principal(Some("alice")).await.unwrap();
-    let cookie = cookie_of(&scope.finish().await);
-    assert_eq!(request(&holder, &cookie, None).await.0, Some(1));
-    assert_eq!(request(&holder, &cookie, None).await.0, Some(1), "served hot");
-
-    let other = hot_engine(redis_cache(&server).await, Duration::from_secs(10));
-    assert_eq!(other.manager().revoke_all("alice").await.unwrap(), 1);
-    let revoked = Instant::now();
-    while request(&holder, &cookie, None).await.0.is_some() {
-        assert!(
-            revoked.elapsed() < Duration::from_secs(2),
-            "the revoked session's hot copy is still served"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let holder = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
+    let other = hot::engine(redis_cache(&server).await, Duration::from_secs(10));
+    hot::revocation_reaches_hot_copies(&holder, &other).await;
 }
 
 /// Redis loses every session under load on hot sessions (flushed, or restarted without
@@ -268,7 +200,7 @@ async fn sessions_lost_under_load(how: &str) {
     let Some(mut server) = RedisServer::start(false) else {
         return;
     };
-    let engine = hot_engine(redis_cache(&server).await, Duration::from_secs(2));
+    let engine = hot::engine(redis_cache(&server).await, Duration::from_secs(2));
     let (cookie, id) = hot_session(&engine).await;
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..4)

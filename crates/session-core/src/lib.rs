@@ -136,9 +136,9 @@ pub mod store {
     }
     pub use crate::error::BoxError;
     pub use crate::expiry::{ExpiryWatcher, ExpiryWatchers};
-    pub use crate::lock::{CommitOp, Fence, Kept, LockAttempt, LockToken, SessionLock};
+    pub use crate::lock::{CommitOp, Fence, Keeping, Kept, LockAttempt, LockToken, SessionLock};
     pub use crate::principal::{principal_digest, IndexedSession, Owner, PrincipalIndex};
-    pub use crate::recall::Recalls;
+    pub use crate::recall::{RecallWatchers, Recalls};
     pub use async_trait::async_trait;
 }
 

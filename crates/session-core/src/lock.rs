@@ -194,10 +194,12 @@ pub trait SessionLock: Send + Sync {
 
     /// Hot sessions: applies `op` exactly as [`commit_and_unlock`](Self::commit_and_unlock)
     /// would (the same compare-and-set on token and fence), but keeps the lease for
-    /// `keep` more, by the store's clock, instead of releasing it, so that the holder's
-    /// next request of the session needs no lock call. A `Release` only extends the
-    /// lease. Returns [`Kept::Released`] if the store let the lease go instead (another
-    /// instance asked for the session while it was held: see [`LockAttempt::Busy`]).
+    /// `keep.lease` more, by the store's clock, instead of releasing it, so that the
+    /// holder's next request of the session needs no lock call. A `Release` only extends
+    /// the lease. A `Set` with `keep.slide` false may leave the entry's expiry where it is
+    /// (the engine slid it less than a tenth of the idle timeout ago). Returns
+    /// [`Kept::Released`] if the store let the lease go instead (another instance asked
+    /// for the session while it was held: see [`LockAttempt::Busy`]).
     ///
     /// The default, for stores that do not [`keep leases`](Self::keeps_leases), commits
     /// and releases.
@@ -211,7 +213,7 @@ pub trait SessionLock: Send + Sync {
         fence: Fence,
         op: CommitOp,
         owner: Option<Owner<'_>>,
-        keep: Duration,
+        keep: Keeping,
     ) -> Result<Kept> {
         let _ = keep;
         self.commit_and_unlock(key, token, fence, op, owner)
@@ -238,6 +240,22 @@ pub trait SessionLock: Send + Sync {
     /// next commit, or when the kept lease lapses.
     fn watch_recalls(&self, recalls: crate::store::Recalls) {
         let _ = recalls;
+    }
+}
+
+/// How [`SessionLock::commit_and_keep`] keeps a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keeping {
+    /// How long the lease lasts after the commit, by the store's clock.
+    pub lease: Duration,
+    /// Whether a `Set` must also slide the entry's expiry (a `Refresh` always does).
+    pub slide: bool,
+}
+
+impl Keeping {
+    /// Keeps the lease for `lease`, sliding the expiry.
+    pub const fn new(lease: Duration) -> Self {
+        Keeping { lease, slide: true }
     }
 }
 

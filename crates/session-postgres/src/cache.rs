@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use deadpool::{managed, Runtime};
 use session_core::__private::{error_chain, start_up_check};
-use session_core::store::{ExpiryWatchers, LocalLocks};
+use session_core::store::{ExpiryWatchers, LocalLocks, RecallWatchers};
 use session_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tokio::sync::OnceCell;
@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 use crate::{
     manager::{OwnPool, PgManager},
     options::PostgresCacheOptions,
+    recalls::ListenTask,
     sql::{self, Names},
 };
 
@@ -49,6 +50,10 @@ pub(crate) struct Inner {
     pub(crate) locks: LocalLocks,
     /// The engines told of the sessions the expired-rows deletion removes.
     pub(crate) expiry: ExpiryWatchers,
+    /// Hot sessions: the engines' kept leases, reached by recall notifications.
+    pub(crate) recalls: RecallWatchers,
+    /// The task listening for them.
+    pub(crate) listening: ListenTask,
 }
 
 impl PostgresCache {
@@ -324,6 +329,8 @@ impl Inner {
             },
             locks: LocalLocks::default(),
             expiry: ExpiryWatchers::default(),
+            recalls: RecallWatchers::default(),
+            listening: ListenTask::default(),
         })
     }
 

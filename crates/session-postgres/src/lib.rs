@@ -47,6 +47,7 @@
 mod cache;
 mod manager;
 mod options;
+mod recalls;
 mod run;
 mod sql;
 mod store;

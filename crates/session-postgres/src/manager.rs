@@ -21,6 +21,11 @@ impl PgManager {
     pub(crate) fn new(options: PgConnectOptions) -> Self {
         PgManager { options }
     }
+
+    /// How its connections connect.
+    pub(crate) fn options(&self) -> &PgConnectOptions {
+        &self.options
+    }
 }
 
 impl std::fmt::Debug for PgManager {

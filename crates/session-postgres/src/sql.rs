@@ -150,6 +150,9 @@ pub(crate) struct Names {
     table: String,
     data: String,
     leases: String,
+    /// The `NOTIFY` channel of recalls (`<table>_recall`: at most 55 bytes, within
+    /// PostgreSQL's 63).
+    channel: String,
 }
 
 /// The longest table name: PostgreSQL identifiers end at 63 bytes, and the store adds
@@ -172,6 +175,7 @@ impl Names {
             table: table.to_owned(),
             data: format!("\"{schema}\".\"{table}\""),
             leases: format!("\"{schema}\".\"{table}_leases\""),
+            channel: format!("{table}_recall"),
         })
     }
 
@@ -182,7 +186,14 @@ impl Names {
             table: "sessions".to_owned(),
             data: "\"public\".\"sessions\"".to_owned(),
             leases: "\"public\".\"sessions_leases\"".to_owned(),
+            channel: "sessions_recall".to_owned(),
         }
+    }
+
+    /// The `NOTIFY` channel on which busy lock calls and revocations name the sessions
+    /// that instances keeping them hot are to let go.
+    pub(crate) fn channel(&self) -> &str {
+        &self.channel
     }
 
     /// `"schema"."table"`, for messages.
@@ -224,6 +235,9 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {leases} (
   fence bigint NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
 ALTER TABLE {leases} ADD COLUMN IF NOT EXISTS fence bigint NOT NULL DEFAULT 0;
+ALTER TABLE {leases} ADD COLUMN IF NOT EXISTS recall bytea;
+ALTER TABLE {leases} ADD COLUMN IF NOT EXISTS recall_until timestamptz;
+ALTER TABLE {leases} ADD COLUMN IF NOT EXISTS shared_until timestamptz;
 "#
     )
 }
@@ -400,8 +414,15 @@ pub(crate) const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Reads the entry `$1` and takes its lease for token `$2` for `$3` ms: no row if there
 /// is no live entry (no lease is taken), else `taken` (1 the lease is the caller's now, 0
 /// another holds it), `value` (when taken) and `fence`. An entry without a lease row
-/// (the lease table is emptied by a crash) gets one. The statement is kept small: its
-/// executor start-up is a large part of what PostgreSQL spends on it.
+/// (the lease table is emptied by a crash) gets one.
+///
+/// Hot sessions, as the Redis store's lock script: a busy answer reserves the lease row
+/// for the caller (`recall`, until `recall_until`, 250 ms after its last try) unless
+/// another caller holds a live reservation, marks the session shared for 10 s
+/// (`shared_until`: keeping commits give the lease back meanwhile), and, the first time,
+/// notifies `$4` (the recall channel) with the id, so that an instance keeping the
+/// session hot lets go at once. Until the reservation lapses, only the caller that made
+/// it may take the lease; taking it clears the reservation.
 pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) -> Statement {
     let lease_ms = i64::try_from(lease.min(MAX_LEASE).as_millis())
         .unwrap_or(i64::MAX)
@@ -412,11 +433,22 @@ pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) 
              taken AS (\
                INSERT INTO {leases} AS l (id, token, until, fence) \
                SELECT $1::text, $2::bytea, now() + $3::int8 * interval '1 millisecond', d.fence FROM d \
-               ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, until = EXCLUDED.until, fence = EXCLUDED.fence \
-               WHERE l.fence < EXCLUDED.fence \
-                 OR (l.token IS NULL OR l.until <= now() OR l.token = EXCLUDED.token) AND l.fence <= EXCLUDED.fence \
-               RETURNING 1) \
-             SELECT t.n::int4 AS taken, CASE WHEN t.n > 0 THEN d.value END AS value, d.fence::int8 AS fence \
+               ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, until = EXCLUDED.until, fence = EXCLUDED.fence, \
+                 recall = NULL \
+               WHERE (l.fence < EXCLUDED.fence \
+                 OR (l.token IS NULL OR l.until <= now() OR l.token = EXCLUDED.token) AND l.fence <= EXCLUDED.fence) \
+                 AND (l.recall IS NULL OR l.recall = EXCLUDED.token OR l.recall_until <= now()) \
+               RETURNING 1), \
+             asked AS (\
+               UPDATE {leases} AS l SET recall = $2::bytea, recall_until = now() + interval '250 milliseconds', \
+                 shared_until = now() + interval '10 seconds' \
+               FROM (SELECT recall FROM {leases} WHERE id = $1::text) AS before \
+               WHERE l.id = $1::text AND EXISTS (SELECT 1 FROM d) AND NOT EXISTS (SELECT 1 FROM taken) \
+                 AND (l.recall IS NULL OR l.recall = $2::bytea OR l.recall_until <= now()) \
+               RETURNING before.recall IS DISTINCT FROM $2::bytea AS first), \
+             told AS (SELECT pg_notify($4::text, $1::text) FROM asked WHERE first) \
+             SELECT t.n::int4 AS taken, CASE WHEN t.n > 0 THEN d.value END AS value, d.fence::int8 AS fence, \
+               (SELECT count(*) FROM told)::int4 AS told \
              FROM d, (SELECT count(*) AS n FROM taken) t",
             data = n.data,
             leases = n.leases,
@@ -425,6 +457,7 @@ pub(crate) fn lock_and_get(n: &Names, key: &str, token: &[u8], lease: Duration) 
             Param::Text(key.to_owned()),
             Param::Bytes(token.to_vec()),
             Param::Int(lease_ms),
+            Param::Text(n.channel.clone()),
         ],
     }
 }
@@ -434,6 +467,66 @@ fn holding(n: &Names) -> String {
     format!(
         "EXISTS (SELECT 1 FROM {} l WHERE l.id = $1::text AND l.token = $2::bytea)",
         n.leases
+    )
+}
+
+/// The parameters `$1` id, `$2` token, `$3` fence of a statement on a held entry.
+fn held_params(key: &str, token: &[u8], fence: u64) -> Vec<Param> {
+    vec![
+        Param::Text(key.to_owned()),
+        Param::Bytes(token.to_vec()),
+        Param::Int(i64::try_from(fence).unwrap_or(i64::MAX)),
+    ]
+}
+
+/// The parameters `$4` to `$8` of [`write_held`].
+fn write_params(
+    value: Vec<u8>,
+    options: &EntryOptions,
+    slack_ms: i64,
+    principal: Option<&str>,
+) -> [Param; 5] {
+    let (sliding, absolute) = expiry(options);
+    [
+        Param::Bytes(value),
+        Param::OptInt(sliding),
+        Param::OptInt(absolute),
+        Param::Int(slack_ms),
+        Param::OptText(principal.map(str::to_owned)),
+    ]
+}
+
+/// `UPDATE` of the entry `$1` held by `$2` at fence `$3` to the value `$4` (sliding `$5`,
+/// absolute `$6`, slack `$7`, principal `$8`), at the next fence. The stored expiry stays
+/// when it is within the slack of the new one (and the window is the same): then no
+/// indexed column changes.
+fn write_held(n: &Names) -> String {
+    let (data, holding) = (&n.data, holding(n));
+    let target = target(5, 6);
+    let absolute = "to_timestamp($6::int8 / 1000.0)";
+    format!(
+        "UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, principal = $8::text, \
+             sliding_ms = $5::int8, absolute_expiration = {absolute}, \
+             expires_at = CASE \
+               WHEN d.sliding_ms IS NOT DISTINCT FROM $5::int8 \
+                AND d.absolute_expiration IS NOT DISTINCT FROM {absolute} \
+                AND d.expires_at <= {target} \
+                AND d.expires_at >= {target} - LEAST($5::int8 / 20, $7::int8) * interval '1 millisecond' \
+               THEN d.expires_at ELSE {target} END \
+           WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding}"
+    )
+}
+
+/// `UPDATE` sliding the expiry of the entry `$1` held by `$2` at fence `$3`, when it
+/// would move by more than the slack `$4`; `RETURNING 1`.
+fn slide_held(n: &Names) -> String {
+    format!(
+        "UPDATE {data} AS d SET expires_at = {SLID} \
+         WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} AND d.sliding_ms IS NOT NULL \
+           AND d.expires_at < {SLID} - LEAST(d.sliding_ms / 20, $4::int8) * interval '1 millisecond' \
+         RETURNING 1",
+        data = n.data,
+        holding = holding(n)
     )
 }
 
@@ -453,11 +546,7 @@ pub(crate) fn commit(
     slack_ms: i64,
 ) -> Statement {
     let (data, leases, holding) = (&n.data, &n.leases, holding(n));
-    let mut params = vec![
-        Param::Text(key.to_owned()),
-        Param::Bytes(token.to_vec()),
-        Param::Int(i64::try_from(fence).unwrap_or(i64::MAX)),
-    ];
+    let mut params = held_params(key, token, fence);
     // statements that write both rows take the entry's first, then the lease's (a CTE
     // that refers to another runs after it): one order everywhere, so no deadlock
     let release =
@@ -465,42 +554,17 @@ pub(crate) fn commit(
 
     let sql = match op {
         CommitOp::Set { value, options } => {
-            let (sliding, absolute) = expiry(&options);
-            params.extend([
-                Param::Bytes(value),
-                Param::OptInt(sliding),
-                Param::OptInt(absolute),
-                Param::Int(slack_ms),
-                Param::OptText(principal.map(str::to_owned)),
-            ]);
-            let target = target(5, 6);
-            let absolute = "to_timestamp($6::int8 / 1000.0)";
-            // the stored expiry stays when it is within the slack of the new one (and
-            // the window is the same): then no indexed column changes
-            format!(
-                "UPDATE {data} AS d SET value = $4::bytea, fence = d.fence + 1, principal = $8::text, \
-                     sliding_ms = $5::int8, absolute_expiration = {absolute}, \
-                     expires_at = CASE \
-                       WHEN d.sliding_ms IS NOT DISTINCT FROM $5::int8 \
-                        AND d.absolute_expiration IS NOT DISTINCT FROM {absolute} \
-                        AND d.expires_at <= {target} \
-                        AND d.expires_at >= {target} - LEAST($5::int8 / 20, $7::int8) * interval '1 millisecond' \
-                       THEN d.expires_at ELSE {target} END \
-                   WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} \
-                 RETURNING 1::int4 AS ok"
-            )
+            params.extend(write_params(value, &options, slack_ms, principal));
+            format!("{} RETURNING 1::int4 AS ok", write_held(n))
         }
         CommitOp::Refresh => {
             params.push(Param::Int(slack_ms));
             format!(
-                "WITH slid AS (\
-                   UPDATE {data} AS d SET expires_at = {SLID} \
-                   WHERE d.id = $1::text AND d.fence = $3::int8 AND {holding} AND d.sliding_ms IS NOT NULL \
-                     AND d.expires_at < {SLID} - LEAST(d.sliding_ms / 20, $4::int8) * interval '1 millisecond' \
-                   RETURNING 1), \
+                "WITH slid AS ({slid}), \
                  r AS ({release} AND (SELECT count(*) FROM slid) >= 0 RETURNING 1) \
                  SELECT (EXISTS (SELECT 1 FROM r) \
-                   AND EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND fence = $3::int8))::int4 AS ok"
+                   AND EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND fence = $3::int8))::int4 AS ok",
+                slid = slide_held(n)
             )
         }
         CommitOp::Release => {
@@ -518,6 +582,81 @@ pub(crate) fn commit(
                  AND (expires_at > now() OR fence <> $3::int8)))::int4 AS ok",
             TOMBSTONE = tombstone(n)
         ),
+    };
+    Statement { sql, params }
+}
+
+/// Whether a kept lease must be given back (in an `UPDATE` of the lease row `l`): another
+/// caller reserved it, or waited for the session within the last 10 s (see
+/// [`lock_and_get`]).
+const GIVE_BACK: &str = "(l.recall IS NOT NULL OR l.shared_until > now())";
+
+/// Hot sessions: the commit of [`commit`] (`Set`, `Refresh`, or nothing for `Release`),
+/// with the same compare-and-set, but `token`'s lease is kept for `keep_ms` more (by the
+/// database clock; at the new fence after a write) instead of ended, unless it must be
+/// given back ([`GIVE_BACK`]). Answers `ok` 1 (kept), 2 (committed and given back) or 0
+/// (nothing written: the lease was lost or the entry moved). One statement, one durable
+/// write for a `Set` (the lease row is unlogged). `Remove` goes through [`commit`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn commit_keep(
+    n: &Names,
+    key: &str,
+    token: &[u8],
+    fence: u64,
+    op: CommitOp,
+    principal: Option<&str>,
+    slack_ms: i64,
+    keep_ms: i64,
+) -> Statement {
+    let (data, leases) = (&n.data, &n.leases);
+    let mut params = held_params(key, token, fence);
+    // (the lease row is written after the entry, as everywhere: no deadlock)
+    let keep = |at: usize| {
+        format!(
+            "token = CASE WHEN {GIVE_BACK} THEN NULL ELSE l.token END, \
+             until = CASE WHEN {GIVE_BACK} THEN NULL ELSE now() + ${at}::int8 * interval '1 millisecond' END"
+        )
+    };
+    let answer = "SELECT (CASE WHEN NOT EXISTS (SELECT 1 FROM k) THEN 0 \
+                    WHEN EXISTS (SELECT 1 FROM k WHERE given) THEN 2 ELSE 1 END)::int4 AS ok";
+    let sql = match op {
+        CommitOp::Set { value, options } => {
+            params.extend(write_params(value, &options, slack_ms, principal));
+            params.push(Param::Int(keep_ms));
+            format!(
+                "WITH w AS ({write} RETURNING d.fence), \
+                 k AS (UPDATE {leases} AS l SET fence = w.fence, {keep} \
+                   FROM w WHERE l.id = $1::text AND l.token = $2::bytea RETURNING l.token IS NULL AS given) \
+                 SELECT (CASE WHEN NOT EXISTS (SELECT 1 FROM w) THEN 0 \
+                   WHEN EXISTS (SELECT 1 FROM k WHERE NOT given) THEN 1 ELSE 2 END)::int4 AS ok",
+                write = write_held(n),
+                keep = keep(9),
+            )
+        }
+        CommitOp::Refresh => {
+            params.extend([Param::Int(slack_ms), Param::Int(keep_ms)]);
+            format!(
+                "WITH slid AS ({slid}), \
+                 k AS (UPDATE {leases} AS l SET {keep} \
+                   WHERE l.id = $1::text AND l.token = $2::bytea AND (SELECT count(*) FROM slid) >= 0 \
+                     AND EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND fence = $3::int8) \
+                   RETURNING l.token IS NULL AS given) \
+                 {answer}",
+                slid = slide_held(n),
+                keep = keep(5),
+            )
+        }
+        CommitOp::Release | CommitOp::Remove => {
+            params.push(Param::Int(keep_ms));
+            format!(
+                "WITH k AS (UPDATE {leases} AS l SET {keep} \
+                   WHERE l.id = $1::text AND l.token = $2::bytea \
+                     AND EXISTS (SELECT 1 FROM {data} WHERE id = $1::text AND fence = $3::int8) \
+                   RETURNING l.token IS NULL AS given) \
+                 {answer}",
+                keep = keep(4),
+            )
+        }
     };
     Statement { sql, params }
 }
@@ -548,8 +687,9 @@ pub(crate) fn sessions_of(n: &Names, principal: &str) -> Statement {
 }
 
 /// Ends the sessions `$2` (ids) of principal `$1`: tombstones, as [`remove`], with their
-/// lease rows given back at the new fence, so that a holder's commit fails; answers
-/// `ended`, how many were live.
+/// lease rows given back at the new fence, so that a holder's commit fails, and each live
+/// one notified on the recall channel `$3` (an instance keeping it hot drops its copy);
+/// answers `ended`, how many were live.
 pub(crate) fn revoke(n: &Names, principal: &str, keys: &[String]) -> Statement {
     Statement {
         sql: format!(
@@ -557,13 +697,18 @@ pub(crate) fn revoke(n: &Names, principal: &str, keys: &[String]) -> Statement {
                WHERE id = ANY($2::text[]) AND principal = $1::text AND expires_at > '-infinity' FOR UPDATE), \
              gone AS ({TOMBSTONE} FROM t WHERE d.id = t.id RETURNING d.id, d.fence, t.live), \
              lease AS (UPDATE {leases} l SET token = NULL, until = NULL, fence = g.fence \
-               FROM gone g WHERE l.id = g.id) \
-             SELECT count(*) FILTER (WHERE live)::int8 AS ended FROM gone",
+               FROM gone g WHERE l.id = g.id), \
+             told AS (SELECT pg_notify($3::text, g.id) FROM gone g WHERE g.live) \
+             SELECT count(*) FILTER (WHERE live)::int8 AS ended, (SELECT count(*) FROM told)::int8 AS told FROM gone",
             data = n.data,
             leases = n.leases,
             TOMBSTONE = tombstone(n),
         ),
-        params: vec![Param::Text(principal.to_owned()), Param::Texts(keys.to_vec())],
+        params: vec![
+            Param::Text(principal.to_owned()),
+            Param::Texts(keys.to_vec()),
+            Param::Text(n.channel.clone()),
+        ],
     }
 }
 
@@ -638,7 +783,15 @@ mod tests {
             }
         }
         for op in [CommitOp::Refresh, CommitOp::Remove, CommitOp::Release] {
-            all.push(commit(&n, "k", b"t", 3, op, None, 60_000));
+            all.push(commit(&n, "k", b"t", 3, op.clone(), None, 60_000));
+            all.push(commit_keep(&n, "k", b"t", 3, op, None, 60_000, 2000));
+        }
+        for principal in [None, Some("alice")] {
+            let op = CommitOp::Set {
+                value: vec![1],
+                options: opts[0],
+            };
+            all.push(commit_keep(&n, "k", b"t", 3, op, principal, 60_000, 2000));
         }
         all.push(sessions_of(&n, "alice"));
         all.push(revoke(&n, "alice", &["a".into(), "b'".into()]));

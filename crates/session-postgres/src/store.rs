@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, ExpiryWatcher, Fence, IndexedSession, LocalLocks, LockAttempt,
-    LockToken, Owner, PrincipalIndex, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, ExpiryWatcher, Fence, IndexedSession, Keeping, Kept,
+    LocalLocks, LockAttempt, LockToken, Owner, PrincipalIndex, Recalls, SessionLock,
 };
 use session_core::{Error, Result};
 
@@ -137,6 +137,56 @@ impl SessionLock for PostgresCache {
 
     fn fences(&self) -> bool {
         true
+    }
+
+    async fn commit_and_keep(
+        &self,
+        key: &str,
+        token: &LockToken,
+        fence: Fence,
+        op: CommitOp,
+        owner: Option<Owner<'_>>,
+        keep: Keeping,
+    ) -> Result<Kept> {
+        if matches!(op, CommitOp::Remove) {
+            // the entry goes, and its lease with it
+            return self
+                .commit_and_unlock(key, token, fence, op, owner)
+                .await
+                .map(|()| Kept::Released);
+        }
+        let i = &self.inner;
+        i.listen_for_recalls();
+        let keep_ms = i64::try_from(keep.lease.min(sql::MAX_LEASE).as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let principal = owner.map(|o| o.principal);
+        // (a write between two slides keeps the stored expiry anyway: the slack rule)
+        let statement = sql::commit_keep(
+            &i.names,
+            key,
+            token.as_bytes(),
+            fence.get(),
+            op,
+            principal,
+            i.slack_ms,
+            keep_ms,
+        );
+        let row = i.run("commit", &statement).await?;
+        match int4(row.as_ref(), "ok") {
+            Some(1) => Ok(Kept::Kept),
+            Some(2) => Ok(Kept::Released),
+            _ => Err(Error::LeaseLost),
+        }
+    }
+
+    fn keeps_leases(&self) -> bool {
+        true
+    }
+
+    fn watch_recalls(&self, recalls: Recalls) {
+        self.inner.recalls.add(recalls);
+        self.inner.listen_for_recalls();
     }
 }
 

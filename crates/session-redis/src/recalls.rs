@@ -13,15 +13,12 @@
 //! session is read from Redis again at its next request (and again once the
 //! subscription is back), in case a message went by unheard.
 
-use std::{
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use redis::{sentinel::SentinelClient, Client, RedisError};
 use session_core::__private::error_chain;
-use session_core::store::{CommitOp, Fence, LocalLocks, Recalls, SessionLock};
+use session_core::store::{CommitOp, Fence, LocalLocks, RecallWatchers, Recalls, SessionLock};
 
 use crate::{cache::RedisCache, keys::RecallChannel};
 
@@ -30,8 +27,6 @@ use crate::{cache::RedisCache, keys::RecallChannel};
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// The longest a release of a recalled lease may take.
 const RELEASE_WAIT: Duration = Duration::from_secs(5);
-/// Waits between attempts to subscribe again: from the first to the last, doubling.
-const RETRY_WAIT: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
 /// Where the subscription connects.
 #[derive(Clone)]
@@ -44,19 +39,12 @@ pub(crate) enum Source {
     Cluster(Vec<Client>),
 }
 
-/// The recall side of a store: where to subscribe, the engines' hot sessions to reach,
-/// and whether the listening task runs. Shared by the store's clones.
+/// The recall side of a store: where to subscribe, and the engines' hot sessions to
+/// reach. Shared by the store's clones.
 pub(crate) struct Listener {
     source: Option<Source>,
     connect_timeout: Duration,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    watchers: Vec<Recalls>,
-    /// Whether the listening task runs (it ends once no engine is left).
-    listening: bool,
+    watchers: RecallWatchers,
 }
 
 impl Listener {
@@ -66,25 +54,13 @@ impl Listener {
         Listener {
             source,
             connect_timeout,
-            state: Mutex::default(),
+            watchers: RecallWatchers::default(),
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // every step leaves the state consistent: a panic elsewhere cannot break it
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Adds the hot sessions of an engine over `cache` (once per set: the engines over
-    /// one store share theirs), and starts listening if it can.
+    /// Adds the hot sessions of an engine over `cache`, and starts listening if it can.
     pub(crate) fn watch(&self, cache: &RedisCache, recalls: Recalls) {
-        {
-            let mut state = self.state();
-            state.watchers.retain(Recalls::is_live);
-            if !state.watchers.iter().any(|w| w.same_as(&recalls)) {
-                state.watchers.push(recalls);
-            }
-        }
+        self.watchers.add(recalls);
         self.start(cache);
     }
 
@@ -94,14 +70,12 @@ impl Listener {
         let Some(source) = &self.source else {
             return;
         };
-        let mut state = self.state();
-        if state.listening || state.watchers.is_empty() {
-            return;
-        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        state.listening = true;
+        if !self.watchers.start_listening() {
+            return;
+        }
         // (not the store's in-process tables: the task must not keep the engines' hot
         // sessions alive, or it would never see them gone)
         let cache = RedisCache {
@@ -109,27 +83,6 @@ impl Listener {
             ..cache.clone()
         };
         runtime.spawn(listen(cache, source.clone(), self.connect_timeout));
-    }
-
-    /// Whether an engine still watches; if none does, the task is marked stopped (and
-    /// ends).
-    fn watched(&self) -> bool {
-        let mut state = self.state();
-        state.watchers.retain(Recalls::is_live);
-        state.listening = !state.watchers.is_empty();
-        state.listening
-    }
-
-    fn recall(&self, key: &str) -> Vec<session_core::store::LockToken> {
-        self.state()
-            .watchers
-            .iter()
-            .filter_map(|w| w.recall(key))
-            .collect()
-    }
-
-    fn recheck_all(&self) {
-        self.state().watchers.iter().for_each(Recalls::recheck_all);
     }
 }
 
@@ -148,7 +101,7 @@ async fn listen(cache: RedisCache, source: Source, connect_timeout: Duration) {
     let listener = Arc::clone(&cache.recalls);
     let mut attempt: u32 = 0;
     let (mut failing, mut again) = (false, false);
-    while listener.watched() {
+    while listener.watchers.keep_listening() {
         match subscribe(&source, &channel, attempt, connect_timeout).await {
             Ok(pubsub) => {
                 if failing {
@@ -156,13 +109,13 @@ async fn listen(cache: RedisCache, source: Source, connect_timeout: Duration) {
                 }
                 if again {
                     // messages may have gone by while there was no subscription
-                    listener.recheck_all();
+                    listener.watchers.recheck_all();
                 }
                 (attempt, failing, again) = (0, false, true);
                 if !hear(&cache, &listener, &channel, pubsub).await {
                     return;
                 }
-                listener.recheck_all();
+                listener.watchers.recheck_all();
             }
             Err(error) => {
                 if !failing {
@@ -171,8 +124,7 @@ async fn listen(cache: RedisCache, source: Source, connect_timeout: Duration) {
                 failing = true;
             }
         }
-        let (first, last) = RETRY_WAIT;
-        tokio::time::sleep(first.saturating_mul(2u32.saturating_pow(attempt)).min(last)).await;
+        tokio::time::sleep(RecallWatchers::retry_wait(attempt)).await;
         attempt = attempt.saturating_add(1);
     }
 }
@@ -234,12 +186,12 @@ async fn hear(cache: &RedisCache, listener: &Listener, channel: &str, pubsub: re
                 let Some(key) = prefix.key_of(&name) else {
                     continue;
                 };
-                for token in listener.recall(key) {
+                for token in listener.watchers.recall(key) {
                     tokio::spawn(release(cache.clone(), key.to_owned(), token));
                 }
             }
             _ = ping.tick() => {
-                if !listener.watched() {
+                if !listener.watchers.keep_listening() {
                     return false;
                 }
                 let answered = tokio::time::timeout(RELEASE_WAIT, sink.ping::<String>()).await;

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use session_core::store::{
     lease::{commit_result, LockStatus},
-    CommitOp, DistributedCache, EntryOptions, Fence, Kept, LocalLocks, LockAttempt, LockToken, Owner,
-    PrincipalIndex, Recalls, SessionLock,
+    CommitOp, DistributedCache, EntryOptions, Fence, Keeping, Kept, LocalLocks, LockAttempt, LockToken,
+    Owner, PrincipalIndex, Recalls, SessionLock,
 };
 use session_core::Result;
 
@@ -158,12 +158,12 @@ impl SessionLock for RedisCache {
         fence: Fence,
         op: CommitOp,
         owner: Option<Owner<'_>>,
-        keep: Duration,
+        keep: Keeping,
     ) -> Result<Kept> {
         self.recalls.start(self);
         self.index_committed(key, owner, &op).await?;
         let keys = [KeyName::data(&self.prefix, key)];
-        let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
+        let keep_ms = u64::try_from(keep.lease.as_millis()).unwrap_or(u64::MAX).max(1);
         let keep_call = |mode: &str, arg_bytes: usize| {
             let mut call = scripts::COMMIT_KEEP.call(&keys, arg_bytes + 64);
             call.arg(token.as_bytes()).arg(fence.get()).arg(mode).arg(keep_ms);
@@ -182,6 +182,8 @@ impl SessionLock for RedisCache {
                 Some(ttl) => {
                     let (abs, sld) = expiry_args(&options);
                     let mut call = keep_call("s", value.len() + 64);
+                    // (-2: the entry's TTL stays where the last slide put it)
+                    let ttl = if keep.slide { ttl } else { -2 };
                     call.arg(value).arg(abs).arg(sld).arg(ttl).arg(fence.next().get());
                     self.run_write("commit", &call).await?
                 }

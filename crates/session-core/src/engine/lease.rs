@@ -12,7 +12,7 @@ use crate::{
     error::Result,
     id::SessionId,
     lease::release_until,
-    lock::{CommitOp, Fence, Kept, LockToken},
+    lock::{CommitOp, Fence, Keeping, Kept, LockToken},
     principal::Owner,
 };
 
@@ -190,14 +190,19 @@ impl Lease {
         owner: Option<Owner<'_>>,
     ) -> Result<()> {
         let now = Instant::now();
+        let mut slide = true;
         let (op, fence, bytes, refreshed_at) = match op {
             CommitOp::Set { value, options } => {
                 let bytes = value.clone();
+                // the entry's expiry moves with the sliding refresh's rule: a write
+                // between two refreshes leaves it where the last one put it
+                slide = keep.refreshed_at.is_none_or(|at| hot.refresh_due(at, now));
+                let refreshed_at = if slide { Some(now) } else { keep.refreshed_at };
                 (
                     CommitOp::Set { value, options },
                     self.fence.next(),
                     bytes,
-                    Some(now),
+                    refreshed_at,
                 )
             }
             read_only => {
@@ -227,7 +232,10 @@ impl Lease {
                 self.fence,
                 op,
                 owner,
-                hot.limits.lease,
+                Keeping {
+                    lease: hot.limits.lease,
+                    slide,
+                },
             )
             .await;
         match result {

@@ -116,7 +116,7 @@ impl Store {
         fence: Fence,
         op: CommitOp,
         owner: Option<Owner<'a>>,
-        keep: Duration,
+        keep: crate::lock::Keeping,
     ) -> Timed<'a, BoxFuture<'a, Result<Kept>>> {
         match self.cache.session_lock() {
             Some(lock) => self.timed("commit", lock.commit_and_keep(key, token, fence, op, owner, keep)),

@@ -365,7 +365,10 @@ pub async fn kept_leases_are_kept_until_asked_for(cache: Arc<dyn DistributedCach
         return;
     }
     let k = key("kept");
-    let (lease, keep) = (Duration::from_secs(30), Duration::from_secs(30));
+    let (lease, keep) = (
+        Duration::from_secs(30),
+        crate::store::Keeping::new(Duration::from_secs(30)),
+    );
     let (a, b, c) = (
         LockToken::generate(),
         LockToken::generate(),
