@@ -250,12 +250,20 @@ pub struct Keeping {
     pub lease: Duration,
     /// Whether a `Set` must also slide the entry's expiry (a `Refresh` always does).
     pub slide: bool,
+    /// Whether a `Set` must extend the lease: `false` while more than half of what the
+    /// last keeping call gave is left, when the lease may stay where that call put it
+    /// (a store may extend it anyway). Every other op extends.
+    pub extend: bool,
 }
 
 impl Keeping {
-    /// Keeps the lease for `lease`, sliding the expiry.
+    /// Keeps the lease for `lease`, sliding the expiry and extending the lease.
     pub const fn new(lease: Duration) -> Self {
-        Keeping { lease, slide: true }
+        Keeping {
+            lease,
+            slide: true,
+            extend: true,
+        }
     }
 }
 

@@ -307,37 +307,50 @@ pub(crate) static COMMIT_REFRESH: LazyLock<Lua> = LazyLock::new(|| {
 });
 
 /// KEYS: data. ARGV: token, fence, mode ('s' set, 'r' refresh, 'e' extend only), keep
-/// ms, then for 's': data, absexp, sldexp, ttl ms (-1: none, -2: leave the TTL as it is),
-/// next fence; for 'r': now (ticks). Hot sessions: the commit of [`COMMIT_SET`] or
-/// [`COMMIT_REFRESH`] (or nothing, 'e'), with the same checks, but the lease is kept for
-/// `keep` ms more (by Redis' clock) instead of given back. Returns 1 (kept), 2
-/// (committed, and the lease given back: another caller reserved the entry (see
-/// [`LOCK_AND_GET`]) or waited for it within the last [`shared_ms!`] ms, or a refresh
-/// found it past its absolute expiry and deleted it), or 0 (nothing done) if `token` lost
-/// the lease or the entry is no longer at `fence`. A modifying request on a hot session
-/// runs three commands here (HMGET, TIME, one HSET), a fourth (PEXPIRE) when the entry's
-/// expiry is due to slide.
+/// ms (0: leave the lease's end where it is), then for 's': data, absexp, sldexp, ttl ms
+/// (-1: none; -2: the expiry does not slide, so the TTL, `absexp` and `sldexp` stay as
+/// the last sliding write left them: the engine's expiry options of a session do not
+/// change between its writes), next fence; for 'r': now (ticks). Hot
+/// sessions: the commit of [`COMMIT_SET`] or [`COMMIT_REFRESH`] (or nothing, 'e'), with
+/// the same checks, but the lease is kept (for `keep` ms more, by Redis' clock) instead
+/// of given back. Returns 1 (kept), 2 (committed, and the lease given back: another
+/// caller reserved the entry (see [`LOCK_AND_GET`]), or, when extending, waited for it
+/// within the last [`shared_ms!`] ms; or a refresh found it past its absolute expiry and
+/// deleted it), or 0 (nothing done) if `token` lost the lease or the entry is no longer at
+/// `fence`. A modifying request on a hot session runs two commands here (HMGET, one
+/// HSET of `data` and `fence`); TIME and one more HSET once half the kept lease has gone
+/// by (the engine asks to extend then), and PEXPIRE when the entry's expiry is due to
+/// slide.
 pub(crate) static COMMIT_KEEP: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
-        "local v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall', 'sldexp', 'absexp', 'shared')\n",
+        "local v\n",
+        "if ARGV[3] == 'r' then v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall', 'shared', 'sldexp', 'absexp')\n",
+        "elseif ARGV[4] ~= '0' then v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall', 'shared')\n",
+        "else v = redis.call('HMGET', KEYS[1], 'lease', 'fence', 'recall') end\n",
         holding_lease_at_fence!(),
-        "local t = redis.call('TIME')\n",
-        "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n",
-        "local give_back = v[3] or (tonumber(v[6]) or 0) > now\n",
-        "local field, value = 'leaseexp', now + tonumber(ARGV[4])\n",
+        "local give_back, field, value = v[3], nil, nil\n",
+        "if ARGV[4] ~= '0' then\n",
+        "  local t = redis.call('TIME')\n",
+        "  local now = t[1] * 1000 + math.floor(t[2] / 1000)\n",
+        "  give_back = give_back or (tonumber(v[4]) or 0) > now\n",
+        "  field, value = 'leaseexp', now + tonumber(ARGV[4])\n",
+        "end\n",
         "if give_back then field, value = 'lease', '' end\n",
         "if ARGV[3] == 's' then\n",
-        "  redis.call('HSET', KEYS[1], 'absexp', ARGV[6], 'sldexp', ARGV[7], 'data', ARGV[5], 'fence', ARGV[9], field, value)\n",
         "  if ARGV[8] ~= '-2' then\n",
+        "    redis.call('HSET', KEYS[1], 'absexp', ARGV[6], 'sldexp', ARGV[7], 'data', ARGV[5], 'fence', ARGV[9])\n",
         apply_ttl!("8"),
+        "  else\n",
+        "    redis.call('HSET', KEYS[1], 'data', ARGV[5], 'fence', ARGV[9])\n",
         "  end\n",
+        "  if field then redis.call('HSET', KEYS[1], field, value) end\n",
         "else\n",
         "  if ARGV[3] == 'r' then\n",
-        "    local sld, abs = v[4], v[5]\n",
+        "    local sld, abs = v[5], v[6]\n",
         slide!("5"),
         "    if not alive then return 2 end\n",
         "  end\n",
-        "  redis.call('HSET', KEYS[1], field, value)\n",
+        "  if field then redis.call('HSET', KEYS[1], field, value) end\n",
         "end\n",
         "if give_back then return 2 end\n",
         "return 1\n"

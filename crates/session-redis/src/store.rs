@@ -164,7 +164,9 @@ impl SessionLock for RedisCache {
         self.index_committed(key, owner, &op).await?;
         let keys = [KeyName::data(&self.prefix, key)];
         let keep_ms = u64::try_from(keep.lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let keep_call = |mode: &str, arg_bytes: usize| {
+        // (0: a write that leaves the kept lease's end where it is)
+        let set_keep_ms = if keep.extend { keep_ms } else { 0 };
+        let keep_call = |mode: &str, keep_ms: u64, arg_bytes: usize| {
             let mut call = scripts::COMMIT_KEEP.call(&keys, arg_bytes + 64);
             call.arg(token.as_bytes()).arg(fence.get()).arg(mode).arg(keep_ms);
             call
@@ -181,7 +183,7 @@ impl SessionLock for RedisCache {
             CommitOp::Set { value, options } => match ttl_ms(&options, SystemTime::now()) {
                 Some(ttl) => {
                     let (abs, sld) = expiry_args(&options);
-                    let mut call = keep_call("s", value.len() + 64);
+                    let mut call = keep_call("s", set_keep_ms, value.len() + 64);
                     // (-2: the entry's TTL stays where the last slide put it)
                     let ttl = if keep.slide { ttl } else { -2 };
                     call.arg(value).arg(abs).arg(sld).arg(ttl).arg(fence.next().get());
@@ -190,11 +192,11 @@ impl SessionLock for RedisCache {
                 None => return remove().await,
             },
             CommitOp::Refresh => {
-                let mut call = keep_call("r", 20);
+                let mut call = keep_call("r", keep_ms, 20);
                 call.arg(now_ticks());
                 self.run::<i64>("commit", &call).await?
             }
-            CommitOp::Release => self.run::<i64>("commit", &keep_call("e", 0)).await?,
+            CommitOp::Release => self.run::<i64>("commit", &keep_call("e", keep_ms, 0)).await?,
             CommitOp::Remove => return remove().await,
         };
         match answer {

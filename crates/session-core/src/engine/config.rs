@@ -190,7 +190,7 @@ impl SessionConfig {
 
     /// Hot sessions (default 10,000; 0 turns them off): keep the leases and values of up
     /// to `capacity` sessions in this instance between their requests, on a store that
-    /// can keep leases (Redis; other stores ignore it), and at most 64 MiB of values in
+    /// can keep leases (Redis, PostgreSQL; the others ignore it), and at most 64 MiB of values in
     /// all (least recently used let go first). A request on a hot session then takes no
     /// lock call and reads nothing; a modifying one commits in one round trip, a
     /// read-only one in none (but once per half [`hot_lease`](Self::hot_lease) and for a

@@ -98,7 +98,13 @@ impl HotTable {
     /// with more than half the lease left and no sliding refresh due (one is due once a
     /// tenth of the idle timeout has passed since the last).
     pub(crate) fn quiet_commit_ok(&self, hot_until: Instant, refreshed_at: Instant, now: Instant) -> bool {
-        hot_until > now + self.limits.lease / 2 && !self.refresh_due(refreshed_at, now)
+        self.lease_lasts(hot_until, now) && !self.refresh_due(refreshed_at, now)
+    }
+
+    /// Whether a kept lease held until `hot_until` has more than half of its length left:
+    /// a commit need not extend it yet.
+    pub(crate) fn lease_lasts(&self, hot_until: Instant, now: Instant) -> bool {
+        hot_until > now + self.limits.lease / 2
     }
 
     /// Whether the stored entry's sliding expiry should be refreshed.

@@ -190,13 +190,15 @@ impl Lease {
         owner: Option<Owner<'_>>,
     ) -> Result<()> {
         let now = Instant::now();
-        let mut slide = true;
+        let (mut slide, mut held_until) = (true, None);
         let (op, fence, bytes, refreshed_at) = match op {
             CommitOp::Set { value, options } => {
                 let bytes = value.clone();
                 // the entry's expiry moves with the sliding refresh's rule: a write
                 // between two refreshes leaves it where the last one put it
                 slide = keep.refreshed_at.is_none_or(|at| hot.refresh_due(at, now));
+                // and the kept lease is extended only once half of it has gone by
+                held_until = keep.kept_until.filter(|until| hot.lease_lasts(*until, now));
                 let refreshed_at = if slide { Some(now) } else { keep.refreshed_at };
                 (
                     CommitOp::Set { value, options },
@@ -235,12 +237,14 @@ impl Lease {
                 Keeping {
                     lease: hot.limits.lease,
                     slide,
+                    extend: held_until.is_none(),
                 },
             )
             .await;
         match result {
             Ok(Kept::Kept) => {
-                let entry = self.hot(bytes, fence, now + hot.limits.lease, refreshed_at.unwrap_or(now));
+                let until = held_until.unwrap_or(now + hot.limits.lease);
+                let entry = self.hot(bytes, fence, until, refreshed_at.unwrap_or(now));
                 self.put(hot, entry);
                 Ok(())
             }

@@ -45,7 +45,7 @@ macro_rules! __adapter_setters {
             [with_max_locked_sessions, max_locked_sessions] max_locked_sessions(count: usize) = "10_000";
                 "Most sessions locked at once in this process (default 100,000); beyond it a new session's request gets a 503."
             [with_hot_sessions, hot_sessions] hot_sessions(capacity: usize) = "0";
-                "Hot sessions (default 10,000; 0 turns them off): keep the leases and values of up to `capacity` sessions in this instance between their requests, on a store that can keep leases (Redis): a modifying request on a hot session makes one round trip, a read-only one usually none. Every commit is still a compare-and-set on the lease token and fence; another instance that needs a hot session recalls it."
+                "Hot sessions (default 10,000; 0 turns them off): keep the leases and values of up to `capacity` sessions in this instance between their requests, on a store that can keep leases (Redis, PostgreSQL): a modifying request on a hot session makes one store call, a read-only one usually none. Every commit is still a compare-and-set on the lease token and fence; another instance that needs a hot session recalls it."
             [with_hot_lease, hot_lease] hot_lease(lease: std::time::Duration) = "std::time::Duration::from_secs(1)";
                 "How long a hot session's kept lease lasts after the request that kept it (default 2 seconds, at most the lock lease): how long a dead instance blocks its hot sessions."
             [with_max_sessions_per_principal, max_sessions_per_principal] max_sessions_per_principal(count: usize) = "5";
