@@ -385,7 +385,10 @@ pub async fn kept_leases_are_kept_until_asked_for(cache: Arc<dyn DistributedCach
         .unwrap());
     let (_, fence) = acquire(l, &k, &a, lease).await;
     // a write that leaves the lease where the lock call put it (30 s) keeps it too
-    let unextended = crate::store::Keeping { extend: false, ..keep };
+    let unextended = crate::store::Keeping {
+        extend: false,
+        ..keep
+    };
     let kept = l
         .commit_and_keep(&k, &a, fence, set_op(b"v2"), None, unextended)
         .await
