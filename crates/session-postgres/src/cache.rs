@@ -54,6 +54,9 @@ pub(crate) struct Inner {
     pub(crate) recalls: RecallWatchers,
     /// The task listening for them.
     pub(crate) listening: ListenTask,
+    /// Whether to listen ([`PostgresCacheOptions::listen_for_recalls`], and not behind a
+    /// pooler: prepared statements on).
+    pub(crate) listens: bool,
 }
 
 impl PostgresCache {
@@ -331,6 +334,7 @@ impl Inner {
             expiry: ExpiryWatchers::default(),
             recalls: RecallWatchers::default(),
             listening: ListenTask::default(),
+            listens: options.listen_for_recalls && options.prepared_statements,
         })
     }
 

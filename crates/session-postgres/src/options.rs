@@ -13,11 +13,13 @@ pub struct PostgresCacheOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) prepared_statements: bool,
     pub(crate) refresh_slack: Duration,
+    pub(crate) listen_for_recalls: bool,
 }
 
 impl Default for PostgresCacheOptions {
     /// Schema `public`, table `sessions`, nothing created automatically, a pool of 32,
-    /// a 5-second connect timeout, prepared statements, a refresh slack of 60 s.
+    /// a 5-second connect timeout, prepared statements, a refresh slack of 60 s, recall
+    /// notifications heard.
     fn default() -> Self {
         PostgresCacheOptions {
             schema_name: "public".to_owned(),
@@ -27,6 +29,7 @@ impl Default for PostgresCacheOptions {
             connect_timeout: Duration::from_secs(5),
             prepared_statements: true,
             refresh_slack: Duration::from_secs(60),
+            listen_for_recalls: true,
         }
     }
 }
@@ -40,6 +43,7 @@ impl std::fmt::Debug for PostgresCacheOptions {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("prepared_statements", &self.prepared_statements)
+            .field("listen_for_recalls", &self.listen_for_recalls)
             .field("refresh_slack", &self.refresh_slack)
             .finish()
     }
@@ -114,12 +118,31 @@ impl PostgresCacheOptions {
     /// such as PgBouncer before 1.21 (or without `max_prepared_statements`) in
     /// transaction pooling mode: statements then go as simple queries with their values
     /// written in as literals (escaped; bytes in hex), one round trip each all the same.
+    /// It also turns off [`listen_for_recalls`](Self::listen_for_recalls).
     ///
     /// ```
     /// let behind_pgbouncer = session_postgres::PostgresCacheOptions::default().prepared_statements(false);
     /// ```
     pub fn prepared_statements(mut self, prepared: bool) -> Self {
         self.prepared_statements = prepared;
+        self
+    }
+
+    /// Whether the store `LISTEN`s for recall notifications (default `true`): hot
+    /// sessions that another instance waits for, or that a revocation ended, are then let
+    /// go at once (see the guide's "Hot sessions"). Turn it off when the store's URL goes
+    /// through a pooler in transaction mode (PgBouncer): `LISTEN` does not work there,
+    /// and the connection that ran it would go on to serve other clients with the
+    /// subscription attached. [`prepared_statements(false)`](Self::prepared_statements)
+    /// turns it off too. Without it, an instance waiting for a hot session of another
+    /// gets it at the holder's next commit or when the kept lease lapses (2 s by
+    /// default), and a revoked session's hot copy elsewhere is dropped at its next commit.
+    ///
+    /// ```
+    /// let via_pooler = session_postgres::PostgresCacheOptions::default().listen_for_recalls(false);
+    /// ```
+    pub fn listen_for_recalls(mut self, listen: bool) -> Self {
+        self.listen_for_recalls = listen;
         self
     }
 

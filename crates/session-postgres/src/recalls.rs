@@ -9,7 +9,10 @@
 //! missed: nothing breaks, a waiter gets the session at the holder's next commit or when
 //! the kept lease lapses, and every hot session is read from the database again at its
 //! next request once the connection was lost. Behind a pooler in transaction mode
-//! (PgBouncer), `LISTEN` hears nothing: waiters then always wait for that.
+//! (PgBouncer) the store does not listen (`listen_for_recalls(false)`, implied by
+//! `prepared_statements(false)`): `LISTEN` hears nothing there, and the server
+//! connection that ran it would go on serving other clients with the subscription
+//! attached, whose notifications then reach them (measured: it broke their results).
 
 use std::{
     sync::{Arc, Weak},
@@ -48,6 +51,9 @@ impl Inner {
     /// Starts listening for recalls, unless a listener runs, no engine keeps sessions hot,
     /// or there is no runtime to run it on (then the next keeping commit starts it).
     pub(crate) fn listen_for_recalls(self: &Arc<Self>) {
+        if !self.listens {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
