@@ -84,14 +84,16 @@ pub async fn a_shared_session_is_not_kept_hot(
 /// A revocation through `other` reaches the hot copy `holder` keeps: build both with a
 /// hot lease (10 s) whose half outlasts the check (2 s).
 pub async fn revocation_reaches_hot_copies(holder: &SessionEngine, other: &SessionEngine) {
+    // (a user of its own: the store may be shared with other tests)
+    let user = crate::principals::unique_user();
     let scope = holder.start([], false);
     scope.session().set_i32("n", 1).await.unwrap();
-    scope.session().set_principal(Some("alice")).await.unwrap();
+    scope.session().set_principal(Some(&user)).await.unwrap();
     let cookie = cookie_of(&scope.finish().await);
     assert_eq!(request(holder, &cookie, None).await.0, Some(1));
     assert_eq!(request(holder, &cookie, None).await.0, Some(1), "served hot");
 
-    assert_eq!(other.manager().revoke_all("alice").await.unwrap(), 1);
+    assert_eq!(other.manager().revoke_all(&user).await.unwrap(), 1);
     let revoked = Instant::now();
     while request(holder, &cookie, None).await.0.is_some() {
         assert!(

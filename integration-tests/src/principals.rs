@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::{Browser, Target};
 
 /// A user name no other test run uses (the stores outlive a test).
-fn unique_user() -> String {
+pub(crate) fn unique_user() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -15,7 +15,7 @@ use distributed_session::store_contract;
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
 use integration_tests::acl;
 use integration_tests::failover::{self, Load};
-use integration_tests::{behaviour_suite, cluster_args, suite, Framework, RedisCluster, Server, Target};
+use integration_tests::{behaviour_suite, cluster_args, hot, suite, Framework, RedisCluster, Server, Target};
 use sessions_tutorial::StoreKind;
 
 const KEY: &str = "an integration-test signing key, 32+ bytes long";
@@ -184,4 +184,19 @@ async fn an_acl_user_logs_in_to_every_node() {
             .connect_timeout(Duration::from_secs(2))
     };
     acl::the_user_logs_in_and_a_wrong_password_is_refused(options(acl::USER.1), options("wrong")).await;
+}
+
+/// Hot sessions on a Cluster: the recall (published from the lock script on the node of
+/// the session's slot, heard on a seed node: classic pub/sub reaches every node) and a
+/// revocation reach an instance that keeps the session hot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_sessions_are_recalled_across_a_cluster() {
+    let Some(cluster) = RedisCluster::shared() else {
+        return;
+    };
+    let lease = Duration::from_secs(10);
+    let holder = hot::engine(cluster_cache(&cluster).await, lease);
+    let other = hot::engine(cluster_cache(&cluster).await, lease);
+    hot::an_idle_holder_lets_go_when_asked(&holder, &other).await;
+    hot::revocation_reaches_hot_copies(&holder, &other).await;
 }

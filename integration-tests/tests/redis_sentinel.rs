@@ -15,7 +15,7 @@ use distributed_session::store_contract;
 use distributed_session::{RedisCache, RedisCacheOptions, SigningKey};
 use integration_tests::acl;
 use integration_tests::{
-    behaviour_suite, cookie_of, failover, sentinel_args, suite, Framework, RedisSentinel, Server, Target,
+    behaviour_suite, cookie_of, failover, hot, sentinel_args, suite, Framework, RedisSentinel, Server, Target,
 };
 use sessions_tutorial::StoreKind;
 
@@ -178,4 +178,18 @@ async fn an_acl_user_logs_in_to_the_master() {
         options(&sentinel).sentinel_master_auth(Some(user), "wrong"),
     )
     .await;
+}
+
+/// Hot sessions through Sentinel: the recall and a revocation reach an instance that
+/// keeps the session hot (its subscription is on the master the sentinels name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_sessions_are_recalled_through_sentinel() {
+    let Some(sentinel) = RedisSentinel::shared() else {
+        return;
+    };
+    let lease = Duration::from_secs(10);
+    let holder = hot::engine(RedisCache::connect_with(options(&sentinel)).await.unwrap(), lease);
+    let other = hot::engine(RedisCache::connect_with(options(&sentinel)).await.unwrap(), lease);
+    hot::an_idle_holder_lets_go_when_asked(&holder, &other).await;
+    hot::revocation_reaches_hot_copies(&holder, &other).await;
 }
