@@ -646,6 +646,7 @@ pub(crate) fn commit_keep(
                 keep = keep(5),
             )
         }
+        // (`Remove` goes through `commit`: the store never sends it here)
         CommitOp::Release | CommitOp::Remove => {
             params.push(Param::Int(keep_ms));
             format!(

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use session_core::store::{
-    lease::{commit_result, LockStatus},
+    lease::{commit_result, kept_result, LockStatus},
     CommitOp, DistributedCache, EntryOptions, ExpiryWatcher, Fence, IndexedSession, Keeping, Kept,
     LocalLocks, LockAttempt, LockToken, Owner, PrincipalIndex, Recalls, SessionLock,
 };
@@ -173,11 +173,7 @@ impl SessionLock for PostgresCache {
             keep_ms,
         );
         let row = i.run("commit", &statement).await?;
-        match int4(row.as_ref(), "ok") {
-            Some(1) => Ok(Kept::Kept),
-            Some(2) => Ok(Kept::Released),
-            _ => Err(Error::LeaseLost),
-        }
+        kept_result(int4(row.as_ref(), "ok").map_or(0, i64::from))
     }
 
     fn keeps_leases(&self) -> bool {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use session_core::store::{
-    lease::{commit_result, LockStatus},
+    lease::{commit_result, kept_result, LockStatus},
     CommitOp, DistributedCache, EntryOptions, Fence, Keeping, Kept, LocalLocks, LockAttempt, LockToken,
     Owner, PrincipalIndex, Recalls, SessionLock,
 };
@@ -199,11 +199,7 @@ impl SessionLock for RedisCache {
             CommitOp::Release => self.run::<i64>("commit", &keep_call("e", keep_ms, 0)).await?,
             CommitOp::Remove => return remove().await,
         };
-        match answer {
-            1 => Ok(Kept::Kept),
-            2 => Ok(Kept::Released),
-            _ => Err(session_core::Error::LeaseLost),
-        }
+        kept_result(answer)
     }
 
     fn keeps_leases(&self) -> bool {

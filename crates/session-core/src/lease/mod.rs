@@ -140,3 +140,24 @@ pub fn commit_result(answer: i64) -> Result<()> {
         _ => Err(Error::LeaseLost),
     }
 }
+
+/// The result of a commit-and-keep statement or script (hot sessions) that answers 1
+/// when it kept the lease, 2 when it committed and gave the lease back, and anything
+/// else when the token no longer owned a live lease (nothing was written).
+///
+/// ```
+/// use session_core::{store::{lease::kept_result, Kept}, Error};
+/// assert_eq!(kept_result(1).ok(), Some(Kept::Kept));
+/// assert_eq!(kept_result(2).ok(), Some(Kept::Released));
+/// assert!(matches!(kept_result(0), Err(Error::LeaseLost)));
+/// ```
+///
+/// # Errors
+/// [`Error::LeaseLost`] for anything but 1 or 2.
+pub fn kept_result(answer: i64) -> Result<crate::lock::Kept> {
+    match answer {
+        1 => Ok(crate::lock::Kept::Kept),
+        2 => Ok(crate::lock::Kept::Released),
+        _ => Err(Error::LeaseLost),
+    }
+}
